@@ -1,0 +1,16 @@
+//! Database migrations, applied by `koogate migrate` and at start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_lifecycle_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261122_000001_create_lifecycle_tables::Migration,
+        )]
+    }
+}

@@ -1,0 +1,184 @@
+//! `/admin/api/*` (ARCHITECTURE §4): field names and types are a contract.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::error::Error;
+use crate::startup::AppState;
+use crate::store;
+use entity::{event, instance};
+
+/// Proof that the request carried `Authorization: Bearer {admin.api_token}`.
+/// Admin handlers take it as an argument, so none can forget the check.
+///
+/// # Security
+/// Compared in constant time; an empty configured token disables the API
+/// (every request is refused).
+pub struct AdminAccess;
+
+impl FromRequest for AdminAccess {
+    type Error = Error;
+    type Future = Ready<Result<AdminAccess, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(check_bearer(req))
+    }
+}
+
+fn check_bearer(req: &HttpRequest) -> Result<AdminAccess, Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| Error::Internal("no state".to_string()))?;
+    let expected = state.settings.admin.api_token.expose_secret();
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if expected.is_empty()
+        || presented.is_empty()
+        || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+    {
+        return Err(Error::Unauthenticated(
+            "a valid admin bearer token is required",
+        ));
+    }
+    Ok(AdminAccess)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceView {
+    pub instance_id: String,
+    pub status: String,
+    pub trial: bool,
+    pub frozen_reason: Option<String>,
+    pub expire_time: Option<String>,
+    pub order_id: String,
+    pub order_line_id: Option<String>,
+    pub product_id: Option<String>,
+    pub sku_code: Option<String>,
+    pub customer_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub test_flag: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<instance::Model> for InstanceView {
+    fn from(row: instance::Model) -> Self {
+        InstanceView {
+            instance_id: row.instance_id,
+            status: row.status,
+            trial: row.trial,
+            frozen_reason: row.frozen_reason,
+            expire_time: row.expire_time,
+            order_id: row.order_id,
+            order_line_id: row.order_line_id,
+            product_id: row.product_id,
+            sku_code: row.sku_code,
+            customer_id: row.customer_id,
+            tenant_id: row.tenant_id,
+            test_flag: row.test_flag,
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub id: i64,
+    pub received_at: String,
+    pub channel: String,
+    pub activity: String,
+    pub result_code: String,
+    pub instance_id: Option<String>,
+    pub tenant_id: Option<String>,
+}
+
+impl From<event::Model> for EventView {
+    fn from(row: event::Model) -> Self {
+        EventView {
+            id: row.id,
+            received_at: rfc3339(row.received_at),
+            channel: row.channel,
+            activity: row.activity,
+            result_code: row.result_code,
+            instance_id: row.instance_id,
+            tenant_id: row.tenant_id,
+        }
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `GET /admin/api/instances/{instanceId}`
+pub async fn instance(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let row = store::instances::find(&state.db.conn, &path.into_inner())
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(HttpResponse::Ok().json(InstanceView::from(row)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceQuery {
+    order_id: Option<String>,
+    tenant_id: Option<String>,
+    status: Option<String>,
+    limit: Option<u64>,
+}
+
+/// `GET /admin/api/instances?orderId&tenantId&status&limit`
+pub async fn list_instances(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    query: web::Query<InstanceQuery>,
+) -> Result<HttpResponse, Error> {
+    let query = query.into_inner();
+    if let Some(status) = &query.status {
+        if crate::lifecycle::Status::parse(status).is_none() {
+            return Err(Error::invalid("status must be active, frozen or released"));
+        }
+    }
+    let filter = store::instances::ListFilter {
+        order_id: query.order_id,
+        tenant_id: query.tenant_id,
+        status: query.status,
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let rows = store::instances::list(&state.db.conn, &filter).await?;
+    let views: Vec<InstanceView> = rows.into_iter().map(InstanceView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventQuery {
+    limit: Option<u64>,
+}
+
+/// `GET /admin/api/events?limit=N`, newest first.
+pub async fn events(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    query: web::Query<EventQuery>,
+) -> Result<HttpResponse, Error> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = store::events::latest(&state.db.conn, limit).await?;
+    let views: Vec<EventView> = rows.into_iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}

@@ -1,0 +1,3 @@
+//! The operators' side: the JSON API (and, later, the pages).
+
+pub mod api;

@@ -1,0 +1,93 @@
+//! The command line: `serve` (default), `migrate`, `keygen`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use secrecy::ExposeSecret;
+
+use crate::error::Error;
+use crate::settings::{Settings, Sources};
+use crate::startup::Application;
+use crate::store::Db;
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "koogate",
+    version,
+    about = "Huawei Cloud KooGallery gateway for SaaS vendors"
+)]
+pub struct Cli {
+    /// Settings file (default: ./koogate.toml, or $KOOGATE_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations (unless disabled) and serve. The default.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Make the RSA-3072 key pair for applicationSync client secrets: the
+    /// private PEM goes to FILE (mode 0600), the public key body to stdout
+    /// for the seller console.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub async fn run() -> Result<(), Error> {
+    let cli = Cli::parse();
+    if let Command::Keygen { out } = cli.command.as_ref().unwrap_or(&Command::Serve) {
+        return keygen(out);
+    }
+    let sources = Sources {
+        file: cli.config.clone(),
+        read_env: true,
+        overrides: Vec::new(),
+    };
+    let (settings, unknown) = Settings::load(&sources)?;
+    telemetry::init(&settings.log.format);
+    for name in unknown {
+        tracing::warn!(variable = %name, "unknown KOOGATE__ setting ignored");
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped()
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))
+        }
+        Command::Migrate => {
+            let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+            db.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Keygen { .. } => Ok(()),
+    }
+}
+
+fn keygen(out: &std::path::Path) -> Result<(), Error> {
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 3072)
+        .map_err(|e| Error::Internal(format!("key generation failed: {e}")))?;
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Error::Internal(format!("cannot encode the key: {e}")))?;
+    let public_der = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| Error::Internal(format!("cannot encode the public key: {e}")))?;
+    crate::vault::write_private_file(out, private_pem.as_str())?;
+    use base64::Engine;
+    println!(
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(public_der.as_bytes())
+    );
+    Ok(())
+}

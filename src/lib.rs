@@ -1,0 +1,14 @@
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod cli;
+pub mod error;
+pub mod health;
+pub mod kv;
+pub mod lifecycle;
+pub mod marketplace;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod vault;

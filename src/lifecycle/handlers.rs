@@ -1,0 +1,159 @@
+//! HTTP handlers of the lifecycle channel: authenticate, validate, run,
+//! answer signed. Every call, good or bad, leaves an event.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::request::{self, Fields};
+use super::service;
+use crate::error::Error;
+use crate::marketplace::appinfo::{self, EncryptType};
+use crate::marketplace::inbound::{self, Call, Channel};
+use crate::marketplace::result::{signed_response, Answer};
+use crate::marketplace::{signature, timestamp};
+use crate::startup::AppState;
+
+/// `POST {path}`: lifecycle V2 (spec §3.1, §5).
+pub async fn lifecycle_v2(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let mut call = Call::new(Channel::LifecycleV2);
+    let result = v2(&state, &req, payload, &mut call).await;
+    answer(&state, &call, result).await
+}
+
+async fn v2(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    call: &mut Call,
+) -> Result<Answer, Error> {
+    let body = inbound::read_body(payload, inbound::LIFECYCLE_MAX_BODY).await?;
+    call.request = inbound::redact_body(&body);
+    let query = query_pairs(req);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(presented), Some(ts), Some(nonce)) =
+        (param("signature"), param("timestamp"), param("nonce"))
+    else {
+        return Err(Error::Unauthenticated(
+            "signature, timestamp and nonce are required",
+        ));
+    };
+    if state.access_keys.is_empty() {
+        return Err(Error::Unauthenticated("no access key is configured"));
+    }
+    let tolerance = state.settings.marketplace.timestamp_tolerance_secs;
+    timestamp::check_v2(ts, Utc::now(), tolerance)?;
+    if signature::verify_lifecycle_v2(&state.access_keys, nonce, ts, &body, presented).is_none() {
+        return Err(Error::Unauthenticated("signature does not verify"));
+    }
+    if nonce.is_empty() || nonce.len() > 128 {
+        return Err(Error::Unauthenticated("nonce must be 1 to 128 characters"));
+    }
+    // Remembered for both sides of the window: a timestamp up to
+    // `tolerance` ahead stays acceptable for twice as long.
+    let ttl_ms = i64::try_from(tolerance.saturating_mul(2000)).unwrap_or(i64::MAX);
+    if !state.kv.remember_nonce("lifecycle", nonce, ttl_ms).await? {
+        return Err(Error::Unauthenticated("nonce already used"));
+    }
+    let fields = Fields::from_json(&body)?;
+    call.test_flag = fields.test_flag().unwrap_or(false);
+    call.activity = fields.activity()?;
+    let command = request::parse_v2(&fields, &call.activity)?;
+    describe(call, &command);
+    service::execute(state, call, &command).await
+}
+
+/// `GET {path}`: lifecycle V1 (spec §3.3, §5).
+pub async fn lifecycle_v1(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let mut call = Call::new(Channel::LifecycleV1);
+    let result = v1(&state, &req, &mut call).await;
+    answer(&state, &call, result).await
+}
+
+async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answer, Error> {
+    let params = query_pairs(req);
+    call.request = inbound::redact_params(&params);
+    let fields = Fields::from_params(&params);
+    call.activity = fields
+        .optional("activity", 32)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let Some(token) = fields.optional("authToken", 128)? else {
+        return Err(Error::Unauthenticated("authToken is required"));
+    };
+    let Some(ts) = fields.optional("timeStamp", 20)? else {
+        return Err(Error::Unauthenticated("timeStamp is required"));
+    };
+    if state.access_keys.is_empty() {
+        return Err(Error::Unauthenticated("no access key is configured"));
+    }
+    timestamp::check_v1(
+        &ts,
+        0,
+        Utc::now(),
+        state.settings.marketplace.v1_timestamp_tolerance_secs,
+    )?;
+    let verified = signature::verify_v1(&state.access_keys, &params, &token).is_some()
+        // A `+` the sender forgot to percent-encode arrives as a space.
+        || (token.contains(' ') && signature::verify_v1(&state.access_keys, &params, &token.replace(' ', "+")).is_some());
+    if !verified {
+        return Err(Error::Unauthenticated("authToken does not verify"));
+    }
+    call.test_flag = fields.test_flag().unwrap_or(false);
+    let activity = fields.activity()?;
+    let key = state.access_keys[0].clone();
+    // V1 contact fields: AES-256 as the official demo uses, AES-128 as a
+    // fallback (research §2.4).
+    let decrypt = move |value: &str| {
+        appinfo::decrypt(&key, EncryptType::Aes256, value)
+            .or_else(|_| appinfo::decrypt(&key, EncryptType::Aes128, value))
+            .ok()
+    };
+    let command = request::parse_v1(&fields, &activity, &decrypt)?;
+    describe(call, &command);
+    service::execute(state, call, &command).await
+}
+
+fn describe(call: &mut Call, command: &request::Command) {
+    call.instance_id = command.instance_id().map(str::to_string);
+    call.order_id = command.order_id().map(str::to_string);
+    if let request::Command::NewInstance(new) = command {
+        call.test_flag = new.test_flag;
+    }
+}
+
+fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Signs the answer; for a failure, records the event first (a success was
+/// recorded inside its transaction).
+async fn answer(state: &AppState, call: &Call, result: Result<Answer, Error>) -> HttpResponse {
+    let answer = match result {
+        Ok(answer) => {
+            tracing::info!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), result_code = answer.result_code, "marketplace call");
+            answer
+        }
+        Err(err) => {
+            let answer = Answer::with_code(err.result_code(), err.public_message());
+            tracing::warn!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), result_code = answer.result_code, error = ?err, "marketplace call refused");
+            inbound::record_failure(&state.db, call, &answer).await;
+            answer
+        }
+    };
+    signed_response(
+        answer.to_bytes(),
+        state.access_keys.first().map(String::as_str),
+    )
+}

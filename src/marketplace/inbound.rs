@@ -1,0 +1,223 @@
+//! What every inbound marketplace call shares: the body limit, the event
+//! that records it, and the redaction of what the event log keeps.
+
+use std::time::Instant;
+
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use super::result::Answer;
+use crate::error::Error;
+use crate::store::{self, Db};
+
+/// Largest lifecycle body (spec §2).
+pub const LIFECYCLE_MAX_BODY: usize = 64 * 1024;
+
+/// Past the limit we keep reading (and discarding) up to this much, so a
+/// client still sending gets its answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Request fields never kept in clear: keys, tokens, secrets, personal data.
+const SENSITIVE: &[&str] = &[
+    "authToken",
+    "signature",
+    "password",
+    "clientSecret",
+    "mobilePhone",
+    "mobile",
+    "email",
+    "customerName",
+    "userName",
+    "name",
+    "workPlace",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    LifecycleV2,
+    LifecycleV1,
+    KitV2,
+    KitV1,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::LifecycleV2 => "lifecycle_v2",
+            Channel::LifecycleV1 => "lifecycle_v1",
+            Channel::KitV2 => "kit_v2",
+            Channel::KitV1 => "kit_v1",
+        }
+    }
+}
+
+/// One inbound call, as the event log will record it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub channel: Channel,
+    pub received_at: DateTime<Utc>,
+    started: Instant,
+    pub activity: String,
+    pub instance_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub order_id: Option<String>,
+    pub test_flag: bool,
+    /// The request, redacted.
+    pub request: String,
+    pub replay_of: Option<i64>,
+}
+
+impl Call {
+    pub fn new(channel: Channel) -> Call {
+        Call {
+            channel,
+            received_at: Utc::now(),
+            started: Instant::now(),
+            activity: String::new(),
+            instance_id: None,
+            tenant_id: None,
+            order_id: None,
+            test_flag: false,
+            request: String::new(),
+            replay_of: None,
+        }
+    }
+
+    /// The event row for this call and its answer.
+    pub fn event(&self, answer: &Answer) -> entity::event::Model {
+        entity::event::Model {
+            id: 0,
+            received_at: self.received_at,
+            channel: self.channel.as_str().to_string(),
+            activity: truncate(&self.activity, 64),
+            result_code: answer.result_code.to_string(),
+            result_msg: truncate(&answer.result_msg, 255),
+            instance_id: self.instance_id.as_deref().map(|s| truncate(s, 64)),
+            tenant_id: self.tenant_id.as_deref().map(|s| truncate(s, 64)),
+            order_id: self.order_id.as_deref().map(|s| truncate(s, 64)),
+            test_flag: self.test_flag,
+            duration_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            request: self.request.clone(),
+            response: answer.redacted(),
+            replay_of: self.replay_of,
+        }
+    }
+}
+
+/// Records a refused or failed call in its own transaction. Best effort:
+/// when the database is what failed, the log line is all that is left.
+pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
+    let result = async {
+        let tx = db.begin_write().await?;
+        store::events::insert(&tx.txn, call.event(answer)).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(err) = result {
+        tracing::error!(channel = call.channel.as_str(), activity = %call.activity, error = ?err, "could not record a failed call");
+    }
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Error> {
+    let mut body = web::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Error::invalid("the request body could not be read"))?;
+        seen += chunk.len();
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(Error::invalid(format!(
+            "the body is larger than {limit} bytes"
+        )));
+    }
+    Ok(body.freeze())
+}
+
+/// The request as the event log keeps it: a JSON body with sensitive
+/// fields masked at any depth; an unparsable body only by its size.
+pub fn redact_body(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            mask(&mut value);
+            value.to_string()
+        }
+        Err(_) => format!("{{\"unparsable\":true,\"bytes\":{}}}", body.len()),
+    }
+}
+
+/// Query parameters as a redacted JSON object (V1 calls).
+pub fn redact_params(params: &[(String, String)]) -> String {
+    let mut object = Map::new();
+    for (name, value) in params {
+        object
+            .entry(name.clone())
+            .or_insert_with(|| Value::String(value.clone()));
+    }
+    let mut value = Value::Object(object);
+    mask(&mut value);
+    value.to_string()
+}
+
+fn mask(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if SENSITIVE.contains(&key.as_str()) && !inner.is_null() {
+                    *inner = Value::String("***".to_string());
+                } else {
+                    mask(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask),
+        _ => {}
+    }
+}
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_fields_and_tokens_are_masked_at_any_depth() {
+        let body = br#"{"activity":"newInstance","buyerInfo":{"customerId":"c1","mobilePhone":"18652996659","email":"a@b.c","userName":"bob"},"orderId":"O1"}"#;
+        let kept = redact_body(body);
+        assert!(kept.contains("\"customerId\":\"c1\""));
+        assert!(kept.contains("\"orderId\":\"O1\""));
+        for secret in ["18652996659", "a@b.c", "bob"] {
+            assert!(!kept.contains(secret), "{secret} leaked into {kept}");
+        }
+    }
+
+    #[test]
+    fn query_parameters_keep_their_first_value_and_lose_the_token() {
+        let params = vec![
+            ("activity".to_string(), "newInstance".to_string()),
+            ("authToken".to_string(), "abc+def=".to_string()),
+            ("activity".to_string(), "other".to_string()),
+        ];
+        let kept = redact_params(&params);
+        assert!(kept.contains("\"activity\":\"newInstance\""));
+        assert!(!kept.contains("abc+def="));
+    }
+
+    #[test]
+    fn unparsable_bodies_are_kept_only_by_size() {
+        assert_eq!(
+            redact_body(b"{not json"),
+            "{\"unparsable\":true,\"bytes\":9}"
+        );
+    }
+}

@@ -1,0 +1,441 @@
+//! Typed settings: built-in defaults, then `koogate.toml` (or `--config`),
+//! then `KOOGATE__SECTION__KEY` environment variables; any secret may come
+//! from a file named by `…_FILE`. The keys are a published contract
+//! (ARCHITECTURE §3): change them only on purpose.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Every setting koogate knows, as `section.key`. Used to warn about
+/// misspelt environment variables and to resolve `…_FILE` secrets.
+const KNOWN_KEYS: &[&str] = &[
+    "server.bind",
+    "server.public_url",
+    "database.url",
+    "database.migrate_on_start",
+    "database.max_connections",
+    "redis.url",
+    "marketplace.path",
+    "marketplace.access_key",
+    "marketplace.kit_access_key",
+    "marketplace.rsa_private_key_file",
+    "marketplace.timestamp_tolerance_secs",
+    "marketplace.v1_timestamp_tolerance_secs",
+    "marketplace.encrypt_type",
+    "marketplace.max_kit_body_bytes",
+    "provisioning.front_end_url",
+    "provisioning.admin_url",
+    "provisioning.local_accounts",
+    "provisioning.max_instances",
+    "security.master_key",
+    "sso.mode",
+    "sso.unified_login_url",
+    "sso.session_ttl_secs",
+    "sso.idle_ttl_secs",
+    "sso.cookie_secure",
+    "sso.after_login_path",
+    "upstream.url",
+    "upstream.webhook_url",
+    "upstream.webhook_secret",
+    "upstream.api_token",
+    "admin.username",
+    "admin.password_hash",
+    "admin.api_token",
+    "log.format",
+];
+
+/// The settings whose values are secrets: they may be given as `key_file`
+/// (a path) instead, and never appear in `Debug` output.
+const SECRET_KEYS: &[&str] = &[
+    "database.url",
+    "redis.url",
+    "marketplace.access_key",
+    "marketplace.kit_access_key",
+    "security.master_key",
+    "upstream.webhook_secret",
+    "upstream.api_token",
+    "admin.password_hash",
+    "admin.api_token",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub marketplace: MarketplaceSettings,
+    pub provisioning: ProvisioningSettings,
+    pub security: SecuritySettings,
+    pub sso: SsoSettings,
+    pub upstream: UpstreamSettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MarketplaceSettings {
+    pub path: String,
+    pub access_key: SecretString,
+    pub kit_access_key: SecretString,
+    pub rsa_private_key_file: String,
+    pub timestamp_tolerance_secs: u64,
+    pub v1_timestamp_tolerance_secs: u64,
+    pub encrypt_type: String,
+    pub max_kit_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvisioningSettings {
+    pub front_end_url: String,
+    pub admin_url: String,
+    pub local_accounts: bool,
+    /// Live (not released) production instances allowed; 0 = no limit.
+    /// Beyond it newInstance answers `000100`.
+    pub max_instances: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    pub master_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SsoSettings {
+    pub mode: String,
+    pub unified_login_url: String,
+    pub session_ttl_secs: u64,
+    pub idle_ttl_secs: u64,
+    pub cookie_secure: Option<bool>,
+    pub after_login_path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpstreamSettings {
+    pub url: String,
+    pub webhook_url: String,
+    pub webhook_secret: SecretString,
+    pub api_token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub username: String,
+    pub password_hash: SecretString,
+    pub api_token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+}
+
+/// Where settings come from. `serve` reads the environment; tests pass
+/// overrides and leave the environment alone so parallel tests cannot
+/// disturb each other.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub read_env: bool,
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// Builds the settings from defaults, the file, the environment and
+    /// overrides, in that order. Returns the names of unknown `KOOGATE__*`
+    /// variables beside them so the caller can warn once logging is up.
+    pub fn load(sources: &Sources) -> Result<(Settings, Vec<String>), Error> {
+        let mut builder = config::Config::builder();
+        for (key, value) in DEFAULTS {
+            builder = builder
+                .set_default(*key, *value)
+                .map_err(|e| Error::Config(e.to_string()))?;
+        }
+        let file = sources
+            .file
+            .clone()
+            .or_else(|| sources.read_env.then(default_file).flatten());
+        if let Some(path) = &file {
+            builder = builder.add_source(config::File::from(path.as_path()).required(true));
+        }
+        let mut unknown = Vec::new();
+        if sources.read_env {
+            builder = builder.add_source(
+                config::Environment::with_prefix("KOOGATE")
+                    .prefix_separator("__")
+                    .separator("__"),
+            );
+            for (name, value) in std::env::vars() {
+                let Some(key) = env_key(&name) else { continue };
+                if let Some(secret_key) = key.strip_suffix("_file") {
+                    if SECRET_KEYS.contains(&secret_key) {
+                        let content = read_secret_file(Path::new(&value), secret_key)?;
+                        builder = builder
+                            .set_override(secret_key, content)
+                            .map_err(|e| Error::Config(e.to_string()))?;
+                        continue;
+                    }
+                }
+                if !KNOWN_KEYS.contains(&key.as_str()) && name != "KOOGATE_CONFIG" {
+                    unknown.push(name);
+                }
+            }
+        }
+        for (key, value) in &sources.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| Error::Config(e.to_string()))?;
+        }
+        let raw = builder.build().map_err(|e| Error::Config(e.to_string()))?;
+        // `key_file` entries in the TOML file name secret files too.
+        let mut resolved = config::Config::builder().add_source(raw.clone());
+        for key in SECRET_KEYS {
+            if let Ok(path) = raw.get_string(&format!("{key}_file")) {
+                if !path.is_empty() {
+                    let content = read_secret_file(Path::new(&path), key)?;
+                    resolved = resolved
+                        .set_override(*key, content)
+                        .map_err(|e| Error::Config(e.to_string()))?;
+                }
+            }
+        }
+        let mut settings: Settings = resolved
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| Error::Config(e.to_string()))?;
+        settings.fill_derived_defaults();
+        settings.validate()?;
+        Ok((settings, unknown))
+    }
+
+    /// Defaults that depend on other settings.
+    fn fill_derived_defaults(&mut self) {
+        if self.marketplace.kit_access_key.expose_secret().is_empty() {
+            self.marketplace.kit_access_key = self.marketplace.access_key.clone();
+        }
+        if self.provisioning.front_end_url.is_empty() {
+            self.provisioning.front_end_url = format!(
+                "{}/sso/login?instance={{instanceId}}",
+                self.server.public_url.trim_end_matches('/')
+            );
+        }
+        if self.sso.cookie_secure.is_none() {
+            self.sso.cookie_secure = Some(!self.server.public_url.starts_with("http://"));
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if !self.marketplace.path.starts_with('/') {
+            return Err(Error::Config(
+                "marketplace.path must start with '/'".to_string(),
+            ));
+        }
+        if !matches!(self.marketplace.encrypt_type.as_str(), "1" | "2") {
+            return Err(Error::Config(
+                "marketplace.encrypt_type must be 1 (AES-256) or 2 (AES-128)".to_string(),
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            return Err(Error::Config(
+                "log.format must be pretty or json".to_string(),
+            ));
+        }
+        if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
+            return Err(Error::Config(
+                "sso.mode must be authorize or unified".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The lifecycle access keys, first one signs answers.
+    pub fn access_keys(&self) -> Vec<String> {
+        split_keys(self.marketplace.access_key.expose_secret())
+    }
+
+    /// The Kit (sync) access keys, first one signs answers.
+    pub fn kit_access_keys(&self) -> Vec<String> {
+        split_keys(self.marketplace.kit_access_key.expose_secret())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.expose_secret().starts_with("postgres")
+    }
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("server.bind", "127.0.0.1:8080"),
+    ("server.public_url", "http://127.0.0.1:8080"),
+    ("database.url", "sqlite://koogate.db?mode=rwc"),
+    ("database.migrate_on_start", "true"),
+    ("database.max_connections", "16"),
+    ("redis.url", ""),
+    ("marketplace.path", "/koogallery"),
+    ("marketplace.access_key", ""),
+    ("marketplace.kit_access_key", ""),
+    ("marketplace.rsa_private_key_file", ""),
+    ("marketplace.timestamp_tolerance_secs", "60"),
+    ("marketplace.v1_timestamp_tolerance_secs", "300"),
+    ("marketplace.encrypt_type", "1"),
+    ("marketplace.max_kit_body_bytes", "8388608"),
+    ("provisioning.front_end_url", ""),
+    ("provisioning.admin_url", ""),
+    ("provisioning.local_accounts", "false"),
+    ("provisioning.max_instances", "0"),
+    ("security.master_key", ""),
+    ("sso.mode", "authorize"),
+    (
+        "sso.unified_login_url",
+        "https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}",
+    ),
+    ("sso.session_ttl_secs", "28800"),
+    ("sso.idle_ttl_secs", "1800"),
+    ("sso.after_login_path", "/"),
+    ("upstream.url", ""),
+    ("upstream.webhook_url", ""),
+    ("upstream.webhook_secret", ""),
+    ("upstream.api_token", ""),
+    ("admin.username", "admin"),
+    ("admin.password_hash", ""),
+    ("admin.api_token", ""),
+    ("log.format", "pretty"),
+];
+
+fn default_file() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("KOOGATE_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let local = PathBuf::from("koogate.toml");
+    local.exists().then_some(local)
+}
+
+/// `KOOGATE__MARKETPLACE__ACCESS_KEY` -> `marketplace.access_key`.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("KOOGATE__")?;
+    Some(rest.to_ascii_lowercase().replace("__", "."))
+}
+
+fn read_secret_file(path: &Path, key: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::Config(format!("cannot read the file for {key}: {e}")))
+}
+
+fn split_keys(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(overrides: &[(&str, &str)]) -> Settings {
+        let sources = Sources {
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Sources::default()
+        };
+        Settings::load(&sources).expect("settings load").0
+    }
+
+    #[test]
+    fn defaults_match_the_published_contract() {
+        let s = load(&[]);
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "sqlite://koogate.db?mode=rwc"
+        );
+        assert_eq!(s.marketplace.path, "/koogallery");
+        assert_eq!(s.marketplace.timestamp_tolerance_secs, 60);
+        assert_eq!(s.marketplace.v1_timestamp_tolerance_secs, 300);
+        assert_eq!(s.marketplace.max_kit_body_bytes, 8_388_608);
+        assert_eq!(
+            s.provisioning.front_end_url,
+            "http://127.0.0.1:8080/sso/login?instance={instanceId}"
+        );
+        assert_eq!(s.sso.cookie_secure, Some(false));
+        assert!(s.access_keys().is_empty());
+    }
+
+    #[test]
+    fn key_lists_split_on_commas_and_kit_keys_default_to_lifecycle_keys() {
+        let s = load(&[("marketplace.access_key", "new-key, old-key")]);
+        assert_eq!(s.access_keys(), vec!["new-key", "old-key"]);
+        assert_eq!(s.kit_access_keys(), vec!["new-key", "old-key"]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let s = load(&[("marketplace.access_key", "very-secret-key-123")]);
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret-key-123"));
+    }
+
+    #[test]
+    fn a_secret_can_come_from_a_file_named_in_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_path = dir.path().join("ak.txt");
+        std::fs::write(&key_path, "from-file-key\n").expect("write key");
+        let toml_path = dir.path().join("koogate.toml");
+        std::fs::write(
+            &toml_path,
+            format!(
+                "[marketplace]\naccess_key_file = \"{}\"\n",
+                key_path.display()
+            ),
+        )
+        .expect("write toml");
+        let sources = Sources {
+            file: Some(toml_path),
+            ..Sources::default()
+        };
+        let (s, _) = Settings::load(&sources).expect("load");
+        assert_eq!(s.access_keys(), vec!["from-file-key"]);
+    }
+
+    #[test]
+    fn bad_enum_values_are_refused_at_start() {
+        let sources = Sources {
+            overrides: vec![("marketplace.encrypt_type".into(), "3".into())],
+            ..Sources::default()
+        };
+        assert!(Settings::load(&sources).is_err());
+    }
+
+    #[test]
+    fn environment_names_map_to_setting_keys() {
+        assert_eq!(
+            env_key("KOOGATE__MARKETPLACE__ACCESS_KEY").as_deref(),
+            Some("marketplace.access_key")
+        );
+        assert_eq!(env_key("OTHER"), None);
+    }
+}

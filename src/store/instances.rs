@@ -1,0 +1,92 @@
+//! Instance rows.
+
+use chrono::Utc;
+use entity::instance::{self, Entity as Instance};
+use entity::order;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use crate::error::Error;
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<instance::Model>, Error> {
+    Ok(Instance::find_by_id(id.to_string()).one(conn).await?)
+}
+
+/// Finds several instances by id, in no particular order.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<instance::Model>, Error> {
+    Ok(Instance::find()
+        .filter(instance::Column::InstanceId.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, row: instance::Model) -> Result<(), Error> {
+    instance::ActiveModel::from(row).insert(conn).await?;
+    Ok(())
+}
+
+/// Writes back a changed instance, stamping `updated_at`.
+pub async fn update(conn: &impl ConnectionTrait, mut row: instance::Model) -> Result<(), Error> {
+    row.updated_at = Utc::now();
+    // Every column may have changed: mark them all as set.
+    let active: instance::ActiveModel = row.into();
+    active.reset_all().update(conn).await?;
+    Ok(())
+}
+
+/// Live production instances, for the capacity limit.
+pub async fn count_live(conn: &impl ConnectionTrait) -> Result<u64, Error> {
+    Ok(Instance::find()
+        .filter(instance::Column::Status.ne("released"))
+        .filter(instance::Column::TestFlag.eq(false))
+        .count(conn)
+        .await?)
+}
+
+/// Filters of the admin listing; all optional.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub order_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: u64,
+}
+
+/// Newest first. `order_id` matches the purchase order or any later order
+/// (renewal, upgrade) applied to the instance.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ListFilter,
+) -> Result<Vec<instance::Model>, Error> {
+    let mut query = Instance::find();
+    if let Some(order_id) = &filter.order_id {
+        let applied = Query::select()
+            .column(order::Column::InstanceId)
+            .from(order::Entity)
+            .and_where(Expr::col(order::Column::OrderId).eq(order_id.as_str()))
+            .to_owned();
+        query = query.filter(
+            instance::Column::OrderId
+                .eq(order_id.as_str())
+                .or(instance::Column::InstanceId.in_subquery(applied)),
+        );
+    }
+    if let Some(tenant_id) = &filter.tenant_id {
+        query = query.filter(instance::Column::TenantId.eq(tenant_id.as_str()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(instance::Column::Status.eq(status.as_str()));
+    }
+    Ok(query
+        .order_by_desc(instance::Column::CreatedAt)
+        .order_by_desc(instance::Column::InstanceId)
+        .limit(filter.limit)
+        .all(conn)
+        .await?)
+}

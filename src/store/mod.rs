@@ -1,0 +1,127 @@
+//! The only place that builds SeaORM queries. Domain code calls these
+//! functions with any `ConnectionTrait`, usually the call's transaction.
+
+pub mod events;
+pub mod instances;
+pub mod nonces;
+pub mod orders;
+pub mod transitions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::error::Error;
+
+/// How long a statement waits for a row lock another request holds before
+/// the call answers `000004`; well inside the marketplace's 5 s.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// The database, plus (on SQLite) the single-writer lock.
+///
+/// SQLite allows one writer at a time; a deferred transaction that reads and
+/// then writes can fail at once with `SQLITE_BUSY` instead of waiting. One
+/// node owns the file (ARCHITECTURE §6), so serialising write transactions
+/// in-process is both correct and the fastest way to use it.
+#[derive(Clone)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; holds the SQLite writer lock until dropped.
+pub struct WriteTx {
+    pub txn: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), Error> {
+        self.txn.commit().await.map_err(Error::from)
+    }
+}
+
+impl Db {
+    /// Connects (SQLite file or PostgreSQL URL) with koogate's pool options.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
+        let is_sqlite = url.starts_with("sqlite:");
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(3))
+            .acquire_timeout(Duration::from_secs(3))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(LOCK_WAIT)
+            })
+            .map_sqlx_postgres_opts(|o: PgConnectOptions| {
+                // Bounded waits: a row held by a concurrent request answers
+                // 000004, a stuck statement 000005, both before the
+                // marketplace's 5 s timeout.
+                o.options([("lock_timeout", "2s"), ("statement_timeout", "4s")])
+            });
+        let conn = Database::connect(options).await.map_err(Error::Storage)?;
+        Ok(Db {
+            conn,
+            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), Error> {
+        Migrator::up(&self.conn, None).await.map_err(Error::Storage)
+    }
+
+    /// Begins the transaction of one write; waits for the SQLite writer lock
+    /// no longer than a row lock would wait on PostgreSQL.
+    pub async fn begin_write(&self) -> Result<WriteTx, Error> {
+        let writer = match &self.sqlite_writer {
+            Some(lock) => Some(
+                tokio::time::timeout(LOCK_WAIT, lock.clone().lock_owned())
+                    .await
+                    .map_err(|_| Error::InProgress)?,
+            ),
+            None => None,
+        };
+        let txn = self.conn.begin().await?;
+        Ok(WriteTx {
+            txn,
+            _writer: writer,
+        })
+    }
+
+    /// `SELECT 1`, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite_writer.is_some()
+    }
+}
+
+/// True when the error is a unique-constraint violation: the idempotency
+/// key already exists.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// Runs a statement that must exist on every backend (used by fault tests
+/// and `/readyz`).
+pub async fn execute_raw(conn: &impl ConnectionTrait, sql: &str) -> Result<(), Error> {
+    conn.execute_unprepared(sql).await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! The database-backed nonce replay cache.
+
+use entity::nonce::{self, Entity as Nonce};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::error::Error;
+
+/// Remembers `key` until `expires_at` (epoch ms). `Ok(false)` when it was
+/// already remembered: a replay.
+pub async fn remember(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    expires_at: i64,
+) -> Result<bool, Error> {
+    let row = nonce::ActiveModel {
+        nonce: Set(key.to_string()),
+        expires_at: Set(expires_at),
+    };
+    match Nonce::insert(row).exec(conn).await {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Forgets nonces whose window has passed; returns how many.
+pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
+    let result = Nonce::delete_many()
+        .filter(nonce::Column::ExpiresAt.lt(now_ms))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
