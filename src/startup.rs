@@ -46,12 +46,7 @@ impl Application {
             db.migrate().await?;
         }
         let vault = open_vault(&settings)?;
-        let redis_url = settings.redis.url.expose_secret();
-        let redis = if redis_url.is_empty() {
-            None
-        } else {
-            Some(Kv::connect_redis(redis_url).await?)
-        };
+        let kv = Kv::new(db.clone(), settings.redis.url.expose_secret())?;
         let access_keys = settings.access_keys();
         if access_keys.is_empty() {
             tracing::warn!(
@@ -61,7 +56,7 @@ impl Application {
         let state = web::Data::new(AppState {
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
-            kv: Kv::new(db.clone(), redis),
+            kv,
             db,
             vault,
             settings,

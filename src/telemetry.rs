@@ -3,6 +3,7 @@
 //! Request lines carry the method and path only: query strings hold
 //! signatures, tokens and (V1) encrypted personal fields.
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -15,7 +16,8 @@ pub fn init(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

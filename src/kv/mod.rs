@@ -2,6 +2,7 @@
 //! state and sessions). Redis when `redis.url` is set, else the database.
 
 use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use crate::store::{self, Db};
@@ -9,22 +10,46 @@ use crate::store::{self, Db};
 #[derive(Clone)]
 pub struct Kv {
     db: Db,
-    redis: Option<ConnectionManager>,
+    redis: Option<Redis>,
+}
+
+/// A Redis connection made on first use, so koogate starts (and keeps
+/// answering the marketplace) while Redis is down; once made, the manager
+/// reconnects by itself.
+#[derive(Clone)]
+struct Redis {
+    client: redis::Client,
+    manager: std::sync::Arc<OnceCell<ConnectionManager>>,
+}
+
+impl Redis {
+    async fn connection(&self) -> Result<ConnectionManager, Error> {
+        let manager = self
+            .manager
+            .get_or_try_init(|| async {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(std::time::Duration::from_secs(2))
+                    .set_response_timeout(std::time::Duration::from_secs(2))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await?;
+        Ok(manager.clone())
+    }
 }
 
 impl Kv {
-    pub fn new(db: Db, redis: Option<ConnectionManager>) -> Kv {
-        Kv { db, redis }
-    }
-
-    /// Connects to Redis. The connection manager reconnects by itself.
-    pub async fn connect_redis(url: &str) -> Result<ConnectionManager, Error> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(std::time::Duration::from_secs(2))
-            .set_response_timeout(std::time::Duration::from_secs(2))
-            .set_number_of_retries(1);
-        Ok(ConnectionManager::new_with_config(client, config).await?)
+    /// `redis_url` empty: everything lives in the database.
+    pub fn new(db: Db, redis_url: &str) -> Result<Kv, Error> {
+        let redis = if redis_url.is_empty() {
+            None
+        } else {
+            Some(Redis {
+                client: redis::Client::open(redis_url)?,
+                manager: std::sync::Arc::new(OnceCell::new()),
+            })
+        };
+        Ok(Kv { db, redis })
     }
 
     pub fn has_redis(&self) -> bool {
@@ -47,19 +72,23 @@ impl Kv {
     ) -> Result<bool, Error> {
         let key = format!("koogate:nonce:{scope}:{nonce}");
         if let Some(redis) = &self.redis {
-            let mut conn = redis.clone();
-            let result: Result<Option<String>, redis::RedisError> = redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms.max(1))
-                .query_async(&mut conn)
-                .await;
+            let result = async {
+                let mut conn = redis.connection().await?;
+                let reply: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms.max(1))
+                    .query_async(&mut conn)
+                    .await?;
+                Ok::<_, Error>(reply.is_some())
+            }
+            .await;
             match result {
-                Ok(reply) => return Ok(reply.is_some()),
+                Ok(fresh) => return Ok(fresh),
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis unavailable for the nonce cache; using the database")
+                    tracing::warn!(error = ?e, "redis unavailable for the nonce cache; using the database")
                 }
             }
         }
@@ -75,7 +104,7 @@ impl Kv {
     /// `PING`, for `/readyz`; `Ok(())` when no Redis is configured.
     pub async fn ping(&self) -> Result<(), Error> {
         if let Some(redis) = &self.redis {
-            let mut conn = redis.clone();
+            let mut conn = redis.connection().await?;
             let _: String = redis::cmd("PING").query_async(&mut conn).await?;
         }
         Ok(())

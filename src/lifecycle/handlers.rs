@@ -64,8 +64,8 @@ async fn v2(
         return Err(Error::Unauthenticated("nonce already used"));
     }
     let fields = Fields::from_json(&body)?;
-    call.test_flag = fields.test_flag().unwrap_or(false);
     call.activity = fields.activity()?;
+    call.test_flag = fields.test_flag()?;
     let command = request::parse_v2(&fields, &call.activity)?;
     describe(call, &command);
     service::execute(state, call, &command).await
@@ -108,8 +108,8 @@ async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answ
     if !verified {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
-    call.test_flag = fields.test_flag().unwrap_or(false);
     let activity = fields.activity()?;
+    call.test_flag = fields.test_flag()?;
     let key = state.access_keys[0].clone();
     // V1 contact fields: AES-256 as the official demo uses, AES-128 as a
     // fallback (research §2.4).

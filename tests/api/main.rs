@@ -1,0 +1,10 @@
+//! Black-box tests: the real app on port 0, a fresh SQLite file or a fresh
+//! PostgreSQL database per test, real migrations, real HTTP.
+
+mod admin_api;
+mod faults;
+mod helpers;
+mod lifecycle_v1;
+mod lifecycle_v2;
+mod refusals;
+mod secrets;

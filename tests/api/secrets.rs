@@ -1,0 +1,212 @@
+//! No key, token, password or personal field in clear: not in the process
+//! output (the real binary, configured through its environment), not in
+//! the event log.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use koogate::marketplace::appinfo::{self, EncryptType};
+use koogate::marketplace::signature;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::helpers::*;
+
+const PHONE: &str = "18652996659";
+const EMAIL: &str = "private.buyer@example.com";
+const BUYER_NAME: &str = "Zhang San Buyer";
+
+#[tokio::test]
+async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("access_key");
+    std::fs::write(&key_file, format!("{ACCESS_KEY}\n")).expect("key file");
+    let db_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("koogate.db").display()
+    );
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("RUST_LOG", "debug")
+        .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
+        .env("KOOGATE__DATABASE__URL", &db_url)
+        .env("KOOGATE__MARKETPLACE__ACCESS_KEY_FILE", &key_file)
+        .env("KOOGATE__PROVISIONING__LOCAL_ACCOUNTS", "true")
+        .env("KOOGATE__ADMIN__API_TOKEN", ADMIN_TOKEN)
+        .env("KOOGATE__MARKETPLACE__ACESS_KEY", "typo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("koogate starts");
+    let output = Arc::new(Mutex::new(String::new()));
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout"))
+            as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let output = output.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                output.lock().expect("lock").push_str(&(line + "\n"));
+            }
+        });
+    }
+    let port = wait_for_port(&output).await;
+    let address = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    // A purchase in the 2022 shape with plain personal fields, answered
+    // with local credentials.
+    let order_id = random_id("CS");
+    let body = json!({
+        "activity": "newInstance",
+        "buyerInfo": {"customerId": "c-1", "customerName": BUYER_NAME, "userName": BUYER_NAME,
+                      "mobilePhone": PHONE, "email": EMAIL},
+        "orderInfo": [{"businessId": random_id("biz-"), "orderId": order_id, "orderLineId": "L1",
+                       "productInfo": [{"skuCode": "s", "productId": "p"}]}]
+    })
+    .to_string();
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let nonce = random_nonce();
+    let sig = signature::lifecycle_v2_signature(ACCESS_KEY, &nonce, &ts, body.as_bytes());
+    let bought: serde_json::Value = http
+        .post(format!(
+            "{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"
+        ))
+        .body(body)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bought["resultCode"], "000000", "{bought}");
+    let password = appinfo::decrypt(
+        ACCESS_KEY,
+        EncryptType::Aes256,
+        bought["appInfo"]["password"].as_str().expect("pw"),
+    )
+    .expect("decrypts");
+
+    // A V1 purchase with encrypted contact fields and a token.
+    let mut params: Vec<(String, String)> = vec![
+        ("activity".into(), "newInstance".into()),
+        ("customerId".into(), "c-2".into()),
+        ("customerName".into(), BUYER_NAME.into()),
+        ("businessId".into(), random_id("biz-")),
+        ("orderId".into(), random_id("CS")),
+        ("productId".into(), "p".into()),
+        (
+            "mobilePhone".into(),
+            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, PHONE),
+        ),
+        (
+            "email".into(),
+            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, EMAIL),
+        ),
+        (
+            "timeStamp".into(),
+            koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 0),
+        ),
+    ];
+    let token = signature::v1_auth_token(ACCESS_KEY, &params);
+    params.push(("authToken".into(), token.clone()));
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let v1: serde_json::Value = http
+        .get(format!("{address}/koogallery?{query}"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v1["resultCode"], "000000", "{v1}");
+
+    // A refused call whose signature must not be echoed anywhere.
+    let bad_sig = "ABCDEF0123456789".repeat(4);
+    http.post(format!(
+        "{address}/koogallery?signature={bad_sig}&timestamp={ts}&nonce={}",
+        random_nonce()
+    ))
+    .body("{\"activity\":\"queryInstance\",\"instanceId\":\"x\"}")
+    .send()
+    .await
+    .expect("sent");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().await.ok();
+    let logs = output.lock().expect("lock").clone();
+    assert!(
+        logs.contains("KOOGATE__MARKETPLACE__ACESS_KEY"),
+        "the misspelt variable is reported:\n{logs}"
+    );
+    assert!(
+        logs.contains("marketplace call"),
+        "calls are logged:\n{logs}"
+    );
+
+    let db = sea_orm::Database::connect(db_url).await.expect("db");
+    use sea_orm::EntityTrait;
+    let events = entity::event::Entity::find()
+        .all(&db)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 3);
+    let event_log: String = events
+        .iter()
+        .map(|e| format!("{}\n{}\n", e.request, e.response))
+        .collect();
+    let instances = entity::instance::Entity::find()
+        .all(&db)
+        .await
+        .expect("instances");
+    let stored: String = instances.iter().map(|i| format!("{i:?}\n")).collect();
+
+    let encoded_token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    let b64_key = base64::engine::general_purpose::STANDARD.encode(ACCESS_KEY);
+    for secret in [
+        ACCESS_KEY,
+        b64_key.as_str(),
+        PHONE,
+        EMAIL,
+        BUYER_NAME,
+        password.as_str(),
+        token.as_str(),
+        encoded_token.as_str(),
+        bad_sig.as_str(),
+        sig.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} appears in the logs:\n{logs}"
+        );
+        assert!(
+            !event_log.contains(secret),
+            "{secret} appears in the event log:\n{event_log}"
+        );
+        assert!(!stored.contains(secret), "{secret} is stored in clear");
+    }
+}
+
+async fn wait_for_port(output: &Arc<Mutex<String>>) -> u16 {
+    for _ in 0..200 {
+        {
+            let text = output.lock().expect("lock");
+            if let Some(rest) = text.split("port=").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(port) = digits.parse() {
+                    return port;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("koogate did not start:\n{}", output.lock().expect("lock"));
+}
