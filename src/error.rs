@@ -21,10 +21,6 @@ pub enum Error {
     /// The same idempotency key is being processed by another request.
     #[error("the same request is being processed")]
     InProgress,
-    /// A concurrent request with the same idempotency key committed first;
-    /// the call is run again (and answers `000004` if that happens twice).
-    #[error("a concurrent request with the same key committed first")]
-    Conflict,
     /// A configured capacity limit is reached (`provisioning.max_instances`).
     #[error("no resource available")]
     NoCapacity,
@@ -52,7 +48,7 @@ impl Error {
             Error::Unauthenticated(_) => ResultCode::AuthFailed,
             Error::Invalid(_) => ResultCode::InvalidParameter,
             Error::InstanceNotFound | Error::NotFound => ResultCode::InstanceNotFound,
-            Error::InProgress | Error::Conflict => ResultCode::InProgress,
+            Error::InProgress => ResultCode::InProgress,
             Error::NoCapacity => ResultCode::NoResource,
             Error::Storage(_) | Error::Cache(_) | Error::Config(_) | Error::Internal(_) => {
                 ResultCode::InternalError
@@ -134,7 +130,7 @@ impl actix_web::ResponseError for Error {
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::InstanceNotFound | Error::NotFound => StatusCode::NOT_FOUND,
-            Error::InProgress | Error::Conflict => StatusCode::CONFLICT,
+            Error::InProgress => StatusCode::CONFLICT,
             Error::Storage(_) | Error::Cache(_) | Error::NoCapacity => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -147,7 +143,7 @@ impl actix_web::ResponseError for Error {
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Invalid(_) => "invalid_request",
             Error::InstanceNotFound | Error::NotFound => "not_found",
-            Error::InProgress | Error::Conflict => "in_progress",
+            Error::InProgress => "in_progress",
             Error::NoCapacity => "no_capacity",
             Error::Storage(_) | Error::Cache(_) => "unavailable",
             Error::Config(_) | Error::Internal(_) => "internal",

@@ -7,6 +7,25 @@ use tokio::sync::OnceCell;
 use crate::error::Error;
 use crate::store::{self, Db};
 
+/// A nonce to be written in the call's transaction (database store).
+#[derive(Debug, Clone)]
+pub struct PendingNonce {
+    pub key: String,
+    /// Epoch milliseconds.
+    pub expires_at: i64,
+}
+
+impl PendingNonce {
+    /// Writes the claim; a nonce already there is a replay.
+    pub async fn write(&self, conn: &impl sea_orm::ConnectionTrait) -> Result<(), Error> {
+        if store::nonces::remember(conn, &self.key, self.expires_at).await? {
+            Ok(())
+        } else {
+            Err(Error::Unauthenticated("nonce already used"))
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Kv {
     db: Db,
@@ -56,20 +75,23 @@ impl Kv {
         self.redis.is_some()
     }
 
-    /// Remembers a nonce for `ttl_ms`; `Ok(false)` when it was seen before.
+    /// Claims a nonce for `ttl_ms`. With Redis the claim is made here and
+    /// a replay is refused at once; without Redis (or while it is down) the
+    /// claim is returned to be written in the call's own transaction, so a
+    /// call costs one commit and concurrent replays wait for each other on
+    /// the database's unique key.
     ///
     /// # Security
     /// A replay cache that forgets is a replay hole: if Redis fails, the
     /// nonce goes to the database instead (shared by every replica), never
-    /// nowhere. Both stores are consulted only by the first that answers, so
-    /// an outage between a nonce's two uses can let one replay through; the
-    /// timestamp window bounds that to the tolerance.
-    pub async fn remember_nonce(
+    /// nowhere. An outage between a nonce's two uses can let one replay
+    /// through to the other store; the timestamp window bounds that.
+    pub async fn claim_nonce(
         &self,
         scope: &str,
         nonce: &str,
         ttl_ms: i64,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<PendingNonce>, Error> {
         let key = format!("koogate:nonce:{scope}:{nonce}");
         if let Some(redis) = &self.redis {
             let result = async {
@@ -86,19 +108,26 @@ impl Kv {
             }
             .await;
             match result {
-                Ok(fresh) => return Ok(fresh),
+                Ok(true) => return Ok(None),
+                Ok(false) => return Err(Error::Unauthenticated("nonce already used")),
                 Err(e) => {
                     tracing::warn!(error = ?e, "redis unavailable for the nonce cache; using the database")
                 }
             }
         }
-        let expires_at = chrono::Utc::now().timestamp_millis() + ttl_ms;
-        store::nonces::remember(&self.db.conn, &key, expires_at).await
+        Ok(Some(PendingNonce {
+            key,
+            expires_at: chrono::Utc::now().timestamp_millis() + ttl_ms,
+        }))
     }
 
     /// Drops expired database nonces (Redis expires its own).
     pub async fn purge(&self) -> Result<u64, Error> {
-        store::nonces::purge_expired(&self.db.conn, chrono::Utc::now().timestamp_millis()).await
+        let tx = self.db.begin_write().await?;
+        let purged =
+            store::nonces::purge_expired(&tx.txn, chrono::Utc::now().timestamp_millis()).await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 
     /// `PING`, for `/readyz`; `Ok(())` when no Redis is configured.

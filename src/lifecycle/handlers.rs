@@ -60,9 +60,7 @@ async fn v2(
     // Remembered for both sides of the window: a timestamp up to
     // `tolerance` ahead stays acceptable for twice as long.
     let ttl_ms = i64::try_from(tolerance.saturating_mul(2000)).unwrap_or(i64::MAX);
-    if !state.kv.remember_nonce("lifecycle", nonce, ttl_ms).await? {
-        return Err(Error::Unauthenticated("nonce already used"));
-    }
+    call.nonce = state.kv.claim_nonce("lifecycle", nonce, ttl_ms).await?;
     let fields = Fields::from_json(&body)?;
     call.activity = fields.activity()?;
     call.test_flag = fields.test_flag()?;

@@ -22,17 +22,11 @@ use entity::{instance, order};
 
 /// Runs a command and records its event, all in one transaction.
 pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result<Answer, Error> {
-    match run_once(state, call, command).await {
-        // Another delivery of the same order committed first: run again,
-        // which now answers as a repeat.
-        Err(Error::Conflict) => run_once(state, call, command).await,
-        other => other,
-    }
-}
-
-async fn run_once(state: &AppState, call: &Call, command: &Command) -> Result<Answer, Error> {
     let tx = state.db.begin_write().await?;
     let conn = &tx.txn;
+    if let Some(nonce) = &call.nonce {
+        nonce.write(conn).await?;
+    }
     let mut transitions = Vec::new();
     let answer = match command {
         Command::NewInstance(new) => new_instance(state, conn, new, &mut transitions).await?,
@@ -62,20 +56,12 @@ async fn new_instance(
     new: &NewInstance,
     transitions: &mut Vec<NewTransition>,
 ) -> Result<Answer, Error> {
-    if let Some(existing) = store::orders::find(conn, &new.key).await? {
-        return new_instance_answer(state, conn, &existing.instance_id).await;
-    }
-    if store::instances::find(conn, &new.instance_id)
-        .await?
-        .is_some()
-    {
-        return Err(Error::invalid(
-            "businessId already names another order's instance",
-        ));
-    }
     let limit = state.settings.provisioning.max_instances;
     if limit > 0 && !new.test_flag && store::instances::count_live(conn).await? >= limit {
-        return Err(Error::NoCapacity);
+        // A repeat of an order already served is not a new purchase.
+        if store::orders::find(conn, &new.key).await?.is_none() {
+            return Err(Error::NoCapacity);
+        }
     }
     let now = Utc::now();
     let inserted = store::orders::insert(
@@ -95,7 +81,11 @@ async fn new_instance(
     )
     .await?;
     if !inserted {
-        return Err(Error::Conflict);
+        // A repeat (or a concurrent delivery that committed first).
+        let existing = store::orders::find(conn, &new.key)
+            .await?
+            .ok_or_else(|| Error::Internal("order vanished".to_string()))?;
+        return new_instance_answer(state, conn, &existing.instance_id).await;
     }
     let (app_user_sealed, app_password_sealed) = if state.settings.provisioning.local_accounts {
         let (user, password) = local_account();
@@ -343,10 +333,7 @@ async fn record_order(
     sku_code: Option<String>,
     expire_time: Option<String>,
 ) -> Result<bool, Error> {
-    if store::orders::find(conn, key).await?.is_some() {
-        return Ok(false);
-    }
-    let inserted = store::orders::insert(
+    store::orders::insert(
         conn,
         order::ActiveModel {
             id: NotSet,
@@ -361,12 +348,7 @@ async fn record_order(
             created_at: Set(Utc::now()),
         },
     )
-    .await?;
-    if inserted {
-        Ok(true)
-    } else {
-        Err(Error::Conflict)
-    }
+    .await
 }
 
 /// An instance that exists and is not released.

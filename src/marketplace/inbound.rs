@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::result::Answer;
 use crate::error::Error;
+use crate::kv::PendingNonce;
 use crate::store::{self, Db};
 
 /// Largest lifecycle body (spec §2).
@@ -67,6 +68,8 @@ pub struct Call {
     /// The request, redacted.
     pub request: String,
     pub replay_of: Option<i64>,
+    /// The nonce to remember with this call (database nonce store).
+    pub nonce: Option<PendingNonce>,
 }
 
 impl Call {
@@ -82,6 +85,7 @@ impl Call {
             test_flag: false,
             request: String::new(),
             replay_of: None,
+            nonce: None,
         }
     }
 
@@ -111,6 +115,10 @@ impl Call {
 pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
     let result = async {
         let tx = db.begin_write().await?;
+        if let Some(nonce) = &call.nonce {
+            // Remembered even when refused; a replay is already refused.
+            store::nonces::remember(&tx.txn, &nonce.key, nonce.expires_at).await?;
+        }
         store::events::insert(&tx.txn, call.event(answer)).await?;
         tx.commit().await
     }

@@ -50,3 +50,28 @@ fn read_test_file(shared: &str, local: &str) -> String {
     };
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    /// `tests/data/` keeps a copy of the shared vectors so `cargo test`
+    /// works from a bare clone; the copy must never drift from the spec.
+    #[test]
+    fn the_vendored_test_data_matches_the_shared_spec() {
+        let pairs = [
+            ("/../shared/spec/vectors.json", "/tests/data/vectors.json"),
+            (
+                "/../shared/spec/test-keys/isv-test-private.pem",
+                "/tests/data/isv-test-private.pem",
+            ),
+        ];
+        for (shared, local) in pairs {
+            let root = env!("CARGO_MANIFEST_DIR");
+            let (shared, local) = (format!("{root}{shared}"), format!("{root}{local}"));
+            let Ok(spec) = std::fs::read(&shared) else {
+                continue;
+            };
+            let copy = std::fs::read(&local).unwrap_or_default();
+            assert!(spec == copy, "{local} differs from {shared}: copy it again");
+        }
+    }
+}

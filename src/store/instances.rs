@@ -26,9 +26,16 @@ pub async fn find_many(
         .await?)
 }
 
+/// Inserts a new instance. Its id is the purchase's businessId, new on
+/// every delivery: one already taken is a bad request, not a fault.
 pub async fn insert(conn: &impl ConnectionTrait, row: instance::Model) -> Result<(), Error> {
-    instance::ActiveModel::from(row).insert(conn).await?;
-    Ok(())
+    match instance::ActiveModel::from(row).insert(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if super::is_unique_violation(&e) => Err(Error::invalid(
+            "businessId already names another order's instance",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Writes back a changed instance, stamping `updated_at`.

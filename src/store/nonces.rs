@@ -1,6 +1,7 @@
 //! The database-backed nonce replay cache.
 
 use entity::nonce::{self, Entity as Nonce};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::error::Error;
@@ -16,11 +17,13 @@ pub async fn remember(
         nonce: Set(key.to_string()),
         expires_at: Set(expires_at),
     };
-    match Nonce::insert(row).exec(conn).await {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    // DO NOTHING rather than a unique violation: on PostgreSQL a violation
+    // would abort the call's transaction.
+    let inserted = Nonce::insert(row)
+        .on_conflict(OnConflict::column(nonce::Column::Nonce).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// Forgets nonces whose window has passed; returns how many.

@@ -1,7 +1,8 @@
 //! Order rows: the idempotency records.
 
 use entity::order::{self, Entity as Order};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::Error;
 
@@ -27,12 +28,22 @@ pub async fn find(
         .await?)
 }
 
-/// Inserts the order; `Ok(false)` when the same key is already there (a
-/// concurrent delivery of the same order won the race).
+/// Inserts the order; `Ok(false)` when the same key is already there. A
+/// concurrent delivery of the same order waits for the first to commit and
+/// then finds it there (PostgreSQL), or waits for the writer lock (SQLite).
 pub async fn insert(conn: &impl ConnectionTrait, row: order::ActiveModel) -> Result<bool, Error> {
-    match row.insert(conn).await {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let inserted = Order::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                order::Column::Kind,
+                order::Column::OrderId,
+                order::Column::OrderLineId,
+                order::Column::ProductKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
 }

@@ -59,16 +59,26 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Says, past the test harness's output capture, that tests are skipped;
+/// in CI a missing service is a failure instead.
+fn skip_loudly(variable: &str, service: &str) {
+    use std::io::Write;
+    assert!(
+        std::env::var("CI").is_err(),
+        "{variable} must be set in CI"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: a {service} test (set {variable} to run it)"
+    );
+}
+
 /// The PostgreSQL server for tests, or a loud skip (never in CI).
 pub fn postgres_url() -> Option<String> {
     match std::env::var("KOOGATE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "KOOGATE_TEST_POSTGRES_URL must be set in CI"
-            );
-            eprintln!("SKIPPED: PostgreSQL test (set KOOGATE_TEST_POSTGRES_URL to run it)");
+            skip_loudly("KOOGATE_TEST_POSTGRES_URL", "PostgreSQL");
             None
         }
     }
@@ -79,11 +89,7 @@ pub fn redis_url() -> Option<String> {
     match std::env::var("KOOGATE_TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "KOOGATE_TEST_REDIS_URL must be set in CI"
-            );
-            eprintln!("SKIPPED: Redis test (set KOOGATE_TEST_REDIS_URL to run it)");
+            skip_loudly("KOOGATE_TEST_REDIS_URL", "Redis");
             None
         }
     }
