@@ -1,9 +1,7 @@
 //! The inbound event log.
 
 use entity::event::{self, Entity as Event};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 
 use crate::error::Error;
 
@@ -11,8 +9,8 @@ use crate::error::Error;
 pub async fn insert(conn: &impl ConnectionTrait, row: event::Model) -> Result<i64, Error> {
     let mut active = event::ActiveModel::from(row);
     active.id = NotSet;
-    let saved = active.insert(conn).await?;
-    Ok(saved.id)
+    // Returns only the new id, not the whole row.
+    Ok(Event::insert(active).exec(conn).await?.last_insert_id)
 }
 
 /// Newest first.

@@ -20,7 +20,11 @@ pub async fn remember(
     // DO NOTHING rather than a unique violation: on PostgreSQL a violation
     // would abort the call's transaction.
     let inserted = Nonce::insert(row)
-        .on_conflict(OnConflict::column(nonce::Column::Nonce).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(nonce::Column::Nonce)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(conn)
         .await?;
     Ok(inserted == 1)

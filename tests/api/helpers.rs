@@ -63,10 +63,7 @@ macro_rules! on_both_backends {
 /// in CI a missing service is a failure instead.
 fn skip_loudly(variable: &str, service: &str) {
     use std::io::Write;
-    assert!(
-        std::env::var("CI").is_err(),
-        "{variable} must be set in CI"
-    );
+    assert!(std::env::var("CI").is_err(), "{variable} must be set in CI");
     let _ = writeln!(
         std::io::stderr(),
         "SKIPPED: a {service} test (set {variable} to run it)"
