@@ -35,10 +35,8 @@ async fn main() {
                 let mut latencies = Vec::new();
                 let mut codes: BTreeMap<String, u64> = BTreeMap::new();
                 while Instant::now() < deadline {
-                    let order = format!(
-                        "CS{}",
-                        Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
-                    );
+                    let order =
+                        format!("CS{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 16));
                     let body = serde_json::json!({
                         "activity": "newInstance", "orderId": order,
                         "orderLineId": format!("{order}-000001"),
@@ -51,9 +49,7 @@ async fn main() {
                     let sig = signature::lifecycle_v2_signature(&key, &nonce, &ts, body.as_bytes());
                     let sent = Instant::now();
                     let result = client
-                        .post(format!(
-                            "{url}?signature={sig}&timestamp={ts}&nonce={nonce}"
-                        ))
+                        .post(format!("{url}?signature={sig}&timestamp={ts}&nonce={nonce}"))
                         .header("Content-Type", "application/json")
                         .body(body)
                         .send()

@@ -13,11 +13,7 @@ use crate::store::Db;
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "koogate",
-    version,
-    about = "Huawei Cloud KooGallery gateway for SaaS vendors"
-)]
+#[command(name = "koogate", version, about = "Huawei Cloud KooGallery gateway for SaaS vendors")]
 pub struct Cli {
     /// Settings file (default: ./koogate.toml, or $KOOGATE_CONFIG).
     #[arg(long, global = true)]
@@ -46,11 +42,7 @@ pub async fn run() -> Result<(), Error> {
     if let Command::Keygen { out } = cli.command.as_ref().unwrap_or(&Command::Serve) {
         return keygen(out);
     }
-    let sources = Sources {
-        file: cli.config.clone(),
-        read_env: true,
-        overrides: Vec::new(),
-    };
+    let sources = Sources { file: cli.config.clone(), read_env: true, overrides: Vec::new() };
     let (settings, unknown) = Settings::load(&sources)?;
     telemetry::init(&settings.log.format);
     for name in unknown {
@@ -59,9 +51,7 @@ pub async fn run() -> Result<(), Error> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;
-            app.run_until_stopped()
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))
+            app.run_until_stopped().await.map_err(|e| Error::Internal(e.to_string()))
         }
         Command::Migrate => {
             let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
@@ -85,9 +75,6 @@ fn keygen(out: &std::path::Path) -> Result<(), Error> {
         .map_err(|e| Error::Internal(format!("cannot encode the public key: {e}")))?;
     crate::vault::write_private_file(out, private_pem.as_str())?;
     use base64::Engine;
-    println!(
-        "{}",
-        base64::engine::general_purpose::STANDARD.encode(public_der.as_bytes())
-    );
+    println!("{}", base64::engine::general_purpose::STANDARD.encode(public_der.as_bytes()));
     Ok(())
 }

@@ -21,6 +21,9 @@ pub enum Error {
     /// The same idempotency key is being processed by another request.
     #[error("the same request is being processed")]
     InProgress,
+    /// applicationSync's clientSecret cannot be decrypted (`000101`).
+    #[error("problem with the app secret: {0}")]
+    AppSecret(&'static str),
     /// A configured capacity limit is reached (`provisioning.max_instances`).
     #[error("no resource available")]
     NoCapacity,
@@ -50,6 +53,7 @@ impl Error {
             Error::InstanceNotFound | Error::NotFound => ResultCode::InstanceNotFound,
             Error::InProgress => ResultCode::InProgress,
             Error::NoCapacity => ResultCode::NoResource,
+            Error::AppSecret(_) => ResultCode::AppSecretProblem,
             Error::Storage(_) | Error::Cache(_) | Error::Config(_) | Error::Internal(_) => {
                 ResultCode::InternalError
             }
@@ -102,10 +106,7 @@ fn is_lock_timeout(err: &DbErr) -> bool {
     let RuntimeErr::SqlxError(sqlx::Error::Database(db)) = runtime else {
         return false;
     };
-    matches!(
-        db.code().as_deref(),
-        Some("55P03") | Some("5") | Some("517")
-    )
+    matches!(db.code().as_deref(), Some("55P03") | Some("5") | Some("517"))
 }
 
 /// Walks the `source()` chain so a log line shows the whole cause.
@@ -128,7 +129,7 @@ impl actix_web::ResponseError for Error {
         use actix_web::http::StatusCode;
         match self {
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid(_) | Error::AppSecret(_) => StatusCode::BAD_REQUEST,
             Error::InstanceNotFound | Error::NotFound => StatusCode::NOT_FOUND,
             Error::InProgress => StatusCode::CONFLICT,
             Error::Storage(_) | Error::Cache(_) | Error::NoCapacity => {
@@ -141,7 +142,7 @@ impl actix_web::ResponseError for Error {
     fn error_response(&self) -> actix_web::HttpResponse {
         let code = match self {
             Error::Unauthenticated(_) => "unauthenticated",
-            Error::Invalid(_) => "invalid_request",
+            Error::Invalid(_) | Error::AppSecret(_) => "invalid_request",
             Error::InstanceNotFound | Error::NotFound => "not_found",
             Error::InProgress => "in_progress",
             Error::NoCapacity => "no_capacity",

@@ -13,11 +13,7 @@ pub async fn healthz() -> HttpResponse {
 /// the one that does not.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.db.ping().await.is_ok();
-    let redis = if state.kv.has_redis() {
-        Some(state.kv.ping().await.is_ok())
-    } else {
-        None
-    };
+    let redis = if state.kv.has_redis() { Some(state.kv.ping().await.is_ok()) } else { None };
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
         "status": status(database && redis.unwrap_or(true)),

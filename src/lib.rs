@@ -10,5 +10,6 @@ pub mod marketplace;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod vault;

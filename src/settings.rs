@@ -168,23 +168,17 @@ impl Settings {
     pub fn load(sources: &Sources) -> Result<(Settings, Vec<String>), Error> {
         let mut builder = config::Config::builder();
         for (key, value) in DEFAULTS {
-            builder = builder
-                .set_default(*key, *value)
-                .map_err(|e| Error::Config(e.to_string()))?;
+            builder =
+                builder.set_default(*key, *value).map_err(|e| Error::Config(e.to_string()))?;
         }
-        let file = sources
-            .file
-            .clone()
-            .or_else(|| sources.read_env.then(default_file).flatten());
+        let file = sources.file.clone().or_else(|| sources.read_env.then(default_file).flatten());
         if let Some(path) = &file {
             builder = builder.add_source(config::File::from(path.as_path()).required(true));
         }
         let mut unknown = Vec::new();
         if sources.read_env {
             builder = builder.add_source(
-                config::Environment::with_prefix("KOOGATE")
-                    .prefix_separator("__")
-                    .separator("__"),
+                config::Environment::with_prefix("KOOGATE").prefix_separator("__").separator("__"),
             );
             for (name, value) in std::env::vars() {
                 let Some(key) = env_key(&name) else { continue };
@@ -247,9 +241,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), Error> {
         if !self.marketplace.path.starts_with('/') {
-            return Err(Error::Config(
-                "marketplace.path must start with '/'".to_string(),
-            ));
+            return Err(Error::Config("marketplace.path must start with '/'".to_string()));
         }
         if !matches!(self.marketplace.encrypt_type.as_str(), "1" | "2") {
             return Err(Error::Config(
@@ -257,14 +249,10 @@ impl Settings {
             ));
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
-            return Err(Error::Config(
-                "log.format must be pretty or json".to_string(),
-            ));
+            return Err(Error::Config("log.format must be pretty or json".to_string()));
         }
         if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
-            return Err(Error::Config(
-                "sso.mode must be authorize or unified".to_string(),
-            ));
+            return Err(Error::Config("sso.mode must be authorize or unified".to_string()));
         }
         Ok(())
     }
@@ -343,11 +331,7 @@ fn read_secret_file(path: &Path, key: &str) -> Result<String, Error> {
 }
 
 fn split_keys(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_string)
-        .collect()
+    list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -356,10 +340,7 @@ mod tests {
 
     fn load(overrides: &[(&str, &str)]) -> Settings {
         let sources = Sources {
-            overrides: overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            overrides: overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..Sources::default()
         };
         Settings::load(&sources).expect("settings load").0
@@ -369,10 +350,7 @@ mod tests {
     fn defaults_match_the_published_contract() {
         let s = load(&[]);
         assert_eq!(s.server.bind, "127.0.0.1:8080");
-        assert_eq!(
-            s.database.url.expose_secret(),
-            "sqlite://koogate.db?mode=rwc"
-        );
+        assert_eq!(s.database.url.expose_secret(), "sqlite://koogate.db?mode=rwc");
         assert_eq!(s.marketplace.path, "/koogallery");
         assert_eq!(s.marketplace.timestamp_tolerance_secs, 60);
         assert_eq!(s.marketplace.v1_timestamp_tolerance_secs, 300);
@@ -407,16 +385,10 @@ mod tests {
         let toml_path = dir.path().join("koogate.toml");
         std::fs::write(
             &toml_path,
-            format!(
-                "[marketplace]\naccess_key_file = \"{}\"\n",
-                key_path.display()
-            ),
+            format!("[marketplace]\naccess_key_file = \"{}\"\n", key_path.display()),
         )
         .expect("write toml");
-        let sources = Sources {
-            file: Some(toml_path),
-            ..Sources::default()
-        };
+        let sources = Sources { file: Some(toml_path), ..Sources::default() };
         let (s, _) = Settings::load(&sources).expect("load");
         assert_eq!(s.access_keys(), vec!["from-file-key"]);
     }

@@ -16,7 +16,7 @@ use crate::kv::Kv;
 use crate::settings::Settings;
 use crate::store::Db;
 use crate::vault::Vault;
-use crate::{admin, health, lifecycle, telemetry};
+use crate::{health, telemetry};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -28,6 +28,8 @@ pub struct AppState {
     pub access_keys: Vec<String>,
     /// Kit keys, the first signs Kit answers.
     pub kit_access_keys: Vec<String>,
+    /// Opens applicationSync client secrets (`marketplace.rsa_private_key_file`).
+    pub rsa_key: Option<rsa::RsaPrivateKey>,
 }
 
 pub struct Application {
@@ -37,11 +39,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, Error> {
-        let db = Db::connect(
-            settings.database.url.expose_secret(),
-            settings.database.max_connections,
-        )
-        .await?;
+        let db =
+            Db::connect(settings.database.url.expose_secret(), settings.database.max_connections)
+                .await?;
         if settings.database.migrate_on_start {
             db.migrate().await?;
         }
@@ -53,7 +53,9 @@ impl Application {
                 "marketplace.access_key is empty: every marketplace call will answer 000001"
             );
         }
+        let rsa_key = load_rsa_key(&settings.marketplace.rsa_private_key_file)?;
         let state = web::Data::new(AppState {
+            rsa_key,
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -62,15 +64,9 @@ impl Application {
             settings,
         });
         let listener = TcpListener::bind(&state.settings.server.bind).map_err(|e| {
-            Error::Config(format!(
-                "cannot listen on {}: {e}",
-                state.settings.server.bind
-            ))
+            Error::Config(format!("cannot listen on {}: {e}", state.settings.server.bind))
         })?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .port();
+        let port = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?.port();
         spawn_housekeeping(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
@@ -99,25 +95,24 @@ impl Application {
 
 /// Every route, in one table.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    cfg.route(
-        marketplace_path,
-        web::post().to(lifecycle::handlers::lifecycle_v2),
-    )
-    .route(
-        marketplace_path,
-        web::get().to(lifecycle::handlers::lifecycle_v1),
-    )
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .route(
-        "/admin/api/instances",
-        web::get().to(admin::api::list_instances),
-    )
-    .route(
-        "/admin/api/instances/{instance_id}",
-        web::get().to(admin::api::instance),
-    )
-    .route("/admin/api/events", web::get().to(admin::api::events));
+    use crate::admin::api;
+    use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
+    use crate::sync::handlers::{kit_v1, kit_v2};
+    use web::{get, post};
+    let path = marketplace_path;
+    let base = path.trim_end_matches('/');
+    cfg.route(path, post().to(lifecycle_v2));
+    cfg.route(path, get().to(lifecycle_v1));
+    cfg.route(&format!("{base}/produceAPI/v2/{{call}}"), post().to(kit_v2));
+    cfg.route(&format!("{base}/produceAPI/{{call}}"), post().to(kit_v1));
+    cfg.route("/healthz", get().to(health::healthz));
+    cfg.route("/readyz", get().to(health::readyz));
+    cfg.route("/admin/api/instances", get().to(api::list_instances));
+    cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
+    cfg.route("/admin/api/events", get().to(api::events));
+    cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
+    cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
+    cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the
@@ -147,11 +142,26 @@ fn open_vault(settings: &Settings) -> Result<Vault, Error> {
     Ok(vault)
 }
 
+/// The applicationSync private key, when one is configured. A configured
+/// key that cannot be read stops the start: every app sync would fail.
+fn load_rsa_key(path: &str) -> Result<Option<rsa::RsaPrivateKey>, Error> {
+    if path.is_empty() {
+        tracing::warn!(
+            "marketplace.rsa_private_key_file is empty: applicationSync will answer 000101"
+        );
+        return Ok(None);
+    }
+    let pem = std::fs::read_to_string(path).map_err(|e| {
+        Error::Config(format!("cannot read marketplace.rsa_private_key_file {path}: {e}"))
+    })?;
+    crate::marketplace::client_secret::load_private_key_pem(&pem)
+        .map(Some)
+        .map_err(|_| Error::Config(format!("{path} is not an RSA private key in PEM")))
+}
+
 /// The file of a `sqlite://path?…` URL; `None` for in-memory databases.
 fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path.starts_with(":memory:") {
         return None;
@@ -178,10 +188,7 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        assert_eq!(
-            sqlite_path("sqlite://koogate.db?mode=rwc"),
-            Some(PathBuf::from("koogate.db"))
-        );
+        assert_eq!(sqlite_path("sqlite://koogate.db?mode=rwc"), Some(PathBuf::from("koogate.db")));
         assert_eq!(
             sqlite_path("sqlite:///var/lib/kg/k.db"),
             Some(PathBuf::from("/var/lib/kg/k.db"))

@@ -18,11 +18,7 @@ pub fn init(format: &str) {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal());
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// Logs each request's method, path, status and duration.

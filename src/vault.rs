@@ -33,13 +33,9 @@ impl Vault {
             .decode(key.trim())
             .map_err(|_| Error::Config("security.master_key is not base64".to_string()))?;
         if bytes.len() != 32 {
-            return Err(Error::Config(
-                "security.master_key must be 32 bytes (base64)".to_string(),
-            ));
+            return Err(Error::Config("security.master_key must be 32 bytes (base64)".to_string()));
         }
-        Ok(Vault {
-            cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
-        })
+        Ok(Vault { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)) })
     }
 
     /// Reads the key file beside a SQLite database, creating it (mode 0600)
@@ -74,12 +70,9 @@ impl Vault {
             return Err(Error::Internal("sealed value is too short".to_string()));
         }
         let (nonce, body) = bytes.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), body)
-            .map_err(|_| {
-                Error::Internal("sealed value does not open with this master key".to_string())
-            })?;
+        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| {
+            Error::Internal("sealed value does not open with this master key".to_string())
+        })?;
         String::from_utf8(plain)
             .map_err(|_| Error::Internal("sealed value is not UTF-8".to_string()))
     }
@@ -122,11 +115,7 @@ mod tests {
         let v = vault();
         let sealed = v.seal("s3cret-password").expect("seal");
         assert!(!sealed.contains("s3cret"));
-        assert_ne!(
-            sealed,
-            v.seal("s3cret-password").expect("seal"),
-            "random nonce"
-        );
+        assert_ne!(sealed, v.seal("s3cret-password").expect("seal"), "random nonce");
         assert_eq!(v.open(&sealed).expect("open"), "s3cret-password");
     }
 

@@ -23,6 +23,8 @@ pub struct Model {
     /// The answer sent, with credentials masked.
     pub response: String,
     pub replay_of: Option<i64>,
+    /// What the call changed, when worth keeping (a full sync's diff), JSON.
+    pub detail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,13 @@
 //! SeaORM entities: the tables koogate keeps. Only `store` builds queries.
 
+pub mod department;
 pub mod event;
+pub mod grant;
 pub mod instance;
 pub mod nonce;
 pub mod order;
+pub mod tenant;
+pub mod tenant_app;
+pub mod tenant_instance;
 pub mod transition;
+pub mod user;

@@ -21,11 +21,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Instances::Status).string_len(16).not_null())
                     .col(ColumnDef::new(Instances::Trial).boolean().not_null())
-                    .col(
-                        ColumnDef::new(Instances::FrozenReason)
-                            .string_len(16)
-                            .null(),
-                    )
+                    .col(ColumnDef::new(Instances::FrozenReason).string_len(16).null())
                     .col(ColumnDef::new(Instances::ExpireTime).string_len(14).null())
                     .col(ColumnDef::new(Instances::OrderId).string_len(64).not_null())
                     .col(ColumnDef::new(Instances::OrderLineId).string_len(64).null())
@@ -39,16 +35,8 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Instances::BuyerSealed).text().null())
                     .col(ColumnDef::new(Instances::AppUserSealed).text().null())
                     .col(ColumnDef::new(Instances::AppPasswordSealed).text().null())
-                    .col(
-                        ColumnDef::new(Instances::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Instances::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Instances::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Instances::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -59,11 +47,7 @@ impl MigrationTrait for Migration {
         ] {
             manager
                 .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Instances::Table)
-                        .col(column)
-                        .to_owned(),
+                    Index::create().name(name).table(Instances::Table).col(column).to_owned(),
                 )
                 .await?;
         }
@@ -82,20 +66,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Orders::InstanceId).string_len(64).not_null())
                     .col(ColumnDef::new(Orders::Kind).string_len(32).not_null())
                     .col(ColumnDef::new(Orders::OrderId).string_len(64).not_null())
-                    .col(
-                        ColumnDef::new(Orders::OrderLineId)
-                            .string_len(64)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Orders::OrderLineId).string_len(64).not_null())
                     .col(ColumnDef::new(Orders::ProductKey).string_len(64).not_null())
                     .col(ColumnDef::new(Orders::ProductId).string_len(64).null())
                     .col(ColumnDef::new(Orders::SkuCode).string_len(64).null())
                     .col(ColumnDef::new(Orders::ExpireTime).string_len(14).null())
-                    .col(
-                        ColumnDef::new(Orders::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Orders::CreatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -134,21 +110,9 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(
-                        ColumnDef::new(Transitions::InstanceId)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Transitions::FromStatus)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Transitions::ToStatus)
-                            .string_len(16)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Transitions::InstanceId).string_len(64).not_null())
+                    .col(ColumnDef::new(Transitions::FromStatus).string_len(16).not_null())
+                    .col(ColumnDef::new(Transitions::ToStatus).string_len(16).not_null())
                     .col(ColumnDef::new(Transitions::Cause).string_len(64).not_null())
                     .col(ColumnDef::new(Transitions::EventId).big_integer().null())
                     .col(
@@ -180,11 +144,7 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(
-                        ColumnDef::new(Events::ReceivedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Events::ReceivedAt).timestamp_with_time_zone().not_null())
                     .col(ColumnDef::new(Events::Channel).string_len(16).not_null())
                     .col(ColumnDef::new(Events::Activity).string_len(64).not_null())
                     .col(ColumnDef::new(Events::ResultCode).string_len(6).not_null())
@@ -207,11 +167,7 @@ impl MigrationTrait for Migration {
         ] {
             manager
                 .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Events::Table)
-                        .col(column)
-                        .to_owned(),
+                    Index::create().name(name).table(Events::Table).col(column).to_owned(),
                 )
                 .await?;
         }
@@ -220,12 +176,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Nonces::Table)
-                    .col(
-                        ColumnDef::new(Nonces::Nonce)
-                            .string_len(160)
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Nonces::Nonce).string_len(160).not_null().primary_key())
                     .col(ColumnDef::new(Nonces::ExpiresAt).big_integer().not_null())
                     .to_owned(),
             )
@@ -249,9 +200,7 @@ impl MigrationTrait for Migration {
             Orders::Table.into_iden(),
             Instances::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -45,9 +45,7 @@ fn check_bearer(req: &HttpRequest) -> Result<AdminAccess, Error> {
         || presented.is_empty()
         || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
     {
-        return Err(Error::Unauthenticated(
-            "a valid admin bearer token is required",
-        ));
+        return Err(Error::Unauthenticated("a valid admin bearer token is required"));
     }
     Ok(AdminAccess)
 }
@@ -128,9 +126,8 @@ pub async fn instance(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let row = store::instances::find(&state.db.conn, &path.into_inner())
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row =
+        store::instances::find(&state.db.conn, &path.into_inner()).await?.ok_or(Error::NotFound)?;
     Ok(HttpResponse::Ok().json(InstanceView::from(row)))
 }
 
@@ -180,5 +177,118 @@ pub async fn events(
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let rows = store::events::latest(&state.db.conn, limit).await?;
     let views: Vec<EventView> = rows.into_iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantView {
+    pub tenant_id: String,
+    pub tenant_code: String,
+    pub name: String,
+    pub domain_name: String,
+    pub test_flag: bool,
+    pub deleted: bool,
+    pub instance_ids: Vec<String>,
+    pub apps: Vec<AppView>,
+    pub department_count: u64,
+    pub user_count: u64,
+}
+
+/// An app of a tenant: never its secret.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    pub app_id: String,
+    pub client_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DepartmentView {
+    pub org_code: String,
+    pub org_name: String,
+    pub parent_code: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_name: String,
+    pub name: String,
+    pub org_code: Option<String>,
+    pub role: String,
+    pub enabled: bool,
+    pub granted: bool,
+}
+
+/// `GET /admin/api/tenants/{tenantId}`
+pub async fn tenant(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let conn = &state.db.conn;
+    let tenant_id = path.into_inner();
+    let row = store::tenants::find(conn, &tenant_id).await?.ok_or(Error::NotFound)?;
+    let apps = store::apps::for_tenant(conn, &tenant_id)
+        .await?
+        .into_iter()
+        .map(|a| AppView { app_id: a.app_id, client_id: a.client_id })
+        .collect();
+    Ok(HttpResponse::Ok().json(TenantView {
+        instance_ids: store::tenants::instance_ids(conn, &tenant_id).await?,
+        department_count: store::departments::count_live(conn, &tenant_id).await?,
+        user_count: store::users::count(conn, &tenant_id).await?,
+        apps,
+        tenant_id: row.tenant_id,
+        tenant_code: row.tenant_code,
+        name: row.name,
+        domain_name: row.domain_name,
+        test_flag: row.test_flag,
+        deleted: row.deleted,
+    }))
+}
+
+/// `GET /admin/api/tenants/{tenantId}/departments`: the live ones.
+pub async fn departments(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let tenant_id = path.into_inner();
+    store::tenants::find(&state.db.conn, &tenant_id).await?.ok_or(Error::NotFound)?;
+    let views: Vec<DepartmentView> = store::departments::live(&state.db.conn, &tenant_id)
+        .await?
+        .into_iter()
+        .map(|d| DepartmentView {
+            org_code: d.org_code,
+            org_name: d.org_name,
+            parent_code: d.parent_code,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `GET /admin/api/tenants/{tenantId}/users`
+pub async fn users(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let tenant_id = path.into_inner();
+    store::tenants::find(&state.db.conn, &tenant_id).await?.ok_or(Error::NotFound)?;
+    let views: Vec<UserView> = store::users::list(&state.db.conn, &tenant_id)
+        .await?
+        .into_iter()
+        .map(|(u, granted)| UserView {
+            user_name: u.user_name,
+            name: u.name,
+            org_code: u.org_code,
+            role: u.role,
+            enabled: u.enabled,
+            granted,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(views))
 }

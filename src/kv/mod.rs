@@ -115,10 +115,7 @@ impl Kv {
                 }
             }
         }
-        Ok(Some(PendingNonce {
-            key,
-            expires_at: chrono::Utc::now().timestamp_millis() + ttl_ms,
-        }))
+        Ok(Some(PendingNonce { key, expires_at: chrono::Utc::now().timestamp_millis() + ttl_ms }))
     }
 
     /// Drops expired database nonces (Redis expires its own).

@@ -4,12 +4,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::request::{self, Fields};
+use super::request;
 use super::service;
 use crate::error::Error;
 use crate::marketplace::appinfo::{self, EncryptType};
+use crate::marketplace::fields::Fields;
 use crate::marketplace::inbound::{self, Call, Channel};
-use crate::marketplace::result::{signed_response, Answer};
+use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
 use crate::startup::AppState;
 
@@ -21,7 +22,7 @@ pub async fn lifecycle_v2(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::LifecycleV2);
     let result = v2(&state, &req, payload, &mut call).await;
-    answer(&state, &call, result).await
+    inbound::respond(&state.db, &call, result, state.access_keys.first()).await
 }
 
 async fn v2(
@@ -33,18 +34,11 @@ async fn v2(
     let body = inbound::read_body(payload, inbound::LIFECYCLE_MAX_BODY).await?;
     call.request = inbound::redact_body(&body);
     let query = query_pairs(req);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let (Some(presented), Some(ts), Some(nonce)) =
         (param("signature"), param("timestamp"), param("nonce"))
     else {
-        return Err(Error::Unauthenticated(
-            "signature, timestamp and nonce are required",
-        ));
+        return Err(Error::Unauthenticated("signature, timestamp and nonce are required"));
     };
     if state.access_keys.is_empty() {
         return Err(Error::Unauthenticated("no access key is configured"));
@@ -73,18 +67,14 @@ async fn v2(
 pub async fn lifecycle_v1(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let mut call = Call::new(Channel::LifecycleV1);
     let result = v1(&state, &req, &mut call).await;
-    answer(&state, &call, result).await
+    inbound::respond(&state.db, &call, result, state.access_keys.first()).await
 }
 
 async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answer, Error> {
     let params = query_pairs(req);
     call.request = inbound::redact_params(&params);
     let fields = Fields::from_params(&params);
-    call.activity = fields
-        .optional("activity", 32)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    call.activity = fields.optional("activity", 32).ok().flatten().unwrap_or_default();
     let Some(token) = fields.optional("authToken", 128)? else {
         return Err(Error::Unauthenticated("authToken is required"));
     };
@@ -133,25 +123,4 @@ fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
     form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-/// Signs the answer; for a failure, records the event first (a success was
-/// recorded inside its transaction).
-async fn answer(state: &AppState, call: &Call, result: Result<Answer, Error>) -> HttpResponse {
-    let answer = match result {
-        Ok(answer) => {
-            tracing::info!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), result_code = answer.result_code, "marketplace call");
-            answer
-        }
-        Err(err) => {
-            let answer = Answer::with_code(err.result_code(), err.public_message());
-            tracing::warn!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), result_code = answer.result_code, error = ?err, "marketplace call refused");
-            inbound::record_failure(&state.db, call, &answer).await;
-            answer
-        }
-    };
-    signed_response(
-        answer.to_bytes(),
-        state.access_keys.first().map(String::as_str),
-    )
 }

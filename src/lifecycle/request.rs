@@ -9,11 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::FreezeReason;
 use crate::error::Error;
-use crate::marketplace::timestamp::is_valid_expire_time;
+use crate::marketplace::fields::{flag, Fields, ID_LEN};
 use crate::store::orders::OrderKey;
 
-/// Identifier fields are at most 64 characters (spec §2).
-const ID_LEN: usize = 64;
 /// queryInstance takes at most 100 ids.
 pub const MAX_QUERY_IDS: usize = 100;
 
@@ -21,24 +19,13 @@ pub const MAX_QUERY_IDS: usize = 100;
 #[derive(Debug, Clone)]
 pub enum Command {
     NewInstance(NewInstance),
-    Query {
-        instance_ids: Vec<String>,
-    },
+    Query { instance_ids: Vec<String> },
     Refresh(Refresh),
-    Freeze {
-        instance_id: String,
-        reason: FreezeReason,
-    },
-    Unfreeze {
-        instance_id: String,
-    },
+    Freeze { instance_id: String, reason: FreezeReason },
+    Unfreeze { instance_id: String },
     Upgrade(Upgrade),
-    ChangeCheck {
-        instance_id: String,
-    },
-    Release {
-        instance_id: String,
-    },
+    ChangeCheck { instance_id: String },
+    Release { instance_id: String },
 }
 
 #[derive(Debug, Clone)]
@@ -113,97 +100,6 @@ impl Command {
     }
 }
 
-/// The top-level fields of a call, whatever their transport.
-pub struct Fields {
-    map: Map<String, Value>,
-}
-
-impl Fields {
-    /// A V2 body: a JSON object.
-    pub fn from_json(body: &[u8]) -> Result<Fields, Error> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Fields { map }),
-            Ok(_) => Err(Error::invalid("the body is not a JSON object")),
-            Err(_) => Err(Error::invalid("the body is not valid JSON")),
-        }
-    }
-
-    /// V1 query parameters (first value of a name wins).
-    pub fn from_params(params: &[(String, String)]) -> Fields {
-        let mut map = Map::new();
-        for (name, value) in params {
-            map.entry(name.clone())
-                .or_insert_with(|| Value::String(value.clone()));
-        }
-        Fields { map }
-    }
-
-    /// A scalar field as a string; numbers and booleans keep their JSON
-    /// text (the marketplace's Java side reads every field as a string).
-    pub fn optional(&self, name: &str, max_len: usize) -> Result<Option<String>, Error> {
-        let text = match self.map.get(name) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
-            Some(_) => return Err(Error::invalid(format!("{name} must be a string"))),
-        };
-        if text.is_empty() {
-            return Ok(None);
-        }
-        if text.chars().count() > max_len {
-            return Err(Error::invalid(format!(
-                "{name} is longer than {max_len} characters"
-            )));
-        }
-        Ok(Some(text))
-    }
-
-    pub fn required(&self, name: &str, max_len: usize) -> Result<String, Error> {
-        self.optional(name, max_len)?
-            .ok_or_else(|| Error::invalid(format!("{name} is missing")))
-    }
-
-    pub fn id(&self, name: &str) -> Result<String, Error> {
-        self.required(name, ID_LEN)
-    }
-
-    pub fn optional_id(&self, name: &str) -> Result<Option<String>, Error> {
-        self.optional(name, ID_LEN)
-    }
-
-    pub fn activity(&self) -> Result<String, Error> {
-        self.required("activity", 32)
-    }
-
-    /// `testFlag`: "1" debug call, "0" or absent real.
-    pub fn test_flag(&self) -> Result<bool, Error> {
-        flag(self.optional("testFlag", 2)?.as_deref(), "testFlag")
-    }
-
-    fn expire_time(&self, name: &str, required: bool) -> Result<Option<String>, Error> {
-        let value = self.optional(name, 20)?;
-        match value {
-            None if required => Err(Error::invalid(format!("{name} is missing"))),
-            None => Ok(None),
-            Some(v) if is_valid_expire_time(&v) => Ok(Some(v)),
-            Some(_) => Err(Error::invalid(format!("{name} is not yyyyMMddHHmmss"))),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.map.get(name)
-    }
-}
-
-fn flag(value: Option<&str>, name: &str) -> Result<bool, Error> {
-    match value {
-        None | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(_) => Err(Error::invalid(format!("{name} must be 0 or 1"))),
-    }
-}
-
 /// Parses a V2 call (`POST`, JSON body).
 pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
     match activity {
@@ -229,12 +125,7 @@ pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
             };
             Ok(Command::Refresh(Refresh {
                 instance_id: fields.id("instanceId")?,
-                key: order_key(
-                    kind,
-                    fields.id("orderId")?,
-                    Some(fields.id("orderLineId")?),
-                    None,
-                ),
+                key: order_key(kind, fields.id("orderId")?, Some(fields.id("orderLineId")?), None),
                 scene,
                 expire_time: fields.expire_time("expireTime", true)?.unwrap_or_default(),
                 product_id: fields.optional_id("productId")?,
@@ -244,22 +135,14 @@ pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
         "updateInstanceStatus" => {
             let instance_id = fields.id("instanceId")?;
             match fields.required("status", 32)?.as_str() {
-                "FREEZE" => Ok(Command::Freeze {
-                    instance_id,
-                    reason: FreezeReason::Marketplace,
-                }),
+                "FREEZE" => Ok(Command::Freeze { instance_id, reason: FreezeReason::Marketplace }),
                 "UNFREEZE" => Ok(Command::Unfreeze { instance_id }),
                 _ => Err(Error::invalid("status is not FREEZE or UNFREEZE")),
             }
         }
         "upgradeInstance" => Ok(Command::Upgrade(Upgrade {
             instance_id: fields.id("instanceId")?,
-            key: order_key(
-                "upgrade",
-                fields.id("orderId")?,
-                Some(fields.id("orderLineId")?),
-                None,
-            ),
+            key: order_key("upgrade", fields.id("orderId")?, Some(fields.id("orderLineId")?), None),
             product_id: fields.optional_id("productId")?,
             sku_code: fields.optional_id("skuCode")?,
         })),
@@ -275,9 +158,7 @@ pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
         "releaseInstance" => {
             fields.optional_id("orderId")?;
             fields.optional_id("orderLineId")?;
-            Ok(Command::Release {
-                instance_id: fields.id("instanceId")?,
-            })
+            Ok(Command::Release { instance_id: fields.id("instanceId")? })
         }
         _ => Err(Error::invalid("unknown activity")),
     }
@@ -290,12 +171,7 @@ fn new_instance_v2(fields: &Fields) -> Result<Command, Error> {
         let order_line_id = fields.id("orderLineId")?;
         return Ok(Command::NewInstance(NewInstance {
             instance_id: fields.id("businessId")?,
-            key: order_key(
-                "new",
-                fields.id("orderId")?,
-                Some(order_line_id.clone()),
-                None,
-            ),
+            key: order_key("new", fields.id("orderId")?, Some(order_line_id.clone()), None),
             order_line_id: Some(order_line_id),
             product_id: fields.optional_id("productId")?,
             sku_code: fields.optional_id("skuCode")?,
@@ -313,17 +189,15 @@ fn new_instance_v2(fields: &Fields) -> Result<Command, Error> {
         _ => None,
     };
     let Some(Value::Object(order)) = first else {
-        return Err(Error::invalid(
-            "orderInfo must be a non-empty array of objects",
-        ));
+        return Err(Error::invalid("orderInfo must be a non-empty array of objects"));
     };
-    let order = Fields { map: order.clone() };
+    let order = Fields::from(order.clone());
     let product = match order.get("productInfo") {
         Some(Value::Array(items)) => match items.first() {
-            Some(Value::Object(p)) => Some(Fields { map: p.clone() }),
+            Some(Value::Object(p)) => Some(Fields::from(p.clone())),
             _ => None,
         },
-        Some(Value::Object(p)) => Some(Fields { map: p.clone() }),
+        Some(Value::Object(p)) => Some(Fields::from(p.clone())),
         _ => None,
     };
     let product_id = match &product {
@@ -341,23 +215,16 @@ fn new_instance_v2(fields: &Fields) -> Result<Command, Error> {
         None | Some(Value::Null) => None,
         Some(_) => return Err(Error::invalid("buyerInfo must be an object")),
     };
-    let buyer_fields = buyer.clone().map(|map| Fields { map });
+    let buyer_fields = buyer.clone().map(Fields::from);
     let customer_id = match &buyer_fields {
         Some(b) => b.optional("customerId", 100)?,
         None => None,
     };
-    let order_line_id = order
-        .optional_id("orderLineId")?
-        .or(fields.optional_id("orderLineId")?);
+    let order_line_id = order.optional_id("orderLineId")?.or(fields.optional_id("orderLineId")?);
     let mut details = Map::new();
-    for name in [
-        "chargingMode",
-        "periodType",
-        "periodNumber",
-        "provisionType",
-        "orderAmount",
-        "createTime",
-    ] {
+    for name in
+        ["chargingMode", "periodType", "periodNumber", "provisionType", "orderAmount", "createTime"]
+    {
         if let Some(v) = order.optional(name, 64)? {
             details.insert(name.to_string(), Value::String(v));
         }
@@ -424,9 +291,7 @@ pub fn parse_v1(
         }
         "releaseInstance" => {
             fields.optional_id("orderId")?;
-            Ok(Command::Release {
-                instance_id: fields.id("instanceId")?,
-            })
+            Ok(Command::Release { instance_id: fields.id("instanceId")? })
         }
         "upgrade" => Ok(Command::Upgrade(Upgrade {
             instance_id: fields.id("instanceId")?,
@@ -437,10 +302,7 @@ pub fn parse_v1(
         "instanceStatus" => {
             let instance_id = fields.id("instanceId")?;
             match fields.required("instanceStatus", 32)?.as_str() {
-                "FREEZE" => Ok(Command::Freeze {
-                    instance_id,
-                    reason: FreezeReason::Arrears,
-                }),
+                "FREEZE" => Ok(Command::Freeze { instance_id, reason: FreezeReason::Arrears }),
                 "NORMAL" => Ok(Command::Unfreeze { instance_id }),
                 _ => Err(Error::invalid("instanceStatus is not FREEZE or NORMAL")),
             }
@@ -491,21 +353,15 @@ fn new_instance_v1(
                 Some(plain) => {
                     buyer.insert(name.to_string(), Value::String(plain));
                 }
-                None => tracing::warn!(
-                    field = name,
-                    "V1 newInstance field did not decrypt; not kept"
-                ),
+                None => {
+                    tracing::warn!(field = name, "V1 newInstance field did not decrypt; not kept")
+                }
             }
         }
     }
     Ok(Command::NewInstance(NewInstance {
         instance_id: fields.id("businessId")?,
-        key: order_key(
-            "new",
-            order_id,
-            None,
-            pay_per_use.then(|| product_id.clone()),
-        ),
+        key: order_key("new", order_id, None, pay_per_use.then(|| product_id.clone())),
         order_line_id: None,
         product_id: Some(product_id),
         sku_code: fields.optional_id("skuCode")?,
@@ -522,9 +378,8 @@ fn new_instance_v1(
 /// `saasExtendParams` = base64(JSON array of {name, value}); the URL
 /// encoding is already undone by the query parser.
 fn decode_extend_params(encoded: &str) -> Result<Value, Error> {
-    let bytes = B64
-        .decode(encoded.trim())
-        .map_err(|_| Error::invalid("saasExtendParams is not base64"))?;
+    let bytes =
+        B64.decode(encoded.trim()).map_err(|_| Error::invalid("saasExtendParams is not base64"))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Array(items)) => Ok(Value::Array(items)),
         _ => Err(Error::invalid("saasExtendParams is not a JSON array")),
@@ -532,24 +387,16 @@ fn decode_extend_params(encoded: &str) -> Result<Value, Error> {
 }
 
 fn query_ids(list: &str) -> Result<Vec<String>, Error> {
-    let ids: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let ids: Vec<String> =
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
     if ids.is_empty() {
         return Err(Error::invalid("instanceId is missing"));
     }
     if ids.len() > MAX_QUERY_IDS {
-        return Err(Error::invalid(format!(
-            "at most {MAX_QUERY_IDS} instanceIds per query"
-        )));
+        return Err(Error::invalid(format!("at most {MAX_QUERY_IDS} instanceIds per query")));
     }
     if ids.iter().any(|id| id.chars().count() > ID_LEN) {
-        return Err(Error::invalid(format!(
-            "instanceId is longer than {ID_LEN} characters"
-        )));
+        return Err(Error::invalid(format!("instanceId is longer than {ID_LEN} characters")));
     }
     Ok(ids)
 }
@@ -583,30 +430,20 @@ mod tests {
         let current = v2(
             r#"{"activity":"newInstance","orderId":"O1","orderLineId":"O1-1","businessId":"B1"}"#,
         );
-        let Ok(Command::NewInstance(n)) = current else {
-            panic!("not parsed: {current:?}")
-        };
-        assert_eq!(
-            (n.instance_id.as_str(), n.key.order_line_id.as_str()),
-            ("B1", "O1-1")
-        );
+        let Ok(Command::NewInstance(n)) = current else { panic!("not parsed: {current:?}") };
+        assert_eq!((n.instance_id.as_str(), n.key.order_line_id.as_str()), ("B1", "O1-1"));
 
         let old = v2(
             r#"{"activity":"newInstance","buyerInfo":{"customerId":"C1","mobilePhone":"186"},
             "orderInfo":[{"businessId":"B2","orderId":"O2","trialFlag":"1","chargingMode":"PERIOD",
             "productInfo":[{"skuCode":"S","productId":"P","linearValue":20}],"expireTime":"20221224194509"}]}"#,
         );
-        let Ok(Command::NewInstance(n)) = old else {
-            panic!("not parsed: {old:?}")
-        };
+        let Ok(Command::NewInstance(n)) = old else { panic!("not parsed: {old:?}") };
         assert_eq!(n.instance_id, "B2");
         assert!(n.trial);
         assert_eq!(n.customer_id.as_deref(), Some("C1"));
         assert_eq!(n.product_id.as_deref(), Some("P"));
-        assert_eq!(
-            n.key.product_key, "",
-            "only pay-per-use keys on the product"
-        );
+        assert_eq!(n.key.product_key, "", "only pay-per-use keys on the product");
     }
 
     #[test]
@@ -628,10 +465,7 @@ mod tests {
                 r#"{"activity":"updateInstanceStatus","instanceId":"I","status":"PAUSE"}"#,
                 "status is not FREEZE or UNFREEZE",
             ),
-            (
-                r#"{"activity":"dance","instanceId":"I"}"#,
-                "unknown activity",
-            ),
+            (r#"{"activity":"dance","instanceId":"I"}"#, "unknown activity"),
             (
                 r#"{"activity":"releaseInstance","instanceId":{"a":1}}"#,
                 "instanceId must be a string",
@@ -641,29 +475,18 @@ mod tests {
             let err = v2(body).expect_err(body);
             assert!(err.to_string().contains(expected), "{body}: {err}");
         }
-        let long = format!(
-            r#"{{"activity":"releaseInstance","instanceId":"{}"}}"#,
-            "x".repeat(65)
-        );
-        assert!(v2(&long)
-            .expect_err("long")
-            .to_string()
-            .contains("longer than 64"));
+        let long = format!(r#"{{"activity":"releaseInstance","instanceId":"{}"}}"#, "x".repeat(65));
+        assert!(v2(&long).expect_err("long").to_string().contains("longer than 64"));
     }
 
     #[test]
     fn query_takes_up_to_one_hundred_ids() {
         let ids: Vec<String> = (0..100).map(|i| format!("i{i}")).collect();
-        let ok = v2(&format!(
-            r#"{{"activity":"queryInstance","instanceId":"{}"}}"#,
-            ids.join(",")
-        ));
+        let ok = v2(&format!(r#"{{"activity":"queryInstance","instanceId":"{}"}}"#, ids.join(",")));
         assert!(matches!(ok, Ok(Command::Query { instance_ids }) if instance_ids.len() == 100));
         let too_many: Vec<String> = (0..101).map(|i| format!("i{i}")).collect();
-        let err = v2(&format!(
-            r#"{{"activity":"queryInstance","instanceId":"{}"}}"#,
-            too_many.join(",")
-        ));
+        let err =
+            v2(&format!(r#"{{"activity":"queryInstance","instanceId":"{}"}}"#, too_many.join(",")));
         assert!(err.is_err());
     }
 

@@ -32,10 +32,9 @@ pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result
         Command::NewInstance(new) => new_instance(state, conn, new, &mut transitions).await?,
         Command::Query { instance_ids } => query(state, conn, instance_ids).await?,
         Command::Refresh(refresh) => refresh_instance(conn, refresh, &mut transitions).await?,
-        Command::Freeze {
-            instance_id,
-            reason,
-        } => freeze(conn, instance_id, *reason, &mut transitions).await?,
+        Command::Freeze { instance_id, reason } => {
+            freeze(conn, instance_id, *reason, &mut transitions).await?
+        }
         Command::Unfreeze { instance_id } => unfreeze(conn, instance_id, &mut transitions).await?,
         Command::Upgrade(upgrade) => upgrade_instance(conn, upgrade, &mut transitions).await?,
         Command::ChangeCheck { instance_id } => {
@@ -89,10 +88,7 @@ async fn new_instance(
     }
     let (app_user_sealed, app_password_sealed) = if state.settings.provisioning.local_accounts {
         let (user, password) = local_account();
-        (
-            Some(state.vault.seal(&user)?),
-            Some(state.vault.seal(&password)?),
-        )
+        (Some(state.vault.seal(&user)?), Some(state.vault.seal(&password)?))
     } else {
         (None, None)
     };
@@ -125,12 +121,7 @@ async fn new_instance(
         instance_id: row.instance_id.clone(),
         from_status: "none".to_string(),
         to_status: Status::Active.as_str().to_string(),
-        cause: if new.trial {
-            "new_instance_trial"
-        } else {
-            "new_instance"
-        }
-        .to_string(),
+        cause: if new.trial { "new_instance_trial" } else { "new_instance" }.to_string(),
     });
     let mut answer = Answer::success();
     answer.instance_id = Some(row.instance_id.clone());
@@ -173,11 +164,7 @@ async fn query(
             .find(|r| &r.instance_id == id && r.status != Status::Released.as_str())
             .ok_or(Error::InstanceNotFound)?;
         let (encrypt_type, app_info) = app_info(state, row)?;
-        info.push(InstanceInfo {
-            instance_id: row.instance_id.clone(),
-            encrypt_type,
-            app_info,
-        });
+        info.push(InstanceInfo { instance_id: row.instance_id.clone(), encrypt_type, app_info });
     }
     let mut answer = Answer::success();
     answer.info = Some(info);
@@ -307,9 +294,8 @@ async fn release(
     instance_id: &str,
     transitions: &mut Vec<NewTransition>,
 ) -> Result<Answer, Error> {
-    let mut row = store::instances::find(conn, instance_id)
-        .await?
-        .ok_or(Error::InstanceNotFound)?;
+    let mut row =
+        store::instances::find(conn, instance_id).await?.ok_or(Error::InstanceNotFound)?;
     let before = status_of(&row)?;
     if before == Status::Released {
         return Ok(Answer::success());
@@ -321,6 +307,7 @@ async fn release(
     row.buyer_sealed = None;
     transitions.push(transition(&row, before, Status::Released, "release"));
     store::instances::update(conn, row).await?;
+    crate::sync::service::erase_unbound_tenants(conn, instance_id).await?;
     Ok(Answer::success())
 }
 
@@ -385,9 +372,7 @@ fn app_info(state: &AppState, row: &instance::Model) -> Result<(Option<String>, 
         let tenant: String =
             form_urlencoded::byte_serialize(row.tenant_id.as_deref().unwrap_or("").as_bytes())
                 .collect();
-        template
-            .replace("{instanceId}", &id)
-            .replace("{tenantId}", &tenant)
+        template.replace("{instanceId}", &id).replace("{tenantId}", &tenant)
     };
     let mut info = AppInfo {
         front_end_url: fill(&provisioning.front_end_url),
@@ -399,36 +384,21 @@ fn app_info(state: &AppState, row: &instance::Model) -> Result<(Option<String>, 
     let (Some(user), Some(password)) = (&row.app_user_sealed, &row.app_password_sealed) else {
         return Ok((None, info));
     };
-    let key = state
-        .access_keys
-        .first()
-        .ok_or(Error::Unauthenticated("no access key is configured"))?;
+    let key =
+        state.access_keys.first().ok_or(Error::Unauthenticated("no access key is configured"))?;
     let encrypt_type = EncryptType::parse(&state.settings.marketplace.encrypt_type)
         .map_err(|_| Error::Config("marketplace.encrypt_type".to_string()))?;
-    info.user_name = Some(appinfo::encrypt(
-        key,
-        encrypt_type,
-        &state.vault.open(user)?,
-    ));
-    info.password = Some(appinfo::encrypt(
-        key,
-        encrypt_type,
-        &state.vault.open(password)?,
-    ));
+    info.user_name = Some(appinfo::encrypt(key, encrypt_type, &state.vault.open(user)?));
+    info.password = Some(appinfo::encrypt(key, encrypt_type, &state.vault.open(password)?));
     Ok((Some(encrypt_type.as_str().to_string()), info))
 }
 
 /// A user name and a strong password for a non-joint product's local
 /// account: 20 characters from a 70-symbol alphabet (about 122 bits).
 fn local_account() -> (String, String) {
-    let user = format!(
-        "admin-{}",
-        Alphanumeric.sample_string(&mut OsRng, 8).to_lowercase()
-    );
+    let user = format!("admin-{}", Alphanumeric.sample_string(&mut OsRng, 8).to_lowercase());
     const SYMBOLS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%+-=?@^_";
-    let password = (0..20)
-        .map(|_| SYMBOLS[OsRng.gen_range(0..SYMBOLS.len())] as char)
-        .collect();
+    let password = (0..20).map(|_| SYMBOLS[OsRng.gen_range(0..SYMBOLS.len())] as char).collect();
     (user, password)
 }
 

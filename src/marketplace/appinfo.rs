@@ -112,10 +112,8 @@ pub fn encrypt_with_iv(
     iv: &str,
     plain: &str,
 ) -> Result<String, WireError> {
-    let iv_bytes: &[u8; 16] = iv
-        .as_bytes()
-        .try_into()
-        .map_err(|_| WireError::Format("IV must be 16 bytes"))?;
+    let iv_bytes: &[u8; 16] =
+        iv.as_bytes().try_into().map_err(|_| WireError::Format("IV must be 16 bytes"))?;
     let cipher = cbc_encrypt(access_key, encrypt_type, iv_bytes, plain.as_bytes());
     Ok(format!("{iv}{}", BASE64.encode(cipher)))
 }
@@ -151,14 +149,10 @@ mod tests {
     fn vectors_reproduce() {
         let v = crate::marketplace::vectors();
         let (ak, section) = (v["access_key"].as_str().unwrap(), &v["appinfo_aes"]);
-        for (t, hex_key) in [
-            (EncryptType::Aes256, "key_256_hex"),
-            (EncryptType::Aes128, "key_128_hex"),
-        ] {
-            assert_eq!(
-                hex::encode(derive_key(ak, t)),
-                section[hex_key].as_str().unwrap()
-            );
+        for (t, hex_key) in
+            [(EncryptType::Aes256, "key_256_hex"), (EncryptType::Aes128, "key_128_hex")]
+        {
+            assert_eq!(hex::encode(derive_key(ak, t)), section[hex_key].as_str().unwrap());
         }
         for case in section["cases"].as_array().unwrap() {
             let field = |name: &str| case[name].as_str().unwrap();
@@ -197,10 +191,7 @@ mod tests {
             let err = decrypt("k", t, value).unwrap_err();
             assert!(format!("{err:?}").starts_with(expected), "{value}: {err:?}");
         }
-        assert!(matches!(
-            encrypt_with_iv("k", t, "short", "x"),
-            Err(WireError::Format(_))
-        ));
+        assert!(matches!(encrypt_with_iv("k", t, "short", "x"), Err(WireError::Format(_))));
         assert!(matches!(EncryptType::parse("3"), Err(WireError::Format(_))));
     }
 }

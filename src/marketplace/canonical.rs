@@ -178,18 +178,12 @@ fn write_number(out: &mut String, raw: &str) -> Result<(), WireError> {
         out.push_str(if raw == "-0" { "0" } else { raw });
         return Ok(());
     }
-    let value: f64 = raw
-        .parse()
-        .map_err(|_| WireError::Json("invalid number".into()))?;
+    let value: f64 = raw.parse().map_err(|_| WireError::Json("invalid number".into()))?;
     if value.is_finite() {
         out.push_str(&java_double(value));
     } else {
         // QUOTE_NON_NUMERIC_NUMBERS is on by default: 1e400 -> "Infinity".
-        out.push_str(if value > 0.0 {
-            "\"Infinity\""
-        } else {
-            "\"-Infinity\""
-        });
+        out.push_str(if value > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
     }
     Ok(())
 }
@@ -261,49 +255,32 @@ mod tests {
     #[test]
     fn vectors_reproduce() {
         let v = crate::marketplace::vectors();
-        let sections = [
-            ("v2_lifecycle_signature", Flavour::Lifecycle),
-            ("v2_kit_signature", Flavour::Kit),
-        ];
+        let sections =
+            [("v2_lifecycle_signature", Flavour::Lifecycle), ("v2_kit_signature", Flavour::Kit)];
         for (section, flavour) in sections {
             for case in v[section]["cases"].as_array().unwrap() {
                 let body = case["body"].as_str().unwrap();
                 let expected = case["canonical"].as_str().unwrap();
-                assert_eq!(
-                    canonical(body.as_bytes(), flavour).unwrap(),
-                    expected,
-                    "{body}"
-                );
+                assert_eq!(canonical(body.as_bytes(), flavour).unwrap(), expected, "{body}");
             }
         }
     }
 
     fn check(body: &str, lifecycle: &str, kit: &str) {
-        assert_eq!(
-            canonical(body.as_bytes(), Flavour::Lifecycle).unwrap(),
-            lifecycle
-        );
+        assert_eq!(canonical(body.as_bytes(), Flavour::Lifecycle).unwrap(), lifecycle);
         assert_eq!(canonical(body.as_bytes(), Flavour::Kit).unwrap(), kit);
     }
 
     #[test]
     fn hand_derived_cases() {
         check(r#"{"a":1.50}"#, r#"{"a":"1.50"}"#, r#"{"a":1.5}"#);
-        check(
-            r#"{"t":true,"n":-0}"#,
-            r#"{"n":"-0","t":"true"}"#,
-            r#"{"n":0,"t":true}"#,
-        );
+        check(r#"{"t":true,"n":-0}"#, r#"{"n":"-0","t":"true"}"#, r#"{"n":0,"t":true}"#);
         // Nested values print alike in both flavours.
         let nested = r#"{"o":{"k":[1,2.5,"Infinity"]}}"#;
         check(r#"{"o": {"k": [1, 2.50, 1e400]}}"#, nested, nested);
         // Jackson escaping: upper-case \u00XX, `/` and non-ASCII as they are.
         let escaped = "{\"a\":\"x\\u0001\\u001Fy\\t\\\"\\\\/z中\\b\\f\\n\\r\u{7f}\"}";
-        check(
-            r#"{"a":"x\u0001\u001fy\t\"\\\/z\u4e2d\b\f\n\r\u007f"}"#,
-            escaped,
-            escaped,
-        );
+        check(r#"{"a":"x\u0001\u001fy\t\"\\\/z\u4e2d\b\f\n\r\u007f"}"#, escaped, escaped);
         // Top-level nulls go, nested ones stay; duplicates: last value, first place.
         let nulls = r#"{"a":{"y":null,"x":1}}"#;
         check(r#"{"b":null,"a":{"y":null,"x":1}}"#, nulls, nulls);
@@ -312,24 +289,13 @@ mod tests {
         check(r#"{"o":{"x":1,"y":2,"x":3}}"#, dups, dups);
         // U+1F600 is D83D DE00 in UTF-16, below U+E000 (byte order says otherwise).
         let sorted = "{\"B\":\"3\",\"a\":\"4\",\"\u{1f600}\":\"2\",\"\u{e000}\":\"1\"}";
-        check(
-            "{\"\u{e000}\":\"1\",\"\u{1f600}\":\"2\",\"B\":\"3\",\"a\":\"4\"}",
-            sorted,
-            sorted,
-        );
+        check("{\"\u{e000}\":\"1\",\"\u{1f600}\":\"2\",\"B\":\"3\",\"a\":\"4\"}", sorted, sorted);
     }
 
     #[test]
     fn rejects_non_objects_and_bad_json() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40));
-        for body in [
-            &b"[1]"[..],
-            b" \"s\"",
-            b"{\"a\":",
-            b"{} x",
-            b"\xff",
-            deep.as_bytes(),
-        ] {
+        for body in [&b"[1]"[..], b" \"s\"", b"{\"a\":", b"{} x", b"\xff", deep.as_bytes()] {
             let not_object = matches!(body, b"[1]" | b" \"s\"");
             match canonical(body, Flavour::Kit) {
                 Err(WireError::NotAnObject) => assert!(not_object),
@@ -365,13 +331,11 @@ mod tests {
         let leaf = prop_oneof![
             any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
             any::<i64>().prop_map(|i| i.to_string()),
-            any::<f64>()
-                .prop_filter("finite", |x| x.is_finite())
-                .prop_flat_map(|x| prop_oneof![
-                    Just(x.to_string()),
-                    Just(format!("{x:e}")),
-                    Just(format!("{x:.3}"))
-                ]),
+            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_flat_map(|x| prop_oneof![
+                Just(x.to_string()),
+                Just(format!("{x:e}")),
+                Just(format!("{x:.3}"))
+            ]),
             Just("true".to_string()),
             Just("false".to_string()),
             Just("null".to_string()),

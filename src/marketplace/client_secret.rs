@@ -30,11 +30,8 @@ pub fn load_private_key_pem(pem: &str) -> Result<RsaPrivateKey, WireError> {
 /// here, but the crate's decryption is not fully constant time).
 pub fn decrypt_client_secret(private_key: &RsaPrivateKey, b64: &str) -> Result<String, WireError> {
     let cipher = BASE64.decode(b64.trim()).map_err(|_| WireError::Base64)?;
-    let paddings = [
-        Oaep::new::<Sha1>(),
-        Oaep::new_with_mgf_hash::<Sha256, Sha1>(),
-        Oaep::new::<Sha256>(),
-    ];
+    let paddings =
+        [Oaep::new::<Sha1>(), Oaep::new_with_mgf_hash::<Sha256, Sha1>(), Oaep::new::<Sha256>()];
     for padding in paddings {
         if let Ok(plain) = private_key.decrypt_blinded(&mut OsRng, padding, &cipher) {
             return String::from_utf8(plain).map_err(|_| WireError::Utf8);
@@ -57,24 +54,13 @@ mod tests {
         for case in cases {
             let secret = case["clientSecret"].as_str().unwrap();
             let plain = decrypt_client_secret(&key, secret).unwrap();
-            assert_eq!(
-                plain,
-                case["plain"].as_str().unwrap(),
-                "{}",
-                case["variant"]
-            );
+            assert_eq!(plain, case["plain"].as_str().unwrap(), "{}", case["variant"]);
             let mut bytes = BASE64.decode(secret).unwrap();
             bytes[100] ^= 0x01;
             let corrupted = BASE64.encode(bytes);
-            assert!(matches!(
-                decrypt_client_secret(&key, &corrupted),
-                Err(WireError::Crypto(_))
-            ));
+            assert!(matches!(decrypt_client_secret(&key, &corrupted), Err(WireError::Crypto(_))));
         }
-        assert!(matches!(
-            decrypt_client_secret(&key, "%%%"),
-            Err(WireError::Base64)
-        ));
+        assert!(matches!(decrypt_client_secret(&key, "%%%"), Err(WireError::Base64)));
     }
 
     #[test]
@@ -82,9 +68,6 @@ mod tests {
         let key = load_private_key_pem(&crate::marketplace::test_private_key_pem()).unwrap();
         let pkcs1 = key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
         assert_eq!(load_private_key_pem(&pkcs1).unwrap(), key);
-        assert!(matches!(
-            load_private_key_pem("not a key"),
-            Err(WireError::Crypto(_))
-        ));
+        assert!(matches!(load_private_key_pem("not a key"), Err(WireError::Crypto(_))));
     }
 }

@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
-use super::result::Answer;
+use super::result::{signed_response, Answer};
 use crate::error::Error;
 use crate::kv::PendingNonce;
 use crate::store::{self, Db};
@@ -106,8 +106,32 @@ impl Call {
             request: self.request.clone(),
             response: answer.redacted(),
             replay_of: self.replay_of,
+            detail: None,
         }
     }
+}
+
+/// The signed answer to a call. A success was recorded inside its own
+/// transaction; a failure is recorded here, then answered with its code.
+pub async fn respond(
+    db: &Db,
+    call: &Call,
+    result: Result<Answer, Error>,
+    signing_key: Option<&String>,
+) -> HttpResponse {
+    let answer = match result {
+        Ok(answer) => {
+            tracing::info!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, "marketplace call");
+            answer
+        }
+        Err(err) => {
+            let answer = Answer::with_code(err.result_code(), err.public_message());
+            tracing::warn!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, error = ?err, "marketplace call refused");
+            record_failure(db, call, &answer).await;
+            answer
+        }
+    };
+    signed_response(answer.to_bytes(), signing_key.map(String::as_str))
 }
 
 /// Records a refused or failed call in its own transaction. Best effort:
@@ -142,9 +166,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
         }
     }
     if seen > limit {
-        return Err(Error::invalid(format!(
-            "the body is larger than {limit} bytes"
-        )));
+        return Err(Error::invalid(format!("the body is larger than {limit} bytes")));
     }
     Ok(body.freeze())
 }
@@ -165,9 +187,7 @@ pub fn redact_body(body: &[u8]) -> String {
 pub fn redact_params(params: &[(String, String)]) -> String {
     let mut object = Map::new();
     for (name, value) in params {
-        object
-            .entry(name.clone())
-            .or_insert_with(|| Value::String(value.clone()));
+        object.entry(name.clone()).or_insert_with(|| Value::String(value.clone()));
     }
     let mut value = Value::Object(object);
     mask(&mut value);
@@ -223,9 +243,6 @@ mod tests {
 
     #[test]
     fn unparsable_bodies_are_kept_only_by_size() {
-        assert_eq!(
-            redact_body(b"{not json"),
-            "{\"unparsable\":true,\"bytes\":9}"
-        );
+        assert_eq!(redact_body(b"{not json"), "{\"unparsable\":true,\"bytes\":9}");
     }
 }

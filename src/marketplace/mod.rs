@@ -8,6 +8,7 @@ pub mod appinfo;
 pub mod canonical;
 pub mod client_secret;
 pub mod error;
+pub mod fields;
 pub mod inbound;
 pub mod result;
 pub mod signature;
@@ -30,24 +31,14 @@ pub(crate) fn vectors() -> serde_json::Value {
 #[cfg(test)]
 pub(crate) fn test_private_key_pem() -> String {
     read_test_file(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/spec/test-keys/isv-test-private.pem"
-        ),
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/isv-test-private.pem"
-        ),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec/test-keys/isv-test-private.pem"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
     )
 }
 
 #[cfg(test)]
 fn read_test_file(shared: &str, local: &str) -> String {
-    let path = if std::path::Path::new(shared).exists() {
-        shared
-    } else {
-        local
-    };
+    let path = if std::path::Path::new(shared).exists() { shared } else { local };
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
@@ -59,10 +50,7 @@ mod tests {
     fn the_vendored_test_data_matches_the_shared_spec() {
         let pairs = [
             ("/../shared/spec/vectors.json", "/tests/data/vectors.json"),
-            (
-                "/../shared/spec/test-keys/isv-test-private.pem",
-                "/tests/data/isv-test-private.pem",
-            ),
+            ("/../shared/spec/test-keys/isv-test-private.pem", "/tests/data/isv-test-private.pem"),
         ];
         for (shared, local) in pairs {
             let root = env!("CARGO_MANIFEST_DIR");

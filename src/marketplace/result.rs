@@ -131,10 +131,8 @@ impl AppInfo {
 /// the marketplace rejects `Body-sign` (spec §3.4).
 pub fn signed_response(bytes: Vec<u8>, signing_key: Option<&str>) -> HttpResponse {
     let mut response = HttpResponse::Ok();
-    response.insert_header((
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=UTF-8"),
-    ));
+    response
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8")));
     if let Some(key) = signing_key {
         if let Ok(value) = HeaderValue::from_str(&body_sign_header(key, &bytes)) {
             response.insert_header((HeaderName::from_static("body-sign"), value));

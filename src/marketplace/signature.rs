@@ -237,10 +237,7 @@ mod tests {
         let keys = ["k".to_string()];
         let verify = |body: &[u8], sig: &str| verify_lifecycle_v2(&keys, "n", "1", body, sig);
         let body = b"{ \"b\":1, \"a\":2 }";
-        assert_eq!(
-            verify(body, &lifecycle_v2_signature("k", "n", "1", body)),
-            Some(0)
-        );
+        assert_eq!(verify(body, &lifecycle_v2_signature("k", "n", "1", body)), Some(0));
         assert_eq!(verify(body, &kit_signature("k", "n", "1", body)), Some(0));
         // Not JSON: only the raw bytes can verify.
         let sig = lifecycle_v2_signature("k", "n", "1", b"not json");
@@ -258,10 +255,7 @@ mod tests {
         for case in v["v2_kit_signature"]["cases"].as_array().unwrap() {
             let (nonce, ts, body) = (s(&case["nonce"]), s(&case["timestamp"]), s(&case["body"]));
             let x_sign = s(&case["x_sign"]);
-            assert_eq!(
-                kit_signature(ak, nonce, ts, s(&case["canonical"]).as_bytes()),
-                x_sign
-            );
+            assert_eq!(kit_signature(ak, nonce, ts, s(&case["canonical"]).as_bytes()), x_sign);
             let verify = |keys: &[String], body: &str, sig: &str| {
                 verify_kit_v2(keys, nonce, ts, body.as_bytes(), sig)
             };
@@ -327,10 +321,7 @@ mod tests {
         let v = crate::marketplace::vectors();
         let ak = s(&v["access_key"]);
         for case in v["body_sign"]["cases"].as_array().unwrap() {
-            assert_eq!(
-                body_sign_header(ak, s(&case["body"]).as_bytes()),
-                s(&case["header"])
-            );
+            assert_eq!(body_sign_header(ak, s(&case["body"]).as_bytes()), s(&case["header"]));
         }
     }
 }

@@ -15,9 +15,5 @@ pub async fn insert(conn: &impl ConnectionTrait, row: event::Model) -> Result<i6
 
 /// Newest first.
 pub async fn latest(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<event::Model>, Error> {
-    Ok(Event::find()
-        .order_by_desc(event::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    Ok(Event::find().order_by_desc(event::Column::Id).limit(limit).all(conn).await?)
 }

@@ -30,14 +30,11 @@ pub async fn find_many(
 /// every delivery: one already taken is a bad request, not a fault.
 pub async fn insert(conn: &impl ConnectionTrait, row: instance::Model) -> Result<(), Error> {
     // No RETURNING: the caller has the row already.
-    match Instance::insert(instance::ActiveModel::from(row))
-        .exec_without_returning(conn)
-        .await
-    {
+    match Instance::insert(instance::ActiveModel::from(row)).exec_without_returning(conn).await {
         Ok(_) => Ok(()),
-        Err(e) if super::is_unique_violation(&e) => Err(Error::invalid(
-            "businessId already names another order's instance",
-        )),
+        Err(e) if super::is_unique_violation(&e) => {
+            Err(Error::invalid("businessId already names another order's instance"))
+        }
         Err(e) => Err(e.into()),
     }
 }

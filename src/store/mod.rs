@@ -1,11 +1,15 @@
 //! The only place that builds SeaORM queries. Domain code calls these
 //! functions with any `ConnectionTrait`, usually the call's transaction.
 
+pub mod apps;
+pub mod departments;
 pub mod events;
 pub mod instances;
 pub mod nonces;
 pub mod orders;
+pub mod tenants;
 pub mod transitions;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,10 +76,7 @@ impl Db {
                 o.options([("lock_timeout", "2s"), ("statement_timeout", "4s")])
             });
         let conn = Database::connect(options).await.map_err(Error::Storage)?;
-        Ok(Db {
-            conn,
-            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
-        })
+        Ok(Db { conn, sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
     }
 
     pub async fn migrate(&self) -> Result<(), Error> {
@@ -94,10 +95,7 @@ impl Db {
             None => None,
         };
         let txn = self.conn.begin().await?;
-        Ok(WriteTx {
-            txn,
-            _writer: writer,
-        })
+        Ok(WriteTx { txn, _writer: writer })
     }
 
     /// `SELECT 1`, for `/readyz`.
@@ -113,10 +111,7 @@ impl Db {
 /// True when the error is a unique-constraint violation: the idempotency
 /// key already exists.
 pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// Runs a statement that must exist on every backend (used by fault tests

@@ -13,18 +13,11 @@ pub async fn remember(
     key: &str,
     expires_at: i64,
 ) -> Result<bool, Error> {
-    let row = nonce::ActiveModel {
-        nonce: Set(key.to_string()),
-        expires_at: Set(expires_at),
-    };
+    let row = nonce::ActiveModel { nonce: Set(key.to_string()), expires_at: Set(expires_at) };
     // DO NOTHING rather than a unique violation: on PostgreSQL a violation
     // would abort the call's transaction.
     let inserted = Nonce::insert(row)
-        .on_conflict(
-            OnConflict::column(nonce::Column::Nonce)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(nonce::Column::Nonce).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await?;
     Ok(inserted == 1)
@@ -32,9 +25,7 @@ pub async fn remember(
 
 /// Forgets nonces whose window has passed; returns how many.
 pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
-    let result = Nonce::delete_many()
-        .filter(nonce::Column::ExpiresAt.lt(now_ms))
-        .exec(conn)
-        .await?;
+    let result =
+        Nonce::delete_many().filter(nonce::Column::ExpiresAt.lt(now_ms)).exec(conn).await?;
     Ok(result.rows_affected)
 }

@@ -40,24 +40,15 @@ async fn instances_and_events_have_exactly_the_published_fields(app: TestApp) {
     for stamp in ["createdAt", "updatedAt"] {
         let text = instance[stamp].as_str().expect("string");
         assert!(text.ends_with('Z'), "{stamp} is UTC: {text}");
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(text).is_ok(),
-            "{stamp} is RFC 3339: {text}"
-        );
+        assert!(chrono::DateTime::parse_from_rfc3339(text).is_ok(), "{stamp} is RFC 3339: {text}");
     }
 
-    let (status, list) = app
-        .admin_get(&format!(
-            "/admin/api/instances?orderId={order_id}&status=active"
-        ))
-        .await;
+    let (status, list) =
+        app.admin_get(&format!("/admin/api/instances?orderId={order_id}&status=active")).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().expect("list").len(), 1);
-    let (_, none) = app
-        .admin_get(&format!(
-            "/admin/api/instances?orderId={order_id}&status=frozen"
-        ))
-        .await;
+    let (_, none) =
+        app.admin_get(&format!("/admin/api/instances?orderId={order_id}&status=frozen")).await;
     assert_eq!(none.as_array().expect("list").len(), 0);
     let (status, _) = app.admin_get("/admin/api/instances?status=sleeping").await;
     assert_eq!(status, 400);
@@ -66,18 +57,11 @@ async fn instances_and_events_have_exactly_the_published_fields(app: TestApp) {
     assert_eq!(status, 200);
     let events = events.as_array().expect("list");
     assert_eq!(events.len(), 1);
-    let expected: BTreeSet<String> = [
-        "id",
-        "receivedAt",
-        "channel",
-        "activity",
-        "resultCode",
-        "instanceId",
-        "tenantId",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let expected: BTreeSet<String> =
+        ["id", "receivedAt", "channel", "activity", "resultCode", "instanceId", "tenantId"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     assert_eq!(keys(&events[0]), expected);
     assert_eq!(events[0]["channel"], "lifecycle_v2");
     assert_eq!(events[0]["activity"], "newInstance");
@@ -103,13 +87,7 @@ async fn the_api_needs_the_token_and_says_what_is_missing(app: TestApp) {
     assert_eq!(anonymous.status().as_u16(), 401);
     let body: Value = anonymous.json().await.expect("json");
     assert_eq!(body["error"], "unauthenticated");
-    let wrong = app
-        .http
-        .get(&url)
-        .bearer_auth("nope")
-        .send()
-        .await
-        .expect("sent");
+    let wrong = app.http.get(&url).bearer_auth("nope").send().await.expect("sent");
     assert_eq!(wrong.status().as_u16(), 401);
     let (status, body) = app.admin_get("/admin/api/instances/does-not-exist").await;
     assert_eq!(status, 404);

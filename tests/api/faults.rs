@@ -20,54 +20,31 @@ async fn inject_fault_on_transitions(app: &TestApp) {
                               FOR EACH ROW EXECUTE FUNCTION injected_fault();"
             .to_string(),
     };
-    app.db
-        .execute_unprepared(&sql)
-        .await
-        .expect("install the fault");
+    app.db.execute_unprepared(&sql).await.expect("install the fault");
 }
 
 async fn remove_fault(app: &TestApp) {
     app.db
         .execute_unprepared("DROP TRIGGER injected_fault ON transitions")
         .await
-        .or(app
-            .db
-            .execute_unprepared("DROP TRIGGER injected_fault")
-            .await)
+        .or(app.db.execute_unprepared("DROP TRIGGER injected_fault").await)
         .expect("remove the fault");
 }
 
 async fn a_fault_mid_call_answers_000005_and_leaves_nothing_half_written(app: TestApp) {
     inject_fault_on_transitions(&app).await;
     let order_id = random_id("CS");
-    let reply = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let reply = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(reply.code(), "000005");
-    assert_eq!(
-        reply.json["resultMsg"], "internal error, please retry",
-        "no internals leak"
-    );
+    assert_eq!(reply.json["resultMsg"], "internal error, please retry", "no internals leak");
     let footprint = app.footprint().await;
-    assert_eq!(
-        (
-            footprint["instances"],
-            footprint["orders"],
-            footprint["transitions"]
-        ),
-        (0, 0, 0)
-    );
+    assert_eq!((footprint["instances"], footprint["orders"], footprint["transitions"]), (0, 0, 0));
     let event = app.last_event().await;
-    assert_eq!(
-        event.result_code, "000005",
-        "the failure itself is recorded"
-    );
+    assert_eq!(event.result_code, "000005", "the failure itself is recorded");
 
     // The marketplace retries; once the fault is gone the order is stored once.
     remove_fault(&app).await;
-    let retry = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let retry = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(retry.code(), "000000");
     assert_eq!(app.footprint().await["instances"], 1);
 }
@@ -77,9 +54,7 @@ async fn a_purchase_whose_order_is_held_by_another_request_answers_000004(app: T
     let order_id = random_id("CS");
     // Another connection holds the write (SQLite) or the order's key
     // (PostgreSQL) in an open transaction.
-    let other = Database::connect(app.database_url.clone())
-        .await
-        .expect("second connection");
+    let other = Database::connect(app.database_url.clone()).await.expect("second connection");
     let holder = other.begin().await.expect("begin");
     holder
         .execute_unprepared(&format!(
@@ -89,15 +64,11 @@ async fn a_purchase_whose_order_is_held_by_another_request_answers_000004(app: T
         .await
         .expect("hold the order");
 
-    let reply = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let reply = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(reply.code(), "000004", "{:?}", reply.json);
 
     holder.rollback().await.expect("rollback");
-    let retry = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let retry = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(retry.code(), "000000");
     assert_eq!(app.footprint().await["instances"], 1);
 }
@@ -112,9 +83,7 @@ async fn postgres_down_answers_000005_and_recovers_without_a_restart() {
         return;
     };
     let name = app.database_name.clone().expect("database name");
-    let server = Database::connect(postgres_url().expect("url"))
-        .await
-        .expect("server connection");
+    let server = Database::connect(postgres_url().expect("url")).await.expect("server connection");
     server
         .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
         .await
@@ -127,59 +96,29 @@ async fn postgres_down_answers_000005_and_recovers_without_a_restart() {
         .expect("cut connections");
 
     let order_id = random_id("CS");
-    let down = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let down = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(down.code(), "000005", "{:?}", down.json);
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.http.get(format!("{}/readyz", app.address)).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 503);
 
     server
         .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .await
         .expect("allow connections");
-    let db = Database::connect(app.database_url.clone())
-        .await
-        .expect("reconnect");
-    let up = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let db = Database::connect(app.database_url.clone()).await.expect("reconnect");
+    let up = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     assert_eq!(up.code(), "000000", "{:?}", up.json);
     use sea_orm::{EntityTrait, PaginatorTrait};
-    assert_eq!(
-        entity::instance::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        1
-    );
+    assert_eq!(entity::instance::Entity::find().count(&db).await.expect("count"), 1);
 }
 
 async fn readiness_reports_the_database(app: TestApp) {
-    let health = app
-        .http
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("healthz");
+    let health = app.http.get(format!("{}/healthz", app.address)).send().await.expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.http.get(format!("{}/readyz", app.address)).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");
-    assert_eq!(
-        body,
-        json!({"status": "ok", "database": "ok", "redis": "not configured"})
-    );
+    assert_eq!(body, json!({"status": "ok", "database": "ok", "redis": "not configured"}));
 }
 on_both_backends!(readiness_reports_the_database);
 
@@ -191,75 +130,32 @@ async fn nonces_live_in_redis_and_fall_back_to_the_database() {
     let app = spawn_app(Backend::Sqlite, &[("redis.url", redis.as_str())]).await;
     let nonce = random_nonce();
     let body = || new_instance_body(&random_id("CS"), &random_id("biz-")).into_bytes();
-    let first = app
-        .v2_with(
-            body(),
-            V2Options {
-                nonce: nonce.clone(),
-                ..V2Options::default()
-            },
-        )
-        .await;
+    let first =
+        app.v2_with(body(), V2Options { nonce: nonce.clone(), ..V2Options::default() }).await;
     assert_eq!(first.code(), "000000");
-    let replay = app
-        .v2_with(
-            body(),
-            V2Options {
-                nonce: nonce.clone(),
-                ..V2Options::default()
-            },
-        )
-        .await;
+    let replay =
+        app.v2_with(body(), V2Options { nonce: nonce.clone(), ..V2Options::default() }).await;
     assert_eq!(replay.code(), "000001");
     let client = redis::Client::open(redis.as_str()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
     let stored: Option<String> = redis::cmd("GET")
         .arg(format!("koogate:nonce:lifecycle:{nonce}"))
         .query_async(&mut conn)
         .await
         .expect("get");
     assert!(stored.is_some(), "the nonce is in Redis");
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.http.get(format!("{}/readyz", app.address)).send().await.expect("readyz");
     let body_json: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body_json["redis"], "ok");
 
     // A Redis nobody answers: the database keeps the nonces.
     let dead = spawn_app(Backend::Sqlite, &[("redis.url", "redis://127.0.0.1:1")]).await;
     let nonce = random_nonce();
-    let ok = dead
-        .v2_with(
-            body(),
-            V2Options {
-                nonce: nonce.clone(),
-                ..V2Options::default()
-            },
-        )
-        .await;
+    let ok = dead.v2_with(body(), V2Options { nonce: nonce.clone(), ..V2Options::default() }).await;
     assert_eq!(ok.code(), "000000");
-    let replay = dead
-        .v2_with(
-            body(),
-            V2Options {
-                nonce,
-                ..V2Options::default()
-            },
-        )
-        .await;
+    let replay = dead.v2_with(body(), V2Options { nonce, ..V2Options::default() }).await;
     assert_eq!(replay.code(), "000001");
-    let ready = dead
-        .http
-        .get(format!("{}/readyz", dead.address))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = dead.http.get(format!("{}/readyz", dead.address)).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 503);
     let body_json: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body_json["redis"], "unavailable");

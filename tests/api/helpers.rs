@@ -64,10 +64,7 @@ macro_rules! on_both_backends {
 fn skip_loudly(variable: &str, service: &str) {
     use std::io::Write;
     assert!(std::env::var("CI").is_err(), "{variable} must be set in CI");
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: a {service} test (set {variable} to run it)"
-    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED: a {service} test (set {variable} to run it)");
 }
 
 /// The PostgreSQL server for tests, or a loud skip (never in CI).
@@ -102,17 +99,10 @@ pub async fn fresh_postgres_database() -> (String, String) {
     let server = postgres_url().expect("postgres url");
     let name = format!(
         "kg_test_{}",
-        Alphanumeric
-            .sample_string(&mut rand::thread_rng(), 12)
-            .to_lowercase()
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 12).to_lowercase()
     );
-    let admin = Database::connect(server.clone())
-        .await
-        .expect("connect to postgres");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
+    let admin = Database::connect(server.clone()).await.expect("connect to postgres");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
     admin.close().await.ok();
     (replace_database(&server, &name), name)
 }
@@ -138,10 +128,7 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
     let (url, dir, database_name) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("koogate.db").display()
-            );
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
             (url, Some(dir), None)
         }
         Backend::Postgres => {
@@ -158,24 +145,14 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
         ("admin.api_token".into(), ADMIN_TOKEN.into()),
         ("security.master_key".into(), master_key),
     ];
-    all.extend(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let sources = Sources {
-        file: None,
-        read_env: false,
-        overrides: all,
-    };
+    all.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let sources = Sources { file: None, read_env: false, overrides: all };
     let (settings, _) = Settings::load(&sources).expect("test settings");
     let marketplace_path = settings.marketplace.path.clone();
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
-    let db = Database::connect(url.clone())
-        .await
-        .expect("test connection");
+    let db = Database::connect(url.clone()).await.expect("test connection");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -184,10 +161,7 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
         database_name,
         marketplace_path,
         database_url: url,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()
-            .expect("client"),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
         _dir: dir,
     }
 }
@@ -208,11 +182,8 @@ impl Reply {
 
     /// Asserts the `Body-Sign` header signs exactly these bytes.
     pub fn assert_signed_with(&self, key: &str) {
-        let header = self
-            .headers
-            .get("body-sign")
-            .and_then(|v| v.to_str().ok())
-            .expect("Body-Sign header");
+        let header =
+            self.headers.get("body-sign").and_then(|v| v.to_str().ok()).expect("Body-Sign header");
         assert_eq!(header, signature::body_sign_header(key, &self.raw));
     }
 }
@@ -246,17 +217,13 @@ pub fn random_nonce() -> String {
 }
 
 pub fn random_id(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
-    )
+    format!("{prefix}{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 16))
 }
 
 impl TestApp {
     /// A correctly signed V2 lifecycle call.
     pub async fn v2(&self, body: &str) -> Reply {
-        self.v2_with(body.as_bytes().to_vec(), V2Options::default())
-            .await
+        self.v2_with(body.as_bytes().to_vec(), V2Options::default()).await
     }
 
     pub async fn v2_with(&self, body: Vec<u8>, options: V2Options) -> Reply {
@@ -284,10 +251,8 @@ impl TestApp {
 
     /// A correctly signed V1 lifecycle call (GET, authToken).
     pub async fn v1(&self, params: &[(&str, &str)]) -> Reply {
-        let mut params: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut params: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         if !params.iter().any(|(k, _)| k == "timeStamp") {
             params.push((
                 "timeStamp".into(),
@@ -301,9 +266,8 @@ impl TestApp {
 
     /// A V1 call with exactly these parameters.
     pub async fn v1_raw(&self, params: &[(String, String)]) -> Reply {
-        let query: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
+        let query: String =
+            form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
         let url = format!("{}{}?{query}", self.address, self.marketplace_path);
         let response = self.http.get(url).send().await.expect("request sent");
         reply(response).await
@@ -312,9 +276,7 @@ impl TestApp {
     /// A signed V2 newInstance for a fresh order; returns (orderId, reply).
     pub async fn buy(&self) -> (String, Reply) {
         let order_id = random_id("CS");
-        let reply = self
-            .v2(&new_instance_body(&order_id, &random_id("biz-")))
-            .await;
+        let reply = self.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
         assert_eq!(reply.code(), "000000", "purchase failed: {:?}", reply.json);
         (order_id, reply)
     }
@@ -333,9 +295,7 @@ impl TestApp {
     }
 
     pub async fn instance(&self, instance_id: &str) -> Value {
-        let (status, body) = self
-            .admin_get(&format!("/admin/api/instances/{instance_id}"))
-            .await;
+        let (status, body) = self.admin_get(&format!("/admin/api/instances/{instance_id}")).await;
         assert_eq!(status, 200, "instance {instance_id}: {body}");
         body
     }
@@ -346,24 +306,13 @@ impl TestApp {
         let mut counts = HashMap::new();
         counts.insert(
             "instances",
-            entity::instance::Entity::find()
-                .count(&self.db)
-                .await
-                .expect("count"),
+            entity::instance::Entity::find().count(&self.db).await.expect("count"),
         );
-        counts.insert(
-            "orders",
-            entity::order::Entity::find()
-                .count(&self.db)
-                .await
-                .expect("count"),
-        );
+        counts
+            .insert("orders", entity::order::Entity::find().count(&self.db).await.expect("count"));
         counts.insert(
             "transitions",
-            entity::transition::Entity::find()
-                .count(&self.db)
-                .await
-                .expect("count"),
+            entity::transition::Entity::find().count(&self.db).await.expect("count"),
         );
         counts
     }
@@ -390,10 +339,7 @@ impl TestApp {
     }
 
     pub async fn events(&self) -> Vec<entity::event::Model> {
-        entity::event::Entity::find()
-            .all(&self.db)
-            .await
-            .expect("events")
+        entity::event::Entity::find().all(&self.db).await.expect("events")
     }
 }
 
@@ -402,12 +348,7 @@ pub async fn reply(response: reqwest::Response) -> Reply {
     let headers = response.headers().clone();
     let raw = response.bytes().await.expect("body").to_vec();
     let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        raw,
-        json,
-    }
+    Reply { status, headers, raw, json }
 }
 
 /// The current V2 newInstance body.

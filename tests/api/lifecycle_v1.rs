@@ -23,14 +23,8 @@ fn new_instance_params(order_id: &str, business_id: &str) -> Vec<(&'static str, 
         ("chargingMode", "1".into()),
         ("periodType", "year".into()),
         ("periodNumber", "1".into()),
-        (
-            "mobilePhone",
-            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, "13800000000"),
-        ),
-        (
-            "email",
-            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, "buyer@example.com"),
-        ),
+        ("mobilePhone", appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, "13800000000")),
+        ("email", appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, "buyer@example.com")),
         ("saasExtendParams", extend),
         ("testFlag", "0".into()),
     ]
@@ -51,19 +45,12 @@ async fn the_v1_story_from_purchase_to_release(app: TestApp) {
     bought.assert_signed_with(ACCESS_KEY);
 
     // V1 keys the purchase on orderId alone.
-    let again = app
-        .v1(&borrow(&new_instance_params(&order_id, &random_id("biz-"))))
-        .await;
+    let again = app.v1(&borrow(&new_instance_params(&order_id, &random_id("biz-")))).await;
     assert_eq!(again.json["instanceId"], business_id.as_str());
 
     let id = business_id.as_str();
-    let expire = app
-        .v1(&[
-            ("activity", "expireInstance"),
-            ("instanceId", id),
-            ("orderId", &order_id),
-        ])
-        .await;
+    let expire =
+        app.v1(&[("activity", "expireInstance"), ("instanceId", id), ("orderId", &order_id)]).await;
     assert_eq!(expire.code(), "000000");
     assert_eq!(app.instance(id).await["frozenReason"], "expiry");
 
@@ -86,11 +73,7 @@ async fn the_v1_story_from_purchase_to_release(app: TestApp) {
 
     // ... but not a freeze for arrears.
     let arrears = app
-        .v1(&[
-            ("activity", "instanceStatus"),
-            ("instanceId", id),
-            ("instanceStatus", "FREEZE"),
-        ])
+        .v1(&[("activity", "instanceStatus"), ("instanceId", id), ("instanceStatus", "FREEZE")])
         .await;
     assert_eq!(arrears.code(), "000000");
     let renew2 = app
@@ -109,11 +92,7 @@ async fn the_v1_story_from_purchase_to_release(app: TestApp) {
     );
 
     let normal = app
-        .v1(&[
-            ("activity", "instanceStatus"),
-            ("instanceId", id),
-            ("instanceStatus", "NORMAL"),
-        ])
+        .v1(&[("activity", "instanceStatus"), ("instanceId", id), ("instanceStatus", "NORMAL")])
         .await;
     assert_eq!(normal.code(), "000000");
     assert_eq!(app.instance(id).await["status"], "active");
@@ -136,20 +115,12 @@ async fn the_v1_story_from_purchase_to_release(app: TestApp) {
     );
 
     let release = app
-        .v1(&[
-            ("activity", "releaseInstance"),
-            ("instanceId", id),
-            ("orderId", &order_id),
-        ])
+        .v1(&[("activity", "releaseInstance"), ("instanceId", id), ("orderId", &order_id)])
         .await;
     assert_eq!(release.code(), "000000");
     assert_eq!(app.instance(id).await["status"], "released");
 
-    let causes: Vec<String> = transitions(&app, id)
-        .await
-        .into_iter()
-        .map(|t| t.2)
-        .collect();
+    let causes: Vec<String> = transitions(&app, id).await.into_iter().map(|t| t.2).collect();
     assert_eq!(
         causes,
         [
@@ -191,10 +162,7 @@ async fn v1_refusals_are_precise(app: TestApp) {
         ("activity".into(), "newInstance".into()),
         ("businessId".into(), "b".into()),
         ("orderId".into(), "o".into()),
-        (
-            "timeStamp".into(),
-            koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 0),
-        ),
+        ("timeStamp".into(), koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 0)),
     ];
     let token = koogate::marketplace::signature::v1_auth_token("wrong-key", &params);
     params.push(("authToken".into(), token));
@@ -235,20 +203,11 @@ async fn v1_refusals_are_precise(app: TestApp) {
         .await;
     assert_eq!(reply.code(), "000002", "saasExtendParams not base64");
     let reply = app
-        .v1(&[
-            ("activity", "instanceStatus"),
-            ("instanceId", "x"),
-            ("instanceStatus", "PAUSED"),
-        ])
+        .v1(&[("activity", "instanceStatus"), ("instanceId", "x"), ("instanceStatus", "PAUSED")])
         .await;
     assert_eq!(reply.code(), "000002", "unknown instanceStatus");
-    let reply = app
-        .v1(&[
-            ("activity", "expireInstance"),
-            ("instanceId", "nope"),
-            ("orderId", "o"),
-        ])
-        .await;
+    let reply =
+        app.v1(&[("activity", "expireInstance"), ("instanceId", "nope"), ("orderId", "o")]).await;
     assert_eq!(reply.code(), "000003", "unknown instance");
     assert_eq!(app.footprint().await["instances"], 0);
 }

@@ -28,9 +28,8 @@ async fn a_purchase_is_answered_with_its_instance_and_a_signed_body(app: TestApp
     assert_eq!(stored["trial"], false);
     assert_eq!(stored["testFlag"], false);
 
-    let query = app
-        .v2(&json!({"activity": "queryInstance", "instanceId": business_id}).to_string())
-        .await;
+    let query =
+        app.v2(&json!({"activity": "queryInstance", "instanceId": business_id}).to_string()).await;
     assert_eq!(query.code(), "000000");
     assert_eq!(query.json["info"][0]["instanceId"], business_id.as_str());
     assert_eq!(
@@ -42,21 +41,15 @@ on_both_backends!(a_purchase_is_answered_with_its_instance_and_a_signed_body);
 
 async fn a_repeated_purchase_answers_the_first_instance_and_creates_nothing(app: TestApp) {
     let order_id = random_id("CS");
-    let first = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let first = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
     let before = app.footprint().await;
     // The marketplace re-sends with a new businessId each time (spec §5).
-    let again = app
-        .v2(&new_instance_body(&order_id, &random_id("biz-")))
-        .await;
+    let again = app.v2(&new_instance_body(&order_id, &random_id("biz-"))).await;
 
     assert_eq!(again.code(), "000000");
     assert_eq!(again.json["instanceId"], first.json["instanceId"]);
     assert_eq!(app.footprint().await, before);
-    let (_, list) = app
-        .admin_get(&format!("/admin/api/instances?orderId={order_id}"))
-        .await;
+    let (_, list) = app.admin_get(&format!("/admin/api/instances?orderId={order_id}")).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 }
 on_both_backends!(a_repeated_purchase_answers_the_first_instance_and_creates_nothing);
@@ -99,34 +92,23 @@ async fn renewal_trial_conversion_and_cancellation_move_the_expiry(app: TestApp)
         .to_string()
     };
 
-    let renewal = app
-        .v2(&refresh("RENEWAL", "CS-RENEW-1", "20300101000000"))
-        .await;
+    let renewal = app.v2(&refresh("RENEWAL", "CS-RENEW-1", "20300101000000")).await;
     assert_eq!(renewal.code(), "000000");
     assert_eq!(app.instance(&id).await["expireTime"], "20300101000000");
 
     // A repeat of the same renewal order changes nothing.
     let before = app.footprint().await;
-    let repeat = app
-        .v2(&refresh("RENEWAL", "CS-RENEW-1", "20990101000000"))
-        .await;
+    let repeat = app.v2(&refresh("RENEWAL", "CS-RENEW-1", "20990101000000")).await;
     assert_eq!(repeat.code(), "000000");
     assert_eq!(app.instance(&id).await["expireTime"], "20300101000000");
     assert_eq!(app.footprint().await, before);
 
-    let cancel = app
-        .v2(&refresh(
-            "UNSUBSCRIBE_RENEWAL_PERIOD",
-            "CS-RENEW-1",
-            "20290101000000",
-        ))
-        .await;
+    let cancel =
+        app.v2(&refresh("UNSUBSCRIBE_RENEWAL_PERIOD", "CS-RENEW-1", "20290101000000")).await;
     assert_eq!(cancel.code(), "000000");
     assert_eq!(app.instance(&id).await["expireTime"], "20290101000000");
 
-    let formal = app
-        .v2(&refresh("TRIAL_TO_FORMAL", "CS-FORMAL-1", "20310101000000"))
-        .await;
+    let formal = app.v2(&refresh("TRIAL_TO_FORMAL", "CS-FORMAL-1", "20310101000000")).await;
     assert_eq!(formal.code(), "000000");
     let stored = app.instance(&id).await;
     assert_eq!(stored["trial"], false);
@@ -158,11 +140,7 @@ async fn freeze_unfreeze_upgrade_check_and_release(app: TestApp) {
     assert_eq!(app.v2(&upgrade.to_string()).await.code(), "000000");
     let before = app.footprint().await;
     assert_eq!(app.v2(&upgrade.to_string()).await.code(), "000000");
-    assert_eq!(
-        app.footprint().await,
-        before,
-        "a repeated upgrade order is a no-op"
-    );
+    assert_eq!(app.footprint().await, before, "a repeated upgrade order is a no-op");
     let (_, by_upgrade_order) = app.admin_get("/admin/api/instances?orderId=CS-UP-1").await;
     assert_eq!(by_upgrade_order[0]["instanceId"], id.as_str());
 
@@ -172,11 +150,7 @@ async fn freeze_unfreeze_upgrade_check_and_release(app: TestApp) {
     let release = json!({"activity": "releaseInstance", "instanceId": id}).to_string();
     assert_eq!(app.v2(&release).await.code(), "000000");
     assert_eq!(app.instance(&id).await["status"], "released");
-    assert_eq!(
-        app.v2(&release).await.code(),
-        "000000",
-        "release is idempotent"
-    );
+    assert_eq!(app.v2(&release).await.code(), "000000", "release is idempotent");
 
     // Released is terminal: nothing brings it back.
     assert_eq!(app.v2(&status("UNFREEZE")).await.code(), "000003");
@@ -189,11 +163,7 @@ async fn freeze_unfreeze_upgrade_check_and_release(app: TestApp) {
         history,
         vec![
             ("none".into(), "active".into(), "new_instance".into()),
-            (
-                "active".into(),
-                "frozen".into(),
-                "freeze:marketplace".into()
-            ),
+            ("active".into(), "frozen".into(), "freeze:marketplace".into()),
             ("frozen".into(), "active".into(), "unfreeze".into()),
             ("active".into(), "active".into(), "upgrade".into()),
             ("active".into(), "released".into(), "release".into()),
@@ -211,13 +181,8 @@ pub async fn transitions(app: &TestApp, id: &str) -> Vec<(String, String, String
         .all(&app.db)
         .await
         .expect("transitions");
-    assert!(
-        rows.iter().all(|t| t.event_id.is_some()),
-        "every transition names its event"
-    );
-    rows.into_iter()
-        .map(|t| (t.from_status, t.to_status, t.cause))
-        .collect()
+    assert!(rows.iter().all(|t| t.event_id.is_some()), "every transition names its event");
+    rows.into_iter().map(|t| (t.from_status, t.to_status, t.cause)).collect()
 }
 
 async fn a_query_answers_up_to_one_hundred_instances_in_the_order_asked(app: TestApp) {
@@ -252,14 +217,8 @@ async fn keys_in_any_order_and_spacing_and_raw_body_signatures_verify(app: TestA
 
     // Signed over the exact bytes, in the 2025 formula.
     let body = new_instance_body(&random_id("CS"), &random_id("biz-")).replace(',', " , ");
-    let options = V2Options {
-        kit_formula: true,
-        ..V2Options::default()
-    };
-    assert_eq!(
-        app.v2_with(body.into_bytes(), options).await.code(),
-        "000000"
-    );
+    let options = V2Options { kit_formula: true, ..V2Options::default() };
+    assert_eq!(app.v2_with(body.into_bytes(), options).await.code(), "000000");
 }
 on_both_backends!(keys_in_any_order_and_spacing_and_raw_body_signatures_verify);
 
@@ -267,37 +226,24 @@ async fn local_accounts_are_returned_encrypted_and_the_same_on_query(app: TestAp
     use koogate::marketplace::appinfo::{decrypt, EncryptType};
     let (_, bought) = app.buy().await;
     assert_eq!(bought.json["encryptType"], "1");
-    let user_enc = bought.json["appInfo"]["userName"]
-        .as_str()
-        .expect("userName");
-    let password_enc = bought.json["appInfo"]["password"]
-        .as_str()
-        .expect("password");
+    let user_enc = bought.json["appInfo"]["userName"].as_str().expect("userName");
+    let password_enc = bought.json["appInfo"]["password"].as_str().expect("password");
     let user = decrypt(ACCESS_KEY, EncryptType::Aes256, user_enc).expect("user decrypts");
     let password =
         decrypt(ACCESS_KEY, EncryptType::Aes256, password_enc).expect("password decrypts");
     assert!(password.chars().count() >= 16);
 
     let id = bought.json["instanceId"].as_str().expect("id");
-    let query = app
-        .v2(&json!({"activity": "queryInstance", "instanceId": id}).to_string())
-        .await;
+    let query = app.v2(&json!({"activity": "queryInstance", "instanceId": id}).to_string()).await;
     let info = &query.json["info"][0];
     assert_eq!(info["encryptType"], "1");
-    let again = decrypt(
-        ACCESS_KEY,
-        EncryptType::Aes256,
-        info["appInfo"]["password"].as_str().expect("pw"),
-    )
-    .expect("decrypts");
+    let again =
+        decrypt(ACCESS_KEY, EncryptType::Aes256, info["appInfo"]["password"].as_str().expect("pw"))
+            .expect("decrypts");
     assert_eq!(again, password);
     assert_eq!(
-        decrypt(
-            ACCESS_KEY,
-            EncryptType::Aes256,
-            info["appInfo"]["userName"].as_str().expect("u")
-        )
-        .expect("u"),
+        decrypt(ACCESS_KEY, EncryptType::Aes256, info["appInfo"]["userName"].as_str().expect("u"))
+            .expect("u"),
         user
     );
 
@@ -317,33 +263,23 @@ async fn aes_128_is_used_when_configured(app: TestApp) {
     use koogate::marketplace::appinfo::{decrypt, EncryptType};
     let (_, bought) = app.buy().await;
     assert_eq!(bought.json["encryptType"], "2");
-    let password = bought.json["appInfo"]["password"]
-        .as_str()
-        .expect("password");
+    let password = bought.json["appInfo"]["password"].as_str().expect("password");
     assert!(decrypt(ACCESS_KEY, EncryptType::Aes128, password).is_ok());
 }
 on_both_backends!(
     aes_128_is_used_when_configured,
-    &[
-        ("provisioning.local_accounts", "true"),
-        ("marketplace.encrypt_type", "2")
-    ]
+    &[("provisioning.local_accounts", "true"), ("marketplace.encrypt_type", "2")]
 );
 
 async fn the_capacity_limit_answers_no_resource(app: TestApp) {
     app.buy().await;
     let before = app.footprint().await;
-    let refused = app
-        .v2(&new_instance_body(&random_id("CS"), &random_id("biz-")))
-        .await;
+    let refused = app.v2(&new_instance_body(&random_id("CS"), &random_id("biz-"))).await;
     assert_eq!(refused.code(), "000100");
     assert_eq!(app.footprint().await, before);
     assert_eq!(app.last_event().await.result_code, "000100");
 }
-on_both_backends!(
-    the_capacity_limit_answers_no_resource,
-    &[("provisioning.max_instances", "1")]
-);
+on_both_backends!(the_capacity_limit_answers_no_resource, &[("provisioning.max_instances", "1")]);
 
 async fn sixteen_simultaneous_deliveries_of_one_order_make_one_instance(app: TestApp) {
     let order_id = random_id("CS");
@@ -358,11 +294,7 @@ async fn sixteen_simultaneous_deliveries_of_one_order_make_one_instance(app: Tes
     let mut instance_ids = std::collections::HashSet::new();
     for delivery in deliveries {
         let reply = delivery.await.expect("task");
-        assert!(
-            matches!(reply.code(), "000000" | "000004"),
-            "unexpected answer {:?}",
-            reply.json
-        );
+        assert!(matches!(reply.code(), "000000" | "000004"), "unexpected answer {:?}", reply.json);
         if reply.code() == "000000" {
             instance_ids.insert(reply.json["instanceId"].as_str().expect("id").to_string());
         }
@@ -386,9 +318,8 @@ async fn body_sign_is_written_in_the_case_the_marketplace_requires(app: TestApp)
         &ts,
         body.as_bytes(),
     );
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
     let request = format!(
         "POST {}?signature={sig}&timestamp={ts}&nonce={nonce} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         app.marketplace_path,
@@ -397,9 +328,6 @@ async fn body_sign_is_written_in_the_case_the_marketplace_requires(app: TestApp)
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.expect("read");
-    assert!(
-        raw.contains("\r\nBody-Sign: sign_type=\"HMAC-SHA256\", signature=\""),
-        "{raw}"
-    );
+    assert!(raw.contains("\r\nBody-Sign: sign_type=\"HMAC-SHA256\", signature=\""), "{raw}");
 }
 on_both_backends!(body_sign_is_written_in_the_case_the_marketplace_requires);

@@ -20,26 +20,13 @@ async fn refused(
     let reply = send.await;
     assert_eq!(reply.status, 200, "{what}");
     assert_eq!(reply.code(), expected, "{what}: {:?}", reply.json);
-    assert!(
-        reply.json["resultMsg"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{what}: says why"
-    );
+    assert!(reply.json["resultMsg"].as_str().is_some_and(|m| !m.is_empty()), "{what}: says why");
     reply.assert_signed_with(ACCESS_KEY);
     assert_eq!(app.footprint().await, before, "{what} changed rows");
-    assert_eq!(
-        app.instances_snapshot().await,
-        snapshot,
-        "{what} changed an instance"
-    );
+    assert_eq!(app.instances_snapshot().await, snapshot, "{what} changed an instance");
     let events = app.events().await;
     assert_eq!(events.len(), events_before + 1, "{what} recorded once");
-    assert_eq!(
-        app.last_event().await.result_code,
-        expected,
-        "{what} recorded with its code"
-    );
+    assert_eq!(app.last_event().await.result_code, expected, "{what} recorded with its code");
 }
 
 async fn authentication_failures_answer_000001(app: TestApp) {
@@ -49,85 +36,45 @@ async fn authentication_failures_answer_000001(app: TestApp) {
         &app,
         "wrong key",
         "000001",
-        app.v2_with(
-            body(),
-            V2Options {
-                key: "not-the-key".into(),
-                ..V2Options::default()
-            },
-        ),
+        app.v2_with(body(), V2Options { key: "not-the-key".into(), ..V2Options::default() }),
     )
     .await;
     refused(
         &app,
         "signature over other bytes",
         "000001",
-        app.v2_with(
-            body(),
-            V2Options {
-                signed_bytes: Some(body()),
-                ..V2Options::default()
-            },
-        ),
+        app.v2_with(body(), V2Options { signed_bytes: Some(body()), ..V2Options::default() }),
     )
     .await;
     refused(
         &app,
         "timestamp 3 minutes old",
         "000001",
-        app.v2_with(
-            body(),
-            V2Options {
-                timestamp_ms: now - 180_000,
-                ..V2Options::default()
-            },
-        ),
+        app.v2_with(body(), V2Options { timestamp_ms: now - 180_000, ..V2Options::default() }),
     )
     .await;
     refused(
         &app,
         "timestamp 3 minutes ahead",
         "000001",
-        app.v2_with(
-            body(),
-            V2Options {
-                timestamp_ms: now + 180_000,
-                ..V2Options::default()
-            },
-        ),
+        app.v2_with(body(), V2Options { timestamp_ms: now + 180_000, ..V2Options::default() }),
     )
     .await;
 
     let nonce = random_nonce();
-    let first = app
-        .v2_with(
-            body(),
-            V2Options {
-                nonce: nonce.clone(),
-                ..V2Options::default()
-            },
-        )
-        .await;
+    let first =
+        app.v2_with(body(), V2Options { nonce: nonce.clone(), ..V2Options::default() }).await;
     assert_eq!(first.code(), "000000");
     refused(
         &app,
         "reused nonce",
         "000001",
-        app.v2_with(
-            body(),
-            V2Options {
-                nonce,
-                ..V2Options::default()
-            },
-        ),
+        app.v2_with(body(), V2Options { nonce, ..V2Options::default() }),
     )
     .await;
 
-    let unsigned = app
-        .http
-        .post(format!("{}{}", app.address, app.marketplace_path))
-        .body(body())
-        .send();
+    let unsigned =
+        app.http.post(format!("{}{}", app.address, app.marketplace_path)).body(body()).send();
     refused(&app, "no signature at all", "000001", async {
         reply(unsigned.await.expect("sent")).await
     })
@@ -160,10 +107,8 @@ async fn invalid_parameters_answer_000002(app: TestApp) {
     for (what, body) in cases {
         refused(&app, what, "000002", app.v2(&body)).await;
     }
-    let huge = format!(
-        "{{\"activity\":\"newInstance\",\"pad\":\"{}\"}}",
-        "x".repeat(3 * 1024 * 1024)
-    );
+    let huge =
+        format!("{{\"activity\":\"newInstance\",\"pad\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
     refused(&app, "a 3 MiB body", "000002", app.v2(&huge)).await;
 }
 on_both_backends!(invalid_parameters_answer_000002);
@@ -189,44 +134,26 @@ async fn unknown_or_released_instances_answer_000003(app: TestApp) {
         refused(&app, "query", "000003", app.v2(&query.to_string())).await;
     }
     let unknown_release = json!({"activity": "releaseInstance", "instanceId": "no-such-instance"});
-    refused(
-        &app,
-        "release of an unknown instance",
-        "000003",
-        app.v2(&unknown_release.to_string()),
-    )
-    .await;
+    refused(&app, "release of an unknown instance", "000003", app.v2(&unknown_release.to_string()))
+        .await;
 }
 on_both_backends!(unknown_or_released_instances_answer_000003);
 
 async fn no_configured_key_refuses_everything(app: TestApp) {
-    let reply = app
-        .v2(&new_instance_body(&random_id("CS"), &random_id("biz-")))
-        .await;
+    let reply = app.v2(&new_instance_body(&random_id("CS"), &random_id("biz-"))).await;
     assert_eq!(reply.code(), "000001");
-    assert!(
-        reply.headers.get("body-sign").is_none(),
-        "nothing to sign with"
-    );
+    assert!(reply.headers.get("body-sign").is_none(), "nothing to sign with");
     assert_eq!(app.footprint().await["instances"], 0);
 }
-on_both_backends!(
-    no_configured_key_refuses_everything,
-    &[("marketplace.access_key", "")]
-);
+on_both_backends!(no_configured_key_refuses_everything, &[("marketplace.access_key", "")]);
 
 async fn rotated_keys_verify_and_the_first_signs(app: TestApp) {
     // The marketplace still signs with the old key during the rotation.
-    let reply = app
-        .v2(&new_instance_body(&random_id("CS"), &random_id("biz-")))
-        .await;
+    let reply = app.v2(&new_instance_body(&random_id("CS"), &random_id("biz-"))).await;
     assert_eq!(reply.code(), "000000");
     reply.assert_signed_with("the-new-key");
 }
 on_both_backends!(
     rotated_keys_verify_and_the_first_signs,
-    &[(
-        "marketplace.access_key",
-        "the-new-key, 9fa6c870-8bb0-4e9b-b71e-4c223300156f"
-    )]
+    &[("marketplace.access_key", "the-new-key, 9fa6c870-8bb0-4e9b-b71e-4c223300156f")]
 );

@@ -23,10 +23,7 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key_file = dir.path().join("access_key");
     std::fs::write(&key_file, format!("{ACCESS_KEY}\n")).expect("key file");
-    let db_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("koogate.db").display()
-    );
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
         .current_dir(dir.path())
         .env_clear()
@@ -75,9 +72,7 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
     let nonce = random_nonce();
     let sig = signature::lifecycle_v2_signature(ACCESS_KEY, &nonce, &ts, body.as_bytes());
     let bought: serde_json::Value = http
-        .post(format!(
-            "{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"
-        ))
+        .post(format!("{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"))
         .body(body)
         .send()
         .await
@@ -101,24 +96,14 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         ("businessId".into(), random_id("biz-")),
         ("orderId".into(), random_id("CS")),
         ("productId".into(), "p".into()),
-        (
-            "mobilePhone".into(),
-            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, PHONE),
-        ),
-        (
-            "email".into(),
-            appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, EMAIL),
-        ),
-        (
-            "timeStamp".into(),
-            koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 0),
-        ),
+        ("mobilePhone".into(), appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, PHONE)),
+        ("email".into(), appinfo::encrypt(ACCESS_KEY, EncryptType::Aes256, EMAIL)),
+        ("timeStamp".into(), koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 0)),
     ];
     let token = signature::v1_auth_token(ACCESS_KEY, &params);
     params.push(("authToken".into(), token.clone()));
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&params)
-        .finish();
+    let query: String =
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
     let v1: serde_json::Value = http
         .get(format!("{address}/koogallery?{query}"))
         .send()
@@ -147,26 +132,15 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         logs.contains("KOOGATE__MARKETPLACE__ACESS_KEY"),
         "the misspelt variable is reported:\n{logs}"
     );
-    assert!(
-        logs.contains("marketplace call"),
-        "calls are logged:\n{logs}"
-    );
+    assert!(logs.contains("marketplace call"), "calls are logged:\n{logs}");
 
     let db = sea_orm::Database::connect(db_url).await.expect("db");
     use sea_orm::EntityTrait;
-    let events = entity::event::Entity::find()
-        .all(&db)
-        .await
-        .expect("events");
+    let events = entity::event::Entity::find().all(&db).await.expect("events");
     assert_eq!(events.len(), 3);
-    let event_log: String = events
-        .iter()
-        .map(|e| format!("{}\n{}\n", e.request, e.response))
-        .collect();
-    let instances = entity::instance::Entity::find()
-        .all(&db)
-        .await
-        .expect("instances");
+    let event_log: String =
+        events.iter().map(|e| format!("{}\n{}\n", e.request, e.response)).collect();
+    let instances = entity::instance::Entity::find().all(&db).await.expect("instances");
     let stored: String = instances.iter().map(|i| format!("{i:?}\n")).collect();
 
     let encoded_token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
@@ -183,14 +157,8 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         bad_sig.as_str(),
         sig.as_str(),
     ] {
-        assert!(
-            !logs.contains(secret),
-            "{secret} appears in the logs:\n{logs}"
-        );
-        assert!(
-            !event_log.contains(secret),
-            "{secret} appears in the event log:\n{event_log}"
-        );
+        assert!(!logs.contains(secret), "{secret} appears in the logs:\n{logs}");
+        assert!(!event_log.contains(secret), "{secret} appears in the event log:\n{event_log}");
         assert!(!stored.contains(secret), "{secret} is stored in clear");
     }
 }

@@ -1,0 +1,159 @@
+//! Users and their grants, written in bulk: one statement per call, not
+//! one per user.
+
+use entity::grant::{self, Entity as Grant};
+use entity::user::{self, Entity as User};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use crate::error::Error;
+
+/// The stored grants of these users for one app.
+pub async fn grants(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    app_id: &str,
+    user_names: &[String],
+) -> Result<Vec<grant::Model>, Error> {
+    if user_names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Grant::find()
+        .filter(grant::Column::TenantId.eq(tenant_id))
+        .filter(grant::Column::AppId.eq(app_id))
+        .filter(grant::Column::UserName.is_in(user_names.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+/// Inserts or replaces users.
+pub async fn upsert_users(
+    conn: &impl ConnectionTrait,
+    rows: Vec<user::Model>,
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    User::insert_many(rows.into_iter().map(user::ActiveModel::from))
+        .on_conflict(
+            OnConflict::columns([user::Column::TenantId, user::Column::UserName])
+                .update_columns([
+                    user::Column::Name,
+                    user::Column::OrgCode,
+                    user::Column::Role,
+                    user::Column::Enabled,
+                    user::Column::Deleted,
+                    user::Column::Position,
+                    user::Column::EmployeeCode,
+                    user::Column::EmployeeType,
+                    user::Column::PersonalSealed,
+                    user::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts or replaces grants.
+pub async fn upsert_grants(
+    conn: &impl ConnectionTrait,
+    rows: Vec<grant::Model>,
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Grant::insert_many(rows.into_iter().map(grant::ActiveModel::from))
+        .on_conflict(
+            OnConflict::columns([
+                grant::Column::TenantId,
+                grant::Column::AppId,
+                grant::Column::UserName,
+            ])
+            .update_columns([
+                grant::Column::Granted,
+                grant::Column::SyncTime,
+                grant::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks users deleted, erases their personal fields and withdraws every
+/// grant they had in the tenant.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_names: &[String],
+) -> Result<(), Error> {
+    if user_names.is_empty() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    User::update_many()
+        .col_expr(user::Column::Deleted, Expr::value(true))
+        .col_expr(user::Column::PersonalSealed, Expr::value(Option::<String>::None))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::UserName.is_in(user_names.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Grant::update_many()
+        .col_expr(grant::Column::Granted, Expr::value(false))
+        .col_expr(grant::Column::UpdatedAt, Expr::value(now))
+        .filter(grant::Column::TenantId.eq(tenant_id))
+        .filter(grant::Column::UserName.is_in(user_names.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// A tenant's users (not deleted) with whether any app grant is active.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+) -> Result<Vec<(user::Model, bool)>, Error> {
+    let users = User::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Deleted.eq(false))
+        .order_by_asc(user::Column::UserName)
+        .all(conn)
+        .await?;
+    let granted: std::collections::HashSet<String> = Grant::find()
+        .filter(grant::Column::TenantId.eq(tenant_id))
+        .filter(grant::Column::Granted.eq(true))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|g| g.user_name)
+        .collect();
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let is_granted = granted.contains(&u.user_name);
+            (u, is_granted)
+        })
+        .collect())
+}
+
+pub async fn count(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<u64, Error> {
+    Ok(User::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Deleted.eq(false))
+        .count(conn)
+        .await?)
+}
+
+/// Erases the personal fields of every user of the tenant.
+pub async fn erase_personal(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<(), Error> {
+    User::update_many()
+        .col_expr(user::Column::PersonalSealed, Expr::value(Option::<String>::None))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

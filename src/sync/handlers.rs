@@ -1,0 +1,117 @@
+//! HTTP handlers of the Kit channel (spec §3.2, §3.3, §6): authenticate,
+//! validate, run, answer signed with the first Kit key.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+
+use super::request::{self, SyncCommand, CALLS};
+use super::service;
+use crate::error::Error;
+use crate::marketplace::fields::Fields;
+use crate::marketplace::inbound::{self, Call, Channel};
+use crate::marketplace::result::Answer;
+use crate::marketplace::{signature, timestamp};
+use crate::startup::AppState;
+
+/// `POST {path}/produceAPI/v2/{call}`: `x-sign`, `x-timestamp`, `x-nonce`.
+pub async fn kit_v2(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let mut call = Call::new(Channel::KitV2);
+    let result = v2(&state, &req, &path, payload, &mut call).await;
+    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+}
+
+async fn v2(
+    state: &AppState,
+    req: &HttpRequest,
+    name: &str,
+    payload: web::Payload,
+    call: &mut Call,
+) -> Result<Answer, Error> {
+    call.activity = known_call(name)?;
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    call.request = inbound::redact_body(&body);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let (Some(presented), Some(ts), Some(nonce)) =
+        (header("x-sign"), header("x-timestamp"), header("x-nonce"))
+    else {
+        return Err(Error::Unauthenticated("x-sign, x-timestamp and x-nonce are required"));
+    };
+    if state.kit_access_keys.is_empty() {
+        return Err(Error::Unauthenticated("no Kit access key is configured"));
+    }
+    let tolerance = state.settings.marketplace.timestamp_tolerance_secs;
+    timestamp::check_v2(ts, Utc::now(), tolerance)?;
+    if signature::verify_kit_v2(&state.kit_access_keys, nonce, ts, &body, presented).is_none() {
+        return Err(Error::Unauthenticated("x-sign does not verify"));
+    }
+    if nonce.is_empty() || nonce.len() > 128 {
+        return Err(Error::Unauthenticated("x-nonce must be 1 to 128 characters"));
+    }
+    let ttl_ms = i64::try_from(tolerance.saturating_mul(2000)).unwrap_or(i64::MAX);
+    call.nonce = state.kv.claim_nonce("kit", nonce, ttl_ms).await?;
+    run(state, &body, call).await
+}
+
+/// `POST {path}/produceAPI/{call}`: `authToken` over the body's top-level
+/// fields, `timeStamp` in Beijing time.
+pub async fn kit_v1(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let mut call = Call::new(Channel::KitV1);
+    let result = v1(&state, &req, &path, payload, &mut call).await;
+    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+}
+
+async fn v1(
+    state: &AppState,
+    req: &HttpRequest,
+    name: &str,
+    payload: web::Payload,
+    call: &mut Call,
+) -> Result<Answer, Error> {
+    call.activity = known_call(name)?;
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    call.request = inbound::redact_body(&body);
+    let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
+        return Err(Error::Unauthenticated("authToken is required"));
+    };
+    if state.kit_access_keys.is_empty() {
+        return Err(Error::Unauthenticated("no Kit access key is configured"));
+    }
+    let params = signature::kit_v1_params(&body)
+        .map_err(|_| Error::invalid("the body is not a JSON object"))?;
+    let Some((_, ts)) = params.iter().find(|(k, _)| k == "timeStamp") else {
+        return Err(Error::Unauthenticated("timeStamp is required"));
+    };
+    // Kit bodies carry Beijing time (UTC+8), spec §3.3.
+    timestamp::check_v1(ts, 8, Utc::now(), state.settings.marketplace.v1_timestamp_tolerance_secs)?;
+    if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
+        return Err(Error::Unauthenticated("authToken does not verify"));
+    }
+    run(state, &body, call).await
+}
+
+fn known_call(name: &str) -> Result<String, Error> {
+    CALLS
+        .iter()
+        .find(|c| **c == name)
+        .map(|c| c.to_string())
+        .ok_or_else(|| Error::invalid("unknown sync call"))
+}
+
+async fn run(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
+    let fields = Fields::from_json(body)?;
+    call.tenant_id = fields.optional_id("tenantId").ok().flatten();
+    call.instance_id = fields.optional_id("instanceId").ok().flatten();
+    call.test_flag = fields.test_flag().unwrap_or(false);
+    let command: SyncCommand = request::parse(&call.activity, &fields)?;
+    service::execute(state, call, &command).await
+}
