@@ -206,6 +206,13 @@ fn mask(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(mask),
+        // Kit lists may arrive as strings holding JSON (spec §6).
+        Value::String(text) if text.starts_with('[') || text.starts_with('{') => {
+            if let Ok(mut inner) = serde_json::from_str::<Value>(text) {
+                mask(&mut inner);
+                *text = inner.to_string();
+            }
+        }
         _ => {}
     }
 }
@@ -239,6 +246,13 @@ mod tests {
         let kept = redact_params(&params);
         assert!(kept.contains("\"activity\":\"newInstance\""));
         assert!(!kept.contains("abc+def="));
+    }
+
+    #[test]
+    fn lists_sent_as_strings_are_masked_too() {
+        let body = br#"{"userList":"[{\"userName\":\"zs\",\"mobile\":\"13800000000\",\"extension\":{\"email\":\"a@b.c\"}}]"}"#;
+        let kept = redact_body(body);
+        assert!(!kept.contains("13800000000") && !kept.contains("a@b.c"), "{kept}");
     }
 
     #[test]

@@ -9,11 +9,32 @@ use koogate::settings::{Settings, Sources};
 use koogate::startup::Application;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The access key of the shared test vectors.
 pub const ACCESS_KEY: &str = "9fa6c870-8bb0-4e9b-b71e-4c223300156f";
+/// The Kit key of the shared test vectors: a key of its own, as the
+/// seller console issues one per application credential.
+pub const KIT_KEY: &str = "3c1f7f2e-5d7a-4a39-9b7e-0f2d41a9c8e1";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Settings of an app that takes Kit sync calls: its own Kit key and the
+/// ISV private key that opens `clientSecret`s.
+pub const KIT_SETTINGS: &[(&str, &str)] = &[
+    ("marketplace.kit_access_key", KIT_KEY),
+    (
+        "marketplace.rsa_private_key_file",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
+    ),
+];
+
+/// The ISV public key the seller uploaded: the marketplace encrypts
+/// `clientSecret`s with it.
+pub const ISV_PUBLIC_KEY_FILE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-public.pem");
+
+/// The application credential the Kit scenarios bind.
+pub const APP_ID: &str = "kit-test-app-0001";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,6 +77,14 @@ macro_rules! on_both_backends {
                 }
             }
         }
+    };
+}
+
+/// Runs a Kit scenario on both backends, with [`KIT_SETTINGS`].
+#[macro_export]
+macro_rules! kit_on_both_backends {
+    ($scenario:ident) => {
+        $crate::on_both_backends!($scenario, $crate::helpers::KIT_SETTINGS);
     };
 }
 
@@ -186,6 +215,13 @@ impl Reply {
             self.headers.get("body-sign").and_then(|v| v.to_str().ok()).expect("Body-Sign header");
         assert_eq!(header, signature::body_sign_header(key, &self.raw));
     }
+
+    /// Asserts a Kit call succeeded and its answer is signed with the Kit key.
+    pub fn assert_kit_ok(&self) {
+        assert_eq!(self.status, 200);
+        assert_eq!(self.code(), "000000", "Kit call failed: {:?}", self.json);
+        self.assert_signed_with(KIT_KEY);
+    }
 }
 
 /// How to sign a V2 call; the defaults make a correct one.
@@ -208,6 +244,30 @@ impl Default for V2Options {
             nonce: random_nonce(),
             signed_bytes: None,
             kit_formula: false,
+        }
+    }
+}
+
+/// How to sign a Kit V2 call; the defaults make a correct one.
+#[derive(Debug, Clone)]
+pub struct KitOptions {
+    pub key: String,
+    pub timestamp_ms: i64,
+    pub nonce: String,
+    /// Sign these bytes instead of the body sent.
+    pub signed_bytes: Option<Vec<u8>>,
+    /// Leave these headers out (`x-sign`, `x-timestamp`, `x-nonce`).
+    pub omit: Vec<&'static str>,
+}
+
+impl Default for KitOptions {
+    fn default() -> Self {
+        KitOptions {
+            key: KIT_KEY.to_string(),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+            nonce: random_nonce(),
+            signed_bytes: None,
+            omit: Vec::new(),
         }
     }
 }
@@ -271,6 +331,155 @@ impl TestApp {
         let url = format!("{}{}?{query}", self.address, self.marketplace_path);
         let response = self.http.get(url).send().await.expect("request sent");
         reply(response).await
+    }
+
+    /// A correctly signed Kit V2 call: `POST {path}/produceAPI/v2/{call}`.
+    pub async fn kit_v2(&self, call: &str, body: &Value) -> Reply {
+        self.kit_v2_with(call, body.to_string().into_bytes(), KitOptions::default()).await
+    }
+
+    pub async fn kit_v2_with(&self, call: &str, body: Vec<u8>, options: KitOptions) -> Reply {
+        let timestamp = options.timestamp_ms.to_string();
+        let signed = options.signed_bytes.clone().unwrap_or_else(|| body.clone());
+        let sign = signature::kit_signature(&options.key, &options.nonce, &timestamp, &signed);
+        let mut request = self
+            .http
+            .post(format!("{}{}/produceAPI/v2/{call}", self.address, self.marketplace_path))
+            .header("Content-Type", "application/json");
+        for (name, value) in
+            [("x-sign", sign), ("x-timestamp", timestamp), ("x-nonce", options.nonce)]
+        {
+            if !options.omit.contains(&name) {
+                request = request.header(name, value);
+            }
+        }
+        reply(request.body(body).send().await.expect("request sent")).await
+    }
+
+    /// A correctly signed Kit V1 call (`authToken` header over the body's
+    /// fields); a Beijing-time `timeStamp` is added when the body has none.
+    pub async fn kit_v1(&self, call: &str, body: &Value) -> Reply {
+        let mut body = body.clone();
+        if body.get("timeStamp").is_none() {
+            body["timeStamp"] = json!(beijing_now());
+        }
+        let bytes = body.to_string().into_bytes();
+        let params = signature::kit_v1_params(&bytes).expect("a JSON object");
+        let token = signature::v1_auth_token(KIT_KEY, &params);
+        self.kit_v1_raw(call, bytes, Some(&token)).await
+    }
+
+    /// A Kit V1 call with exactly this body and `authToken`.
+    pub async fn kit_v1_raw(&self, call: &str, body: Vec<u8>, auth_token: Option<&str>) -> Reply {
+        let mut request = self
+            .http
+            .post(format!("{}{}/produceAPI/{call}", self.address, self.marketplace_path))
+            .header("Content-Type", "application/json");
+        if let Some(token) = auth_token {
+            request = request.header("authToken", token);
+        }
+        reply(request.body(body).send().await.expect("request sent")).await
+    }
+
+    /// Buys an instance and binds a fresh enterprise to it (tenantSync add).
+    pub async fn bound_enterprise(&self) -> Enterprise {
+        let (order_id, bought) = self.buy().await;
+        let enterprise = Enterprise {
+            tenant_id: random_id("tenant-"),
+            instance_id: bought.json["instanceId"].as_str().expect("instanceId").to_string(),
+            order_id,
+        };
+        self.kit_v2("tenantSync", &enterprise.tenant_sync(1)).await.assert_kit_ok();
+        enterprise
+    }
+
+    /// A bound enterprise that has also received its application
+    /// credential ([`APP_ID`]), as the marketplace sends both on binding.
+    pub async fn bound_enterprise_with_app(&self) -> Enterprise {
+        let enterprise = self.bound_enterprise().await;
+        let app = enterprise.application_sync(
+            APP_ID,
+            &random_id("client-"),
+            &encrypt_client_secret(&random_id("secret-"), OaepDigest::Sha256WithMgf1Sha1),
+            1,
+        );
+        self.kit_v2("applicationSync", &app).await.assert_kit_ok();
+        enterprise
+    }
+
+    /// The tenant as the admin API shows it (lists sorted); asserts it exists.
+    pub async fn tenant(&self, tenant_id: &str) -> Value {
+        let (status, body) = self.admin_get(&format!("/admin/api/tenants/{tenant_id}")).await;
+        assert_eq!(status, 200, "tenant {tenant_id}: {body}");
+        sorted_tenant(body)
+    }
+
+    /// The tenant's live departments, sorted by orgCode.
+    pub async fn departments(&self, tenant_id: &str) -> Vec<Department> {
+        let (status, body) =
+            self.admin_get(&format!("/admin/api/tenants/{tenant_id}/departments")).await;
+        assert_eq!(status, 200, "departments of {tenant_id}: {body}");
+        let mut list: Vec<Department> = body
+            .as_array()
+            .expect("a list of departments")
+            .iter()
+            .map(|d| Department {
+                code: d["orgCode"].as_str().expect("orgCode").to_string(),
+                name: d["orgName"].as_str().expect("orgName").to_string(),
+                // Top level is null or "" (either is allowed).
+                parent: d["parentCode"].as_str().filter(|p| !p.is_empty()).map(str::to_string),
+            })
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// The tenant's users, sorted by userName.
+    pub async fn users(&self, tenant_id: &str) -> Vec<Value> {
+        let (status, body) = self.admin_get(&format!("/admin/api/tenants/{tenant_id}/users")).await;
+        assert_eq!(status, 200, "users of {tenant_id}: {body}");
+        let list = sorted_by(body, "userName");
+        list.as_array().expect("a list of users").clone()
+    }
+
+    /// One user of the tenant, if listed.
+    pub async fn user(&self, tenant_id: &str, user_name: &str) -> Option<Value> {
+        self.users(tenant_id).await.into_iter().find(|u| u["userName"] == user_name)
+    }
+
+    /// Everything the admin API says about a tenant (status and body of
+    /// each endpoint, lists sorted), to prove a refused call changed nothing.
+    pub async fn sync_footprint(&self, tenant_id: &str) -> Value {
+        let mut all = serde_json::Map::new();
+        for (name, suffix) in [("tenant", ""), ("departments", "/departments"), ("users", "/users")]
+        {
+            let (status, body) =
+                self.admin_get(&format!("/admin/api/tenants/{tenant_id}{suffix}")).await;
+            let body = match name {
+                "tenant" => sorted_tenant(body),
+                "departments" => sorted_by(body, "orgCode"),
+                _ => sorted_by(body, "userName"),
+            };
+            all.insert(name.to_string(), json!({"status": status, "body": body}));
+        }
+        Value::Object(all)
+    }
+
+    /// Asserts none of `needles` shows in the tenant's admin answers, the
+    /// admin event list, or any stored event (request and response).
+    pub async fn assert_never_shown(&self, tenant_id: &str, needles: &[&str]) {
+        let (_, events) = self.admin_get("/admin/api/events?limit=1000").await;
+        let answers = format!("{}\n{events}", self.sync_footprint(tenant_id).await);
+        let stored: String = self
+            .events()
+            .await
+            .iter()
+            .map(|e| format!("{}\n{}\n", e.request, e.response))
+            .collect();
+        for needle in needles {
+            assert!(!answers.contains(needle), "{needle} shows in an admin answer:\n{answers}");
+            assert!(!stored.contains(needle), "{needle} is in the event log:\n{stored}");
+        }
     }
 
     /// A signed V2 newInstance for a fresh order; returns (orderId, reply).
@@ -361,4 +570,161 @@ pub fn new_instance_body(order_id: &str, business_id: &str) -> String {
         "testFlag": "0",
     })
     .to_string()
+}
+
+/// A buyer's enterprise (tenant) as the Kit calls name it.
+#[derive(Debug, Clone)]
+pub struct Enterprise {
+    pub tenant_id: String,
+    /// Empty for a seller's test credential.
+    pub instance_id: String,
+    pub order_id: String,
+}
+
+impl Enterprise {
+    /// A Kit body about this enterprise: its ids, a production `testFlag`
+    /// and a Beijing-time `timeStamp`, plus `fields` (which win).
+    pub fn body(&self, fields: Value) -> Value {
+        let mut body = json!({
+            "instanceId": self.instance_id,
+            "tenantId": self.tenant_id,
+            "testFlag": 0,
+            "timeStamp": beijing_now(),
+        });
+        for (name, value) in fields.as_object().expect("fields as an object") {
+            body[name] = value.clone();
+        }
+        body
+    }
+
+    /// A tenantSync body, as the documentation's example has it.
+    pub fn tenant_sync(&self, flag: i64) -> Value {
+        self.body(json!({
+            "orderId": self.order_id,
+            "tenantCode": "huawei",
+            "name": "Example Enterprise",
+            "domainName": "https://example.tenantaccount.com",
+            "flag": flag,
+        }))
+    }
+
+    /// An applicationSync body; `client_secret` is already encrypted.
+    pub fn application_sync(
+        &self,
+        app_id: &str,
+        client_id: &str,
+        client_secret: &str,
+        flag: i64,
+    ) -> Value {
+        self.body(json!({
+            "appId": app_id,
+            "clientId": client_id,
+            "clientSecret": client_secret,
+            "flag": flag,
+        }))
+    }
+
+    /// An authSync body for [`APP_ID`].
+    pub fn auth_sync(&self, flag: i64, current_sync_time: &str, users: Value) -> Value {
+        self.body(json!({
+            "appId": APP_ID,
+            "userList": users,
+            "currentSyncTime": current_sync_time,
+            "flag": flag,
+        }))
+    }
+
+    /// A singleOrgSync body; `parent` "" for a top-level department.
+    pub fn single_org_sync(&self, flag: i64, code: &str, name: &str, parent: &str) -> Value {
+        self.body(json!({
+            "orgCode": code,
+            "orgName": name,
+            "parentCode": parent,
+            "flag": flag,
+        }))
+    }
+}
+
+/// One user of an authSync `userList`, with the mandatory fields only.
+pub fn person(user_name: &str, name: &str, org_code: &str, role: &str, enable: &str) -> Value {
+    json!({"userName": user_name, "name": name, "orgCode": org_code, "role": role, "enable": enable})
+}
+
+/// One department as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+    /// `None` at the top level.
+    pub parent: Option<String>,
+}
+
+/// A department; `parent` "" for the top level.
+pub fn department(code: &str, name: &str, parent: &str) -> Department {
+    Department {
+        code: code.to_string(),
+        name: name.to_string(),
+        parent: (!parent.is_empty()).then(|| parent.to_string()),
+    }
+}
+
+/// Now in Beijing time, `yyyyMMddHHmmssSSS`: the Kit `timeStamp`.
+pub fn beijing_now() -> String {
+    koogate::marketplace::timestamp::format_v1(chrono::Utc::now(), 8)
+}
+
+/// The three OAEP variants the `clientSecret` may come in (spec §4).
+#[derive(Debug, Clone, Copy)]
+pub enum OaepDigest {
+    Sha1,
+    /// Java's `OAEPWithSHA-256AndMGF1Padding`.
+    Sha256WithMgf1Sha1,
+    Sha256,
+}
+
+impl OaepDigest {
+    pub fn padding(self) -> rsa::Oaep {
+        match self {
+            OaepDigest::Sha1 => rsa::Oaep::new::<sha1::Sha1>(),
+            OaepDigest::Sha256WithMgf1Sha1 => {
+                rsa::Oaep::new_with_mgf_hash::<sha2::Sha256, sha1::Sha1>()
+            }
+            OaepDigest::Sha256 => rsa::Oaep::new::<sha2::Sha256>(),
+        }
+    }
+}
+
+/// What the marketplace sends as `clientSecret`: BASE64 of RSA-OAEP under
+/// the ISV public key.
+pub fn encrypt_client_secret(secret: &str, digest: OaepDigest) -> String {
+    use rsa::pkcs8::DecodePublicKey;
+    let pem = std::fs::read_to_string(ISV_PUBLIC_KEY_FILE).expect("ISV public key");
+    let key = rsa::RsaPublicKey::from_public_key_pem(&pem).expect("a public key");
+    encrypt_with(&key, secret, digest)
+}
+
+pub fn encrypt_with(key: &rsa::RsaPublicKey, secret: &str, digest: OaepDigest) -> String {
+    let cipher = key
+        .encrypt(&mut rand::thread_rng(), digest.padding(), secret.as_bytes())
+        .expect("encrypts");
+    base64::engine::general_purpose::STANDARD.encode(cipher)
+}
+
+/// A JSON list sorted by one field of its items (order is unspecified).
+pub fn sorted_by(mut list: Value, field: &str) -> Value {
+    if let Some(items) = list.as_array_mut() {
+        items.sort_by_key(|item| item[field].to_string());
+    }
+    list
+}
+
+/// A tenant answer with its lists sorted.
+fn sorted_tenant(mut tenant: Value) -> Value {
+    if let Some(ids) = tenant.get_mut("instanceIds").and_then(Value::as_array_mut) {
+        ids.sort_by_key(Value::to_string);
+    }
+    if let Some(apps) = tenant.get_mut("apps") {
+        *apps = sorted_by(apps.take(), "appId");
+    }
+    tenant
 }

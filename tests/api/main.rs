@@ -2,9 +2,17 @@
 //! PostgreSQL database per test, real migrations, real HTTP.
 
 mod admin_api;
+mod cli;
 mod faults;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
 mod refusals;
 mod secrets;
+mod sync_apps;
+mod sync_departments;
+mod sync_faults;
+mod sync_refusals;
+mod sync_tenants;
+mod sync_users;
+mod sync_v1;

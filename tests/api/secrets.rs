@@ -17,6 +17,7 @@ use crate::helpers::*;
 const PHONE: &str = "18652996659";
 const EMAIL: &str = "private.buyer@example.com";
 const BUYER_NAME: &str = "Zhang San Buyer";
+const CLIENT_SECRET: &str = "the-tenants-oauth-client-secret";
 
 #[tokio::test]
 async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
@@ -34,6 +35,10 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         .env("KOOGATE__PROVISIONING__LOCAL_ACCOUNTS", "true")
         .env("KOOGATE__ADMIN__API_TOKEN", ADMIN_TOKEN)
         .env("KOOGATE__MARKETPLACE__ACESS_KEY", "typo")
+        .env(
+            "KOOGATE__MARKETPLACE__RSA_PRIVATE_KEY_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -125,6 +130,46 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
     .await
     .expect("sent");
 
+    // Joint-operation syncs: a client secret and a user's contact fields.
+    let kit = |call: &'static str, body: serde_json::Value| {
+        let (http, address) = (http.clone(), address.clone());
+        async move {
+            let body = body.to_string();
+            let ts = chrono::Utc::now().timestamp_millis().to_string();
+            let nonce = random_nonce();
+            let sign = signature::kit_signature(ACCESS_KEY, &nonce, &ts, body.as_bytes());
+            let answer: serde_json::Value = http
+                .post(format!("{address}/koogallery/produceAPI/v2/{call}"))
+                .header("x-sign", sign)
+                .header("x-timestamp", ts)
+                .header("x-nonce", nonce)
+                .body(body)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(answer["resultCode"], "000000", "{call}: {answer}");
+        }
+    };
+    let client_secret_cipher = encrypt_client_secret(CLIENT_SECRET, OaepDigest::Sha256);
+    kit(
+        "tenantSync",
+        json!({"instanceId": "", "orderId": "", "tenantId": "t-1", "tenantCode": "t",
+        "name": "Ent", "domainName": "https://auth.example.com", "flag": 1, "testFlag": 1}),
+    )
+    .await;
+    kit(
+        "applicationSync",
+        json!({"instanceId": "", "tenantId": "t-1", "appId": "app", "clientId": "cid",
+        "clientSecret": client_secret_cipher, "flag": 1, "testFlag": 1}),
+    )
+    .await;
+    kit("authSync", json!({"instanceId": "", "tenantId": "t-1", "appId": "app", "flag": 1, "testFlag": 1,
+        "currentSyncTime": "20260101000000000", "userList": json!([{"userName": "zs", "name": "Zhang San",
+        "orgCode": "1", "role": "user", "enable": "true", "mobile": PHONE, "email": EMAIL}]).to_string()})).await;
+
     tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().await.ok();
     let logs = output.lock().expect("lock").clone();
@@ -137,11 +182,14 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
     let db = sea_orm::Database::connect(db_url).await.expect("db");
     use sea_orm::EntityTrait;
     let events = entity::event::Entity::find().all(&db).await.expect("events");
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 6);
     let event_log: String =
         events.iter().map(|e| format!("{}\n{}\n", e.request, e.response)).collect();
     let instances = entity::instance::Entity::find().all(&db).await.expect("instances");
-    let stored: String = instances.iter().map(|i| format!("{i:?}\n")).collect();
+    let mut stored: String = instances.iter().map(|i| format!("{i:?}\n")).collect();
+    let apps = entity::tenant_app::Entity::find().all(&db).await.expect("apps");
+    let users = entity::user::Entity::find().all(&db).await.expect("users");
+    stored.push_str(&format!("{apps:?}\n{users:?}\n"));
 
     let encoded_token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
     let b64_key = base64::engine::general_purpose::STANDARD.encode(ACCESS_KEY);
