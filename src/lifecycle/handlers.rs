@@ -40,21 +40,19 @@ async fn v2(
     else {
         return Err(Error::Unauthenticated("signature, timestamp and nonce are required"));
     };
-    if state.access_keys.is_empty() {
-        return Err(Error::Unauthenticated("no access key is configured"));
-    }
-    let tolerance = state.settings.marketplace.timestamp_tolerance_secs;
-    timestamp::check_v2(ts, Utc::now(), tolerance)?;
-    if signature::verify_lifecycle_v2(&state.access_keys, nonce, ts, &body, presented).is_none() {
-        return Err(Error::Unauthenticated("signature does not verify"));
-    }
-    if nonce.is_empty() || nonce.len() > 128 {
-        return Err(Error::Unauthenticated("nonce must be 1 to 128 characters"));
-    }
-    // Remembered for both sides of the window: a timestamp up to
-    // `tolerance` ahead stays acceptable for twice as long.
-    let ttl_ms = i64::try_from(tolerance.saturating_mul(2000)).unwrap_or(i64::MAX);
-    call.nonce = state.kv.claim_nonce("lifecycle", nonce, ttl_ms).await?;
+    let credentials = inbound::V2Credentials { signature: presented, timestamp: ts, nonce };
+    let verify = |keys: &[String]| {
+        signature::verify_lifecycle_v2(keys, nonce, ts, &body, presented).is_some()
+    };
+    call.nonce = inbound::authenticate_v2(
+        &state.kv,
+        &state.settings.marketplace,
+        &state.access_keys,
+        "lifecycle",
+        credentials,
+        verify,
+    )
+    .await?;
     let fields = Fields::from_json(&body)?;
     call.activity = fields.activity()?;
     call.test_flag = fields.test_flag()?;

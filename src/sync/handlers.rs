@@ -41,19 +41,18 @@ async fn v2(
     else {
         return Err(Error::Unauthenticated("x-sign, x-timestamp and x-nonce are required"));
     };
-    if state.kit_access_keys.is_empty() {
-        return Err(Error::Unauthenticated("no Kit access key is configured"));
-    }
-    let tolerance = state.settings.marketplace.timestamp_tolerance_secs;
-    timestamp::check_v2(ts, Utc::now(), tolerance)?;
-    if signature::verify_kit_v2(&state.kit_access_keys, nonce, ts, &body, presented).is_none() {
-        return Err(Error::Unauthenticated("x-sign does not verify"));
-    }
-    if nonce.is_empty() || nonce.len() > 128 {
-        return Err(Error::Unauthenticated("x-nonce must be 1 to 128 characters"));
-    }
-    let ttl_ms = i64::try_from(tolerance.saturating_mul(2000)).unwrap_or(i64::MAX);
-    call.nonce = state.kv.claim_nonce("kit", nonce, ttl_ms).await?;
+    let credentials = inbound::V2Credentials { signature: presented, timestamp: ts, nonce };
+    let verify =
+        |keys: &[String]| signature::verify_kit_v2(keys, nonce, ts, &body, presented).is_some();
+    call.nonce = inbound::authenticate_v2(
+        &state.kv,
+        &state.settings.marketplace,
+        &state.kit_access_keys,
+        "kit",
+        credentials,
+        verify,
+    )
+    .await?;
     run(state, &body, call).await
 }
 
