@@ -294,8 +294,9 @@ async fn release(
     instance_id: &str,
     transitions: &mut Vec<NewTransition>,
 ) -> Result<Answer, Error> {
-    let mut row =
-        store::instances::find(conn, instance_id).await?.ok_or(Error::InstanceNotFound)?;
+    let mut row = store::instances::find_for_update(conn, instance_id)
+        .await?
+        .ok_or(Error::InstanceNotFound)?;
     let before = status_of(&row)?;
     if before == Status::Released {
         return Ok(Answer::success());
@@ -343,7 +344,7 @@ async fn live_instance(
     conn: &impl ConnectionTrait,
     instance_id: &str,
 ) -> Result<instance::Model, Error> {
-    match store::instances::find(conn, instance_id).await? {
+    match store::instances::find_for_update(conn, instance_id).await? {
         Some(row) if row.status != Status::Released.as_str() => Ok(row),
         _ => Err(Error::InstanceNotFound),
     }

@@ -15,6 +15,17 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<instan
     Ok(Instance::find_by_id(id.to_string()).one(conn).await?)
 }
 
+/// Finds an instance to change it: on PostgreSQL the row stays locked until
+/// the transaction ends, so two calls about one instance (a freeze and a
+/// renewal, say) apply one after the other instead of overwriting each
+/// other. SQLite has a single writer already.
+pub async fn find_for_update(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<instance::Model>, Error> {
+    Ok(Instance::find_by_id(id.to_string()).lock_exclusive().one(conn).await?)
+}
+
 /// Finds several instances by id, in no particular order.
 pub async fn find_many(
     conn: &impl ConnectionTrait,

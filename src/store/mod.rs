@@ -18,8 +18,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, Statement, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -112,15 +112,25 @@ impl Db {
     }
 }
 
+/// Serialises the writes about one tenant across every replica until the
+/// transaction ends (PostgreSQL advisory lock; SQLite has a single writer
+/// already). Sync calls read before they write (grants' sync times, the
+/// department tree), so two at once must not interleave.
+pub async fn lock_tenant(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<(), Error> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [format!("koogate:tenant:{tenant_id}").into()],
+    );
+    conn.execute(statement).await?;
+    Ok(())
+}
+
 /// True when the error is a unique-constraint violation: the idempotency
 /// key already exists.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// Runs a statement that must exist on every backend (used by fault tests
-/// and `/readyz`).
-pub async fn execute_raw(conn: &impl ConnectionTrait, sql: &str) -> Result<(), Error> {
-    conn.execute_unprepared(sql).await?;
-    Ok(())
 }

@@ -38,6 +38,7 @@ pub async fn execute(
     if let Some(nonce) = &call.nonce {
         nonce.write(conn).await?;
     }
+    store::lock_tenant(conn, &command.common().tenant_id).await?;
     let detail = match command {
         SyncCommand::Tenant(t) => tenant_sync(conn, t).await?,
         SyncCommand::App(a) => app_sync(state, conn, a, client_secret).await?,

@@ -331,3 +331,29 @@ async fn body_sign_is_written_in_the_case_the_marketplace_requires(app: TestApp)
     assert!(raw.contains("\r\nBody-Sign: sign_type=\"HMAC-SHA256\", signature=\""), "{raw}");
 }
 on_both_backends!(body_sign_is_written_in_the_case_the_marketplace_requires);
+
+async fn a_freeze_is_never_lost_to_renewals_arriving_at_the_same_moment(app: TestApp) {
+    let (_, bought) = app.buy().await;
+    let id = bought.json["instanceId"].as_str().expect("id").to_string();
+    let app = std::sync::Arc::new(app);
+    let mut calls = Vec::new();
+    for i in 0..12 {
+        let body = if i == 6 {
+            json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "FREEZE"})
+        } else {
+            json!({"activity": "refreshInstance", "instanceId": id, "orderId": format!("CS-R{i}"),
+                   "orderLineId": format!("CS-R{i}-1"), "scene": "RENEWAL", "expireTime": format!("20{}0101000000", 30 + i)})
+        };
+        let app = app.clone();
+        calls.push(tokio::spawn(async move { app.v2(&body.to_string()).await }));
+    }
+    for call in calls {
+        assert_eq!(call.await.expect("task").code(), "000000");
+    }
+    assert_eq!(app.instance(&id).await["status"], "frozen", "the freeze survived every renewal");
+    let causes: Vec<String> = transitions(&app, &id).await.into_iter().map(|t| t.2).collect();
+    assert_eq!(causes, ["new_instance", "freeze:marketplace"]);
+    let footprint = app.footprint().await;
+    assert_eq!(footprint["orders"], 12, "the purchase and eleven renewals");
+}
+on_both_backends!(a_freeze_is_never_lost_to_renewals_arriving_at_the_same_moment);

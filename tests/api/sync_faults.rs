@@ -125,3 +125,28 @@ async fn releasing_the_last_instance_erases_secrets_and_personal_fields(app: Tes
     assert!(!app.events().await.is_empty(), "the audit trail stays");
 }
 kit_on_both_backends!(releasing_the_last_instance_erases_secrets_and_personal_fields);
+
+/// Authorisation syncs for one user arriving all at once, out of order:
+/// whatever the interleaving, the newest `currentSyncTime` wins.
+async fn concurrent_auth_syncs_leave_the_newest_state(app: TestApp) {
+    let enterprise = app.bound_enterprise_with_app().await;
+    let app = std::sync::Arc::new(app);
+    let mut calls = Vec::new();
+    for i in (0..10).rev() {
+        let role = if i == 9 { "admin" } else { "user" };
+        let user = person("lisi", &format!("Li Si {i}"), "10", role, "true");
+        let body = enterprise.auth_sync(
+            if i == 0 { 1 } else { 2 },
+            &format!("2026010100000000{i}"),
+            json!([user]),
+        );
+        let app = app.clone();
+        calls.push(tokio::spawn(async move { app.kit_v2("authSync", &body).await }));
+    }
+    for call in calls {
+        call.await.expect("task").assert_kit_ok();
+    }
+    let user = app.user(&enterprise.tenant_id, "lisi").await.expect("listed");
+    assert_eq!((user["name"].as_str(), user["role"].as_str()), (Some("Li Si 9"), Some("admin")));
+}
+kit_on_both_backends!(concurrent_auth_syncs_leave_the_newest_state);
