@@ -8,6 +8,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
 pub mod settings;
+pub mod sso;
 pub mod startup;
 pub mod store;
 pub mod sync;

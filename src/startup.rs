@@ -30,6 +30,11 @@ pub struct AppState {
     pub kit_access_keys: Vec<String>,
     /// Opens applicationSync client secrets (`marketplace.rsa_private_key_file`).
     pub rsa_key: Option<rsa::RsaPrivateKey>,
+    /// The one outbound HTTP client (auth centres), pooled. It never
+    /// follows redirects: an auth centre answers, it does not send us on.
+    pub http: reqwest::Client,
+    /// The user-facing page templates.
+    pub pages: minijinja::Environment<'static>,
 }
 
 pub struct Application {
@@ -54,8 +59,16 @@ impl Application {
             );
         }
         let rsa_key = load_rsa_key(&settings.marketplace.rsa_private_key_file)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         let state = web::Data::new(AppState {
             rsa_key,
+            http,
+            pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -97,6 +110,7 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     use crate::admin::api;
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
+    use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
     use web::{get, post};
     let path = marketplace_path;
@@ -105,6 +119,12 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route(path, get().to(lifecycle_v1));
     cfg.route(&format!("{base}/produceAPI/v2/{{call}}"), post().to(kit_v2));
     cfg.route(&format!("{base}/produceAPI/{{call}}"), post().to(kit_v1));
+    cfg.route("/sso/login", get().to(sso::handlers::login));
+    cfg.route("/sso/callback", get().to(sso::handlers::callback));
+    cfg.route("/sso/logout", get().to(sso::handlers::logout));
+    cfg.route("/sso/logout", post().to(sso::handlers::logout));
+    cfg.route("/sso/me", get().to(sso::handlers::me));
+    cfg.route("/static/koogate.css", get().to(sso::pages::stylesheet));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
@@ -169,7 +189,17 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
-/// Background chores: forget expired nonces once a minute.
+async fn purge_sessions(state: &AppState) -> Result<u64, Error> {
+    let tx = state.db.begin_write().await?;
+    let purged =
+        crate::store::sessions::purge_expired(&tx.txn, chrono::Utc::now().timestamp_millis())
+            .await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// Background chores once a minute: forget expired nonces, login states
+/// and sessions.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -177,6 +207,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             tick.tick().await;
             if let Err(err) = state.kv.purge().await {
                 tracing::warn!(error = ?err, "nonce purge failed");
+            }
+            if let Err(err) = purge_sessions(&state).await {
+                tracing::warn!(error = ?err, "session purge failed");
             }
         }
     });

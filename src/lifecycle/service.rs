@@ -237,6 +237,7 @@ async fn freeze(
             &format!("freeze:{}", reason.as_str()),
         ));
         store::instances::update(conn, row).await?;
+        crate::sso::revoke::after_instance_change(conn, instance_id).await?;
     }
     Ok(Answer::success())
 }
@@ -309,6 +310,7 @@ async fn release(
     transitions.push(transition(&row, before, Status::Released, "release"));
     store::instances::update(conn, row).await?;
     crate::sync::service::erase_unbound_tenants(conn, instance_id).await?;
+    crate::sso::revoke::after_instance_change(conn, instance_id).await?;
     Ok(Answer::success())
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod instances;
 pub mod nonces;
 pub mod orders;
+pub mod sessions;
 pub mod tenants;
 pub mod transitions;
 pub mod users;

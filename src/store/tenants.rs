@@ -114,3 +114,38 @@ pub async fn live_instance_count(
         .count(conn)
         .await?)
 }
+
+/// Whether a tenant's users may use the app (ARCHITECTURE §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Not deleted, and at least one bound instance active (or a test
+    /// tenant of the seller console).
+    Open,
+    /// Bound instances exist and are frozen (none active).
+    Frozen,
+    /// Every bound instance is released, or none is bound.
+    Released,
+}
+
+/// The tenant's access and the active instance that grants it.
+pub async fn access(
+    conn: &impl ConnectionTrait,
+    row: &tenant::Model,
+) -> Result<(Access, Option<String>), Error> {
+    let bound = instance_ids(conn, &row.tenant_id).await?;
+    let instances = if bound.is_empty() {
+        Vec::new()
+    } else {
+        instance::Entity::find().filter(instance::Column::InstanceId.is_in(bound)).all(conn).await?
+    };
+    if let Some(active) = instances.iter().find(|i| i.status == "active") {
+        return Ok((Access::Open, Some(active.instance_id.clone())));
+    }
+    if instances.iter().any(|i| i.status == "frozen") {
+        return Ok((Access::Frozen, None));
+    }
+    if row.test_flag && instances.is_empty() {
+        return Ok((Access::Open, None));
+    }
+    Ok((Access::Released, None))
+}

@@ -157,3 +157,23 @@ pub async fn erase_personal(conn: &impl ConnectionTrait, tenant_id: &str) -> Res
         .await?;
     Ok(())
 }
+
+/// A user who may sign in to `app_id`: not deleted, enabled, granted.
+pub async fn signable(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    app_id: &str,
+    user_name: &str,
+) -> Result<Option<user::Model>, Error> {
+    let Some(found) =
+        User::find_by_id((tenant_id.to_string(), user_name.to_string())).one(conn).await?
+    else {
+        return Ok(None);
+    };
+    let granted =
+        Grant::find_by_id((tenant_id.to_string(), app_id.to_string(), user_name.to_string()))
+            .one(conn)
+            .await?
+            .is_some_and(|g| g.granted);
+    Ok((granted && found.enabled && !found.deleted).then_some(found))
+}

@@ -1,0 +1,140 @@
+//! Talking to a tenant's auth centre (spec §7): token exchange with PKCE
+//! and `client_secret_post`, userinfo, logout address.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// One tenant's OAuth client, as the syncs delivered it.
+pub struct TenantClient {
+    client: Client,
+    domain: String,
+}
+
+/// Tokens from a successful exchange.
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in_secs: u64,
+}
+
+/// The userinfo fields koogate uses; only `userName` must be there.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    pub user_name: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub organization_code: Option<String>,
+}
+
+/// Why a sign-in failed at the auth centre.
+#[derive(Debug)]
+pub enum AuthCentreError {
+    /// The auth centre refused (invalid_grant, invalid_client, …).
+    Refused(String),
+    /// It could not be reached or answered nonsense.
+    Unreachable(String),
+}
+
+impl TenantClient {
+    pub fn new(
+        domain: &str,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+    ) -> Result<TenantClient, Error> {
+        let domain = domain.trim_end_matches('/').to_string();
+        let bad = |what: &str| Error::Config(format!("the tenant's {what} is not a URL"));
+        let client = BasicClient::new(ClientId::new(client_id.to_string()))
+            .set_client_secret(ClientSecret::new(client_secret.to_string()))
+            .set_auth_uri(
+                AuthUrl::new(format!("{domain}/api/v1/oauth2/authorize"))
+                    .map_err(|_| bad("domainName"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(format!("{domain}/api/v1/oauth2/token"))
+                    .map_err(|_| bad("domainName"))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(redirect_uri.to_string()).map_err(|_| bad("redirect URI"))?,
+            )
+            .set_auth_type(AuthType::RequestBody);
+        Ok(TenantClient { client, domain })
+    }
+
+    /// The authorize address with `state` and an S256 PKCE challenge;
+    /// returns it and the verifier to keep.
+    pub fn authorize_url(&self, state: &str) -> (String, String) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = state.to_string();
+        let (url, _) = self
+            .client
+            .authorize_url(move || CsrfToken::new(state))
+            .add_scope(Scope::new("get_user_info".to_string()))
+            .set_pkce_challenge(challenge)
+            .url();
+        (url.to_string(), verifier.secret().to_string())
+    }
+
+    pub async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Tokens, AuthCentreError> {
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+            .request_async(http)
+            .await
+            .map_err(|e| match e {
+                oauth2::RequestTokenError::ServerResponse(r) => {
+                    AuthCentreError::Refused(r.error().to_string())
+                }
+                other => AuthCentreError::Unreachable(other.to_string()),
+            })?;
+        Ok(Tokens {
+            access_token: response.access_token().secret().to_string(),
+            refresh_token: response.refresh_token().map(|t| t.secret().to_string()),
+            expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
+        })
+    }
+
+    pub async fn user_info(
+        &self,
+        http: &reqwest::Client,
+        access_token: &str,
+    ) -> Result<UserInfo, AuthCentreError> {
+        let response = http
+            .get(format!("{}/api/v1/oauth2/userinfo", self.domain))
+            .bearer_auth(access_token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| AuthCentreError::Unreachable(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(AuthCentreError::Refused(format!(
+                "userinfo answered {}",
+                response.status()
+            )));
+        }
+        response.json::<UserInfo>().await.map_err(|_| {
+            AuthCentreError::Unreachable("userinfo is not the expected JSON".to_string())
+        })
+    }
+
+    /// Where the browser goes to end its auth-centre session.
+    pub fn logout_url(domain: &str, redirect_url: &str) -> String {
+        let target: String = form_urlencoded::byte_serialize(redirect_url.as_bytes()).collect();
+        format!("{}/api/v1/logout?redirect_url={target}", domain.trim_end_matches('/'))
+    }
+}

@@ -1,0 +1,25 @@
+//! Ending sessions when access ends. Sessions live in the database every
+//! replica shares and are deleted in the same transaction as the change
+//! that ends them, so they end at once, everywhere.
+
+use sea_orm::ConnectionTrait;
+
+use crate::error::Error;
+use crate::store::{self, tenants::Access};
+
+/// After an instance was frozen or released: the sessions of every tenant
+/// it bound that is no longer open (another active instance keeps a tenant
+/// open).
+pub async fn after_instance_change(
+    conn: &impl ConnectionTrait,
+    instance_id: &str,
+) -> Result<(), Error> {
+    for tenant_id in store::tenants::bound_by(conn, instance_id).await? {
+        let Some(tenant) = store::tenants::find(conn, &tenant_id).await? else { continue };
+        let (access, _) = store::tenants::access(conn, &tenant).await?;
+        if access != Access::Open {
+            store::sessions::delete_for_tenant(conn, &tenant_id).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Sessions and the login states that lead to them.
+
+use entity::login_state::{self, Entity as LoginState};
+use entity::session::{self, Entity as Session};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::error::Error;
+
+pub async fn insert_login_state(
+    conn: &impl ConnectionTrait,
+    row: login_state::Model,
+) -> Result<(), Error> {
+    login_state::ActiveModel::from(row).insert(conn).await?;
+    Ok(())
+}
+
+/// Takes a login state out: it is returned once, to one caller, ever.
+pub async fn take_login_state(
+    conn: &impl ConnectionTrait,
+    state_hash: &str,
+) -> Result<Option<login_state::Model>, Error> {
+    let Some(row) = LoginState::find_by_id(state_hash.to_string()).one(conn).await? else {
+        return Ok(None);
+    };
+    let deleted = LoginState::delete_by_id(state_hash.to_string()).exec(conn).await?;
+    // Two callbacks racing with one state: only the one that deleted it wins.
+    Ok((deleted.rows_affected == 1).then_some(row))
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, row: session::Model) -> Result<(), Error> {
+    session::ActiveModel::from(row).insert(conn).await?;
+    Ok(())
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id_hash: &str,
+) -> Result<Option<session::Model>, Error> {
+    Ok(Session::find_by_id(id_hash.to_string()).one(conn).await?)
+}
+
+pub async fn touch(conn: &impl ConnectionTrait, id_hash: &str, now_ms: i64) -> Result<(), Error> {
+    Session::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(now_ms))
+        .filter(session::Column::IdHash.eq(id_hash))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &impl ConnectionTrait, id_hash: &str) -> Result<(), Error> {
+    Session::delete_by_id(id_hash.to_string()).exec(conn).await?;
+    Ok(())
+}
+
+/// Ends every session of a tenant.
+pub async fn delete_for_tenant(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<u64, Error> {
+    let result =
+        Session::delete_many().filter(session::Column::TenantId.eq(tenant_id)).exec(conn).await?;
+    Ok(result.rows_affected)
+}
+
+/// Ends every session of these users of a tenant.
+pub async fn delete_for_users(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_names: &[String],
+) -> Result<u64, Error> {
+    if user_names.is_empty() {
+        return Ok(0);
+    }
+    let result = Session::delete_many()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::UserName.is_in(user_names.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Forgets expired login states and sessions; returns how many.
+pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
+    let states = LoginState::delete_many()
+        .filter(login_state::Column::ExpiresAt.lt(now_ms))
+        .exec(conn)
+        .await?;
+    let sessions =
+        Session::delete_many().filter(session::Column::ExpiresAt.lt(now_ms)).exec(conn).await?;
+    Ok(states.rows_affected + sessions.rows_affected)
+}
