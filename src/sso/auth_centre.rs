@@ -4,7 +4,8 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -105,6 +106,34 @@ impl TenantClient {
         Ok(Tokens {
             access_token: response.access_token().secret().to_string(),
             refresh_token: response.refresh_token().map(|t| t.secret().to_string()),
+            expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
+        })
+    }
+
+    /// A new access token for a refresh token (spec §7 step 6).
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &str,
+    ) -> Result<Tokens, AuthCentreError> {
+        let response = self
+            .client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
+            .request_async(http)
+            .await
+            .map_err(|e| match e {
+                oauth2::RequestTokenError::ServerResponse(r) => {
+                    AuthCentreError::Refused(r.error().to_string())
+                }
+                other => AuthCentreError::Unreachable(other.to_string()),
+            })?;
+        Ok(Tokens {
+            access_token: response.access_token().secret().to_string(),
+            // Some auth centres rotate the refresh token, others keep it.
+            refresh_token: response
+                .refresh_token()
+                .map(|t| t.secret().to_string())
+                .or_else(|| Some(refresh_token.to_string())),
             expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
         })
     }

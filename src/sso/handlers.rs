@@ -15,6 +15,8 @@ use entity::{login_state, session, tenant, tenant_app};
 
 /// A login state waits this long for its callback.
 const LOGIN_TTL_SECS: i64 = 600;
+/// The access token is refreshed when it has less than this left.
+const REFRESH_MARGIN_MS: i64 = 5 * 60 * 1000;
 /// `last_seen_at` is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -346,12 +348,73 @@ pub async fn current_session(
         tx.commit().await?;
         return Ok(None);
     }
+    if found.access_expires_at - now < REFRESH_MARGIN_MS && !refresh_tokens(state, &found).await? {
+        let tx = state.db.begin_write().await?;
+        store::sessions::delete(&tx.txn, &id_hash).await?;
+        tx.commit().await?;
+        return Ok(None);
+    }
     if now - found.last_seen_at > TOUCH_EVERY_MS {
         let tx = state.db.begin_write().await?;
         store::sessions::touch(&tx.txn, &id_hash, now).await?;
         tx.commit().await?;
     }
     Ok(Some(found))
+}
+
+/// Refreshes the session's access token before it expires. `Ok(false)`
+/// when the auth centre refused (the session must end); an auth centre
+/// that cannot be reached keeps the session and is tried again later.
+async fn refresh_tokens(state: &AppState, found: &session::Model) -> Result<bool, Error> {
+    let Some(sealed) = &found.refresh_token_sealed else {
+        return Ok(found.access_expires_at > Utc::now().timestamp_millis());
+    };
+    let conn = &state.db.conn;
+    let (Some(tenant), Some(app)) = (
+        store::tenants::find(conn, &found.tenant_id).await?,
+        store::apps::for_tenant(conn, &found.tenant_id)
+            .await?
+            .into_iter()
+            .find(|a| a.app_id == found.app_id),
+    ) else {
+        return Ok(false);
+    };
+    let Some(secret) = &app.client_secret_sealed else { return Ok(false) };
+    let client = TenantClient::new(
+        &tenant.domain_name,
+        &app.client_id,
+        &state.vault.open(secret)?,
+        &redirect_uri(state),
+    )?;
+    match client.refresh(&state.http, &state.vault.open(sealed)?).await {
+        Ok(tokens) => {
+            let refresh_sealed = match &tokens.refresh_token {
+                Some(t) => Some(state.vault.seal(t)?),
+                None => None,
+            };
+            let expires_at = Utc::now().timestamp_millis()
+                + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000;
+            let tx = state.db.begin_write().await?;
+            store::sessions::update_tokens(
+                &tx.txn,
+                &found.id_hash,
+                state.vault.seal(&tokens.access_token)?,
+                refresh_sealed,
+                expires_at,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        Err(AuthCentreError::Refused(why)) => {
+            tracing::info!(tenant_id = %found.tenant_id, reason = %why, "token refresh refused; the session ends");
+            Ok(false)
+        }
+        Err(AuthCentreError::Unreachable(why)) => {
+            tracing::warn!(tenant_id = %found.tenant_id, reason = %why, "token refresh failed; will retry");
+            Ok(true)
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -49,6 +49,24 @@ pub async fn touch(conn: &impl ConnectionTrait, id_hash: &str, now_ms: i64) -> R
     Ok(())
 }
 
+/// New tokens after a refresh.
+pub async fn update_tokens(
+    conn: &impl ConnectionTrait,
+    id_hash: &str,
+    access_token_sealed: String,
+    refresh_token_sealed: Option<String>,
+    access_expires_at: i64,
+) -> Result<(), Error> {
+    Session::update_many()
+        .col_expr(session::Column::AccessTokenSealed, Expr::value(access_token_sealed))
+        .col_expr(session::Column::RefreshTokenSealed, Expr::value(refresh_token_sealed))
+        .col_expr(session::Column::AccessExpiresAt, Expr::value(access_expires_at))
+        .filter(session::Column::IdHash.eq(id_hash))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn delete(conn: &impl ConnectionTrait, id_hash: &str) -> Result<(), Error> {
     Session::delete_by_id(id_hash.to_string()).exec(conn).await?;
     Ok(())
