@@ -2,6 +2,7 @@
 //! PostgreSQL database per test, real migrations, real HTTP.
 
 mod admin_api;
+mod auth_centre;
 mod cli;
 mod faults;
 mod helpers;
@@ -9,6 +10,8 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod refusals;
 mod secrets;
+mod sso;
+mod sso_revocation;
 mod sync_apps;
 mod sync_departments;
 mod sync_faults;

@@ -1,0 +1,88 @@
+//! Sessions end within a second when access is taken away (ARCHITECTURE
+//! §5): the instance frozen or released, the enterprise dissolved, an
+//! account's grant cancelled, the account disabled or deleted.
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::kit_on_both_backends;
+use crate::sso::{member, query, Scene};
+
+async fn freezing_ends_the_tenants_sessions_until_it_is_unfrozen(app: TestApp) {
+    let scene = Scene::new(app).await;
+    let instance = &scene.enterprise.instance_id;
+    let alice = scene.signed_in("alice").await;
+    let bob = scene.signed_in("bob").await;
+
+    scene.app.set_instance_status(instance, "FREEZE").await;
+    alice.assert_signed_out_within_a_second().await;
+    bob.assert_signed_out_within_a_second().await;
+    alice.login(&scene.tenant_query()).await.assert_refused(403);
+
+    scene.app.set_instance_status(instance, "UNFREEZE").await;
+    scene.centre.signs_in("alice");
+    alice.sign_in(&scene.tenant_query()).await.assert_lands_on("/");
+    assert_eq!(alice.me().await, (200, scene.me_of("alice")));
+}
+kit_on_both_backends!(freezing_ends_the_tenants_sessions_until_it_is_unfrozen);
+
+async fn releasing_the_instance_ends_the_tenants_sessions_for_good(app: TestApp) {
+    let scene = Scene::new(app).await;
+    let alice = scene.signed_in("alice").await;
+    let bob = scene.signed_in("bob").await;
+
+    scene.app.release_instance(&scene.enterprise.instance_id).await;
+    alice.assert_signed_out_within_a_second().await;
+    bob.assert_signed_out_within_a_second().await;
+    alice.login(&scene.tenant_query()).await.assert_refused(410);
+    let by_instance = query(&[("instance", &scene.enterprise.instance_id)]);
+    alice.login(&by_instance).await.assert_refused(410);
+}
+kit_on_both_backends!(releasing_the_instance_ends_the_tenants_sessions_for_good);
+
+async fn dissolving_the_enterprise_ends_its_sessions(app: TestApp) {
+    let scene = Scene::new(app).await;
+    let alice = scene.signed_in("alice").await;
+
+    let mut dissolve = scene.enterprise.tenant_sync(0);
+    dissolve["domainName"] = json!(scene.centre.base_url);
+    scene.app.kit_v2("tenantSync", &dissolve).await.assert_kit_ok();
+    alice.assert_signed_out_within_a_second().await;
+    // Whether a dissolved tenant reads as unknown, forbidden or gone is
+    // not pinned down; it must not be a way in.
+    let again = alice.login(&scene.tenant_query()).await;
+    assert!(matches!(again.status, 403 | 404 | 410), "{again:#?}");
+    again.assert_refused(again.status);
+}
+kit_on_both_backends!(dissolving_the_enterprise_ends_its_sessions);
+
+/// alice and bob are signed in; an authSync about alice (`flag`, her
+/// `enable`) ends her session within a second, leaves bob's, and keeps
+/// her out afterwards.
+async fn a_change_to_alice_ends_only_her_session(scene: &Scene, flag: i64, enable: &str) {
+    let alice = scene.signed_in("alice").await;
+    let bob = scene.signed_in("bob").await;
+
+    scene.auth_sync(flag, 2, json!([member("alice", enable)])).await;
+    alice.assert_signed_out_within_a_second().await;
+    assert_eq!(bob.me().await, (200, scene.me_of("bob")));
+    scene.sign_in("alice").await.1.assert_refused(403);
+}
+
+async fn cancelling_a_grant_ends_that_persons_session(app: TestApp) {
+    let scene = Scene::new(app).await;
+    a_change_to_alice_ends_only_her_session(&scene, 3, "true").await;
+}
+kit_on_both_backends!(cancelling_a_grant_ends_that_persons_session);
+
+async fn disabling_an_account_ends_its_session(app: TestApp) {
+    let scene = Scene::new(app).await;
+    a_change_to_alice_ends_only_her_session(&scene, 2, "false").await;
+}
+kit_on_both_backends!(disabling_an_account_ends_its_session);
+
+async fn deleting_an_account_ends_its_session(app: TestApp) {
+    let scene = Scene::new(app).await;
+    a_change_to_alice_ends_only_her_session(&scene, 0, "true").await;
+}
+kit_on_both_backends!(deleting_an_account_ends_its_session);
