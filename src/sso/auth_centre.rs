@@ -89,20 +89,18 @@ impl TenantClient {
         &self,
         http: &reqwest::Client,
         code: &str,
-        verifier: &str,
+        verifier: Option<&str>,
     ) -> Result<Tokens, AuthCentreError> {
-        let response = self
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
-            .request_async(http)
-            .await
-            .map_err(|e| match e {
-                oauth2::RequestTokenError::ServerResponse(r) => {
-                    AuthCentreError::Refused(r.error().to_string())
-                }
-                other => AuthCentreError::Unreachable(other.to_string()),
-            })?;
+        let mut request = self.client.exchange_code(AuthorizationCode::new(code.to_string()));
+        if let Some(verifier) = verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+        }
+        let response = request.request_async(http).await.map_err(|e| match e {
+            oauth2::RequestTokenError::ServerResponse(r) => {
+                AuthCentreError::Refused(r.error().to_string())
+            }
+            other => AuthCentreError::Unreachable(other.to_string()),
+        })?;
         Ok(Tokens {
             access_token: response.access_token().secret().to_string(),
             refresh_token: response.refresh_token().map(|t| t.secret().to_string()),

@@ -80,6 +80,13 @@ async fn start_login(state: &AppState, query: &LoginQuery) -> Result<HttpRespons
         ));
     };
     let (tenant, app) = usable_tenant(state, &tenant_id).await?;
+    if state.settings.sso.mode == "unified" {
+        // The marketplace's unified login page knows the callback from the
+        // app credential and carries no state (see `finish_login`).
+        let app_id: String = form_urlencoded::byte_serialize(app.app_id.as_bytes()).collect();
+        let url = state.settings.sso.unified_login_url.replace("{appId}", &app_id);
+        return Ok(HttpResponse::Found().insert_header((header::LOCATION, url)).finish());
+    }
     let client = tenant_client(state, &tenant, &app)?;
     let state_token = random_token();
     let binding = random_token();
@@ -213,41 +220,24 @@ async fn finish_login(
     let bad_request = |why: &str| {
         Refusal::new(StatusCode::BAD_REQUEST, "Sign-in link not valid", why.to_string())
     };
-    let (Some(code), Some(tenant_id), Some(state_token)) =
-        (&query.code, &query.tenant, &query.state)
-    else {
+    let (Some(code), Some(tenant_id)) = (&query.code, &query.tenant) else {
         return Err(bad_request("This sign-in answer is incomplete. Please start again."));
     };
     let secure = cookie_secure(state);
-    let Some(binding) = req.cookie(login_cookie_name(secure)) else {
-        return Err(bad_request(
-            "This sign-in was not started in this browser. Please start again.",
-        ));
+    let unified = state.settings.sso.mode == "unified";
+    // Authorize mode: the state must be one we issued to this browser.
+    // Unified mode: the flow may start at the marketplace, whose callback
+    // carries no state; one that does carry a state is still checked.
+    let (verifier, next_path) = match &query.state {
+        None if unified => (None, state.settings.sso.after_login_path.clone()),
+        None => return Err(bad_request("This sign-in answer is incomplete. Please start again.")),
+        Some(state_token) => {
+            let pending = take_pending_state(state, req, secure, state_token, tenant_id).await?;
+            (Some(state.vault.open(&pending.verifier_sealed)?), pending.next_path)
+        }
     };
-    let tx = state.db.begin_write().await?;
-    let pending = store::sessions::take_login_state(&tx.txn, &token_hash(state_token)).await?;
-    tx.commit().await?;
-    let Some(pending) = pending else {
-        return Err(bad_request(
-            "This sign-in link was already used or is not ours. Please start again.",
-        ));
-    };
-    let binding_ok: bool = subtle::ConstantTimeEq::ct_eq(
-        token_hash(binding.value()).as_bytes(),
-        pending.binding_hash.as_bytes(),
-    )
-    .into();
-    if !binding_ok
-        || pending.tenant_id != *tenant_id
-        || pending.expires_at < Utc::now().timestamp_millis()
-    {
-        return Err(bad_request(
-            "This sign-in was not started in this browser, or took too long. Please start again.",
-        ));
-    }
     let (tenant, app) = usable_tenant(state, tenant_id).await?;
     let client = tenant_client(state, &tenant, &app)?;
-    let verifier = state.vault.open(&pending.verifier_sealed)?;
     let auth_centre_failed = |e: AuthCentreError| {
         match &e {
             AuthCentreError::Refused(why) => {
@@ -263,7 +253,10 @@ async fn finish_login(
             "Your organisation's sign-in service did not accept this sign-in. Please try again.",
         )
     };
-    let tokens = client.exchange(&state.http, code, &verifier).await.map_err(auth_centre_failed)?;
+    let tokens = client
+        .exchange(&state.http, code, verifier.as_deref())
+        .await
+        .map_err(auth_centre_failed)?;
     let info =
         client.user_info(&state.http, &tokens.access_token).await.map_err(auth_centre_failed)?;
     let Some(user) =
@@ -312,12 +305,51 @@ async fn finish_login(
         .secure(secure)
         .same_site(SameSite::Lax)
         .finish();
-    let mut response = HttpResponse::Found()
-        .insert_header((header::LOCATION, pending.next_path))
-        .cookie(cookie)
-        .finish();
+    let mut response =
+        HttpResponse::Found().insert_header((header::LOCATION, next_path)).cookie(cookie).finish();
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));
     Ok(response)
+}
+
+/// Takes the login state a callback names, if it was issued to this
+/// browser (its login cookie) for this tenant and has not expired.
+async fn take_pending_state(
+    state: &AppState,
+    req: &HttpRequest,
+    secure: bool,
+    state_token: &str,
+    tenant_id: &str,
+) -> Result<login_state::Model, Refusal> {
+    let bad_request = |why: &str| {
+        Refusal::new(StatusCode::BAD_REQUEST, "Sign-in link not valid", why.to_string())
+    };
+    let Some(binding) = req.cookie(login_cookie_name(secure)) else {
+        return Err(bad_request(
+            "This sign-in was not started in this browser. Please start again.",
+        ));
+    };
+    let tx = state.db.begin_write().await?;
+    let pending = store::sessions::take_login_state(&tx.txn, &token_hash(state_token)).await?;
+    tx.commit().await?;
+    let Some(pending) = pending else {
+        return Err(bad_request(
+            "This sign-in link was already used or is not ours. Please start again.",
+        ));
+    };
+    let binding_ok: bool = subtle::ConstantTimeEq::ct_eq(
+        token_hash(binding.value()).as_bytes(),
+        pending.binding_hash.as_bytes(),
+    )
+    .into();
+    if !binding_ok
+        || pending.tenant_id != tenant_id
+        || pending.expires_at < Utc::now().timestamp_millis()
+    {
+        return Err(bad_request(
+            "This sign-in was not started in this browser, or took too long. Please start again.",
+        ));
+    }
+    Ok(pending)
 }
 
 fn removal(name: &'static str) -> Cookie<'static> {

@@ -38,6 +38,16 @@ pub const SECURE_COOKIE_KIT_SETTINGS: &[(&str, &str)] = &[
     ("sso.cookie_secure", "true"),
 ];
 
+/// [`KIT_SETTINGS`] with the marketplace's unified login page.
+pub const UNIFIED_KIT_SETTINGS: &[(&str, &str)] = &[
+    ("marketplace.kit_access_key", KIT_KEY),
+    (
+        "marketplace.rsa_private_key_file",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
+    ),
+    ("sso.mode", "unified"),
+];
+
 /// `server.public_url` as tests leave it (the default): the base of the
 /// `redirect_uri` koogate announces. Tests reach the app at `address`.
 pub const PUBLIC_URL: &str = "http://127.0.0.1:8080";

@@ -386,3 +386,47 @@ async fn a_session_outlives_its_access_token_until_the_refresh_is_refused(app: T
     assert_eq!(browser.me().await.0, 401, "a refused refresh ends the session");
 }
 kit_on_both_backends!(a_session_outlives_its_access_token_until_the_refresh_is_refused);
+
+/// Unified mode: koogate sends the browser to the marketplace's unified
+/// login page for the app, and accepts the callback that page produces,
+/// which carries no state (the flow may also start at the marketplace).
+async fn unified_mode_accepts_the_marketplaces_stateless_callback(app: TestApp) {
+    let scene = Scene::new(app).await;
+    scene.centre.signs_in("alice");
+    let browser = Browser::new(&scene.app);
+    let login = browser.login(&scene.tenant_query()).await;
+    assert_eq!(
+        login.redirect(),
+        format!("https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={APP_ID}")
+    );
+
+    // The unified page signs the user in at the tenant's auth centre and
+    // comes back with a code and the tenant, no state, no PKCE.
+    let callback = format!("{PUBLIC_URL}/sso/callback");
+    let authorize = format!(
+        "{}/api/v1/oauth2/authorize?{}",
+        scene.centre.base_url,
+        query(&[
+            ("response_type", "code"),
+            ("client_id", &scene.centre.client_id),
+            ("redirect_uri", &callback),
+            ("scope", "get_user_info")
+        ])
+    );
+    let back = browser.get(&authorize).await;
+    let (_, answer) = back.redirect().split_once('?').expect("a query on the way back");
+    assert!(!answer.contains("state="), "{answer}");
+    browser.callback(answer).await.assert_lands_on("/");
+    let (status, me) = browser.me().await;
+    assert_eq!((status, me["userName"].as_str()), (200, Some("alice")));
+
+    // Who is not granted still gets no session.
+    scene.centre.signs_in("carol");
+    let back = browser.get(&authorize).await;
+    let (_, answer) = back.redirect().split_once('?').expect("a query");
+    browser.callback(answer).await.assert_refused(403);
+}
+on_both_backends!(
+    unified_mode_accepts_the_marketplaces_stateless_callback,
+    crate::helpers::UNIFIED_KIT_SETTINGS
+);
