@@ -95,17 +95,8 @@ impl TenantClient {
         if let Some(verifier) = verifier {
             request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
         }
-        let response = request.request_async(http).await.map_err(|e| match e {
-            oauth2::RequestTokenError::ServerResponse(r) => {
-                AuthCentreError::Refused(r.error().to_string())
-            }
-            other => AuthCentreError::Unreachable(other.to_string()),
-        })?;
-        Ok(Tokens {
-            access_token: response.access_token().secret().to_string(),
-            refresh_token: response.refresh_token().map(|t| t.secret().to_string()),
-            expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
-        })
+        let response = request.request_async(http).await.map_err(token_error)?;
+        Ok(tokens(&response, None))
     }
 
     /// A new access token for a refresh token (spec §7 step 6).
@@ -119,21 +110,9 @@ impl TenantClient {
             .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
             .request_async(http)
             .await
-            .map_err(|e| match e {
-                oauth2::RequestTokenError::ServerResponse(r) => {
-                    AuthCentreError::Refused(r.error().to_string())
-                }
-                other => AuthCentreError::Unreachable(other.to_string()),
-            })?;
-        Ok(Tokens {
-            access_token: response.access_token().secret().to_string(),
-            // Some auth centres rotate the refresh token, others keep it.
-            refresh_token: response
-                .refresh_token()
-                .map(|t| t.secret().to_string())
-                .or_else(|| Some(refresh_token.to_string())),
-            expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
-        })
+            .map_err(token_error)?;
+        // Some auth centres rotate the refresh token, others keep it.
+        Ok(tokens(&response, Some(refresh_token)))
     }
 
     pub async fn user_info(
@@ -163,5 +142,27 @@ impl TenantClient {
     pub fn logout_url(domain: &str, redirect_url: &str) -> String {
         let target: String = form_urlencoded::byte_serialize(redirect_url.as_bytes()).collect();
         format!("{}/api/v1/logout?redirect_url={target}", domain.trim_end_matches('/'))
+    }
+}
+
+fn token_error<E: std::error::Error + 'static>(
+    err: oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> AuthCentreError {
+    match err {
+        oauth2::RequestTokenError::ServerResponse(r) => {
+            AuthCentreError::Refused(r.error().to_string())
+        }
+        other => AuthCentreError::Unreachable(other.to_string()),
+    }
+}
+
+fn tokens(response: &oauth2::basic::BasicTokenResponse, kept_refresh: Option<&str>) -> Tokens {
+    Tokens {
+        access_token: response.access_token().secret().to_string(),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| t.secret().to_string())
+            .or_else(|| kept_refresh.map(str::to_string)),
+        expires_in_secs: response.expires_in().map_or(7200, |d| d.as_secs()),
     }
 }
