@@ -124,6 +124,8 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/sso/logout", get().to(sso::handlers::logout));
     cfg.route("/sso/logout", post().to(sso::handlers::logout));
     cfg.route("/sso/me", get().to(sso::handlers::me));
+    cfg.route("/sso/local", get().to(sso::local::form));
+    cfg.route("/sso/local", post().to(sso::local::submit));
     cfg.route("/static/koogate.css", get().to(sso::pages::stylesheet));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));

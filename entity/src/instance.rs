@@ -31,6 +31,8 @@ pub struct Model {
     /// Local account credentials, sealed with the master key.
     pub app_user_sealed: Option<String>,
     pub app_password_sealed: Option<String>,
+    /// argon2id hash of the local password, for local sign-in.
+    pub app_password_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -4,6 +4,7 @@ pub mod department;
 pub mod event;
 pub mod grant;
 pub mod instance;
+pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;
 pub mod order;

@@ -35,6 +35,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Instances::BuyerSealed).text().null())
                     .col(ColumnDef::new(Instances::AppUserSealed).text().null())
                     .col(ColumnDef::new(Instances::AppPasswordSealed).text().null())
+                    .col(ColumnDef::new(Instances::AppPasswordHash).text().null())
                     .col(ColumnDef::new(Instances::CreatedAt).timestamp_with_time_zone().not_null())
                     .col(ColumnDef::new(Instances::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
@@ -212,6 +213,7 @@ enum Instances {
     BuyerSealed,
     AppUserSealed,
     AppPasswordSealed,
+    AppPasswordHash,
     CreatedAt,
     UpdatedAt,
 }

@@ -50,6 +50,30 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_table(
+                Table::create()
+                    .table(LoginAttempts::Table)
+                    .col(
+                        ColumnDef::new(LoginAttempts::AttemptKey)
+                            .string_len(160)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(LoginAttempts::Failures).big_integer().not_null())
+                    .col(ColumnDef::new(LoginAttempts::WindowStartedAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_instance")
+                    .table(Sessions::Table)
+                    .col(Sessions::InstanceId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .create_index(
                 Index::create()
                     .name("idx_sessions_tenant_user")
@@ -62,6 +86,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(LoginAttempts::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Sessions::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(LoginStates::Table).to_owned()).await
     }
@@ -97,4 +122,12 @@ enum Sessions {
     CreatedAt,
     LastSeenAt,
     ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum LoginAttempts {
+    Table,
+    AttemptKey,
+    Failures,
+    WindowStartedAt,
 }

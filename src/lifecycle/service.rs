@@ -86,12 +86,14 @@ async fn new_instance(
             .ok_or_else(|| Error::Internal("order vanished".to_string()))?;
         return new_instance_answer(state, conn, &existing.instance_id).await;
     }
-    let (app_user_sealed, app_password_sealed) = if state.settings.provisioning.local_accounts {
-        let (user, password) = local_account();
-        (Some(state.vault.seal(&user)?), Some(state.vault.seal(&password)?))
-    } else {
-        (None, None)
-    };
+    let (app_user_sealed, app_password_sealed, app_password_hash) =
+        if state.settings.provisioning.local_accounts {
+            let (user, password) = local_account();
+            let hash = crate::sso::local::hash_password(&password)?;
+            (Some(state.vault.seal(&user)?), Some(state.vault.seal(&password)?), Some(hash))
+        } else {
+            (None, None, None)
+        };
     let buyer_sealed = match &new.buyer {
         Some(buyer) => Some(state.vault.seal(&buyer.to_string())?),
         None => None,
@@ -114,6 +116,7 @@ async fn new_instance(
         buyer_sealed,
         app_user_sealed,
         app_password_sealed,
+        app_password_hash,
         created_at: now,
         updated_at: now,
     };
@@ -306,6 +309,7 @@ async fn release(
     row.frozen_reason = None;
     row.app_user_sealed = None;
     row.app_password_sealed = None;
+    row.app_password_hash = None;
     row.buyer_sealed = None;
     transitions.push(transition(&row, before, Status::Released, "release"));
     store::instances::update(conn, row).await?;

@@ -28,14 +28,18 @@ pub struct LoginQuery {
 }
 
 /// A refusal the user sees as a page (and the log sees with its tenant).
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     title: &'static str,
     message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(
+        status: StatusCode,
+        title: &'static str,
+        message: impl Into<String>,
+    ) -> Refusal {
         Refusal { status, title, message: message.into() }
     }
 }
@@ -47,7 +51,7 @@ impl From<Error> for Refusal {
     }
 }
 
-fn page(state: &AppState, refusal: Refusal) -> HttpResponse {
+pub(super) fn page(state: &AppState, refusal: Refusal) -> HttpResponse {
     pages::refusal(&state.pages, refusal.status, refusal.title, &refusal.message, None)
 }
 
@@ -177,12 +181,12 @@ fn redirect_uri(state: &AppState) -> String {
     format!("{}/sso/callback", state.settings.server.public_url.trim_end_matches('/'))
 }
 
-fn cookie_secure(state: &AppState) -> bool {
+pub(super) fn cookie_secure(state: &AppState) -> bool {
     state.settings.sso.cookie_secure.unwrap_or(true)
 }
 
 /// Only a path on this site: `/x`, never `//host` or `https://…`.
-fn local_path(next: Option<&str>) -> Option<String> {
+pub(super) fn local_path(next: Option<&str>) -> Option<String> {
     let next = next?;
     (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
         .then(|| next.to_string())
@@ -267,48 +271,61 @@ async fn finish_login(
     };
     let (_, instance_id) = store::tenants::access(&state.db.conn, &tenant).await?;
     let now = Utc::now().timestamp_millis();
-    let session_id = random_token();
-    let ttl_ms = i64::try_from(state.settings.sso.session_ttl_secs)
-        .unwrap_or(i64::MAX / 2)
-        .saturating_mul(1000);
     let email = info.email.filter(|e| !e.is_empty());
-    let row = session::Model {
-        id_hash: token_hash(&session_id),
-        tenant_id: tenant.tenant_id.clone(),
-        app_id: app.app_id.clone(),
-        instance_id,
-        user_name: user.user_name.clone(),
-        name: info.name.clone().filter(|n| !n.is_empty()).unwrap_or(user.name.clone()),
-        role: user.role.clone(),
-        org_code: user.org_code.clone().or(info.organization_code),
-        email_sealed: match email {
-            Some(e) => Some(state.vault.seal(&e)?),
-            None => None,
+    let cookie = open_session(
+        state,
+        session::Model {
+            id_hash: String::new(),
+            tenant_id: tenant.tenant_id.clone(),
+            app_id: app.app_id.clone(),
+            instance_id,
+            user_name: user.user_name.clone(),
+            name: info.name.clone().filter(|n| !n.is_empty()).unwrap_or(user.name.clone()),
+            role: user.role.clone(),
+            org_code: user.org_code.clone().or(info.organization_code),
+            email_sealed: seal_some(state, email.as_deref())?,
+            access_token_sealed: state.vault.seal(&tokens.access_token)?,
+            refresh_token_sealed: seal_some(state, tokens.refresh_token.as_deref())?,
+            access_expires_at: now + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: 0,
         },
-        access_token_sealed: state.vault.seal(&tokens.access_token)?,
-        refresh_token_sealed: match &tokens.refresh_token {
-            Some(t) => Some(state.vault.seal(t)?),
-            None => None,
-        },
-        access_expires_at: now + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now.saturating_add(ttl_ms),
-    };
-    let tx = state.db.begin_write().await?;
-    store::sessions::insert(&tx.txn, row).await?;
-    tx.commit().await?;
+    )
+    .await?;
     tracing::info!(tenant_id = %tenant.tenant_id, user_name = %user.user_name, "signed in");
-    let cookie = Cookie::build(session_cookie_name(secure), session_id)
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .finish();
     let mut response =
         HttpResponse::Found().insert_header((header::LOCATION, next_path)).cookie(cookie).finish();
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));
     Ok(response)
+}
+
+/// Stores a new session (a fresh random id, its absolute lifetime from
+/// `sso.session_ttl_secs`) and returns the cookie that carries the id.
+pub(super) async fn open_session(
+    state: &AppState,
+    mut row: session::Model,
+) -> Result<Cookie<'static>, Error> {
+    let session_id = random_token();
+    let ttl_ms = i64::try_from(state.settings.sso.session_ttl_secs)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1000);
+    row.id_hash = token_hash(&session_id);
+    row.expires_at = row.created_at.saturating_add(ttl_ms);
+    let tx = state.db.begin_write().await?;
+    store::sessions::insert(&tx.txn, row).await?;
+    tx.commit().await?;
+    let secure = cookie_secure(state);
+    Ok(Cookie::build(session_cookie_name(secure), session_id)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish())
+}
+
+fn seal_some(state: &AppState, value: Option<&str>) -> Result<Option<String>, Error> {
+    value.map(|v| state.vault.seal(v)).transpose()
 }
 
 /// Takes the login state a callback names, if it was issued to this

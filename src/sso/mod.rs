@@ -4,6 +4,7 @@
 
 pub mod auth_centre;
 pub mod handlers;
+pub mod local;
 pub mod pages;
 pub mod revoke;
 

@@ -9,8 +9,14 @@ use minijinja::{context, Environment};
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // Templates named *.html are auto-escaped.
-    if let Err(e) = env.add_template("refusal.html", include_str!("../../templates/refusal.html")) {
-        tracing::error!(error = %e, "the refusal template does not parse");
+    let templates = [
+        ("refusal.html", include_str!("../../templates/refusal.html")),
+        ("local_login.html", include_str!("../../templates/local_login.html")),
+    ];
+    for (name, source) in templates {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "a page template does not parse");
+        }
     }
     env
 }

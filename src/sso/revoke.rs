@@ -14,6 +14,9 @@ pub async fn after_instance_change(
     conn: &impl ConnectionTrait,
     instance_id: &str,
 ) -> Result<(), Error> {
+    // It is no longer active (frozen or released): its local account's
+    // sessions end with it.
+    store::sessions::delete_for_instance(conn, instance_id).await?;
     for tenant_id in store::tenants::bound_by(conn, instance_id).await? {
         let Some(tenant) = store::tenants::find(conn, &tenant_id).await? else { continue };
         let (access, _) = store::tenants::access(conn, &tenant).await?;

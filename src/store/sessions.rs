@@ -1,8 +1,9 @@
 //! Sessions and the login states that lead to them.
 
+use entity::login_attempt::{self, Entity as LoginAttempt};
 use entity::login_state::{self, Entity as LoginState};
 use entity::session::{self, Entity as Session};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::Error;
@@ -77,6 +78,72 @@ pub async fn delete_for_tenant(conn: &impl ConnectionTrait, tenant_id: &str) -> 
     let result =
         Session::delete_many().filter(session::Column::TenantId.eq(tenant_id)).exec(conn).await?;
     Ok(result.rows_affected)
+}
+
+/// Ends every session opened through an instance's local account.
+pub async fn delete_for_instance(
+    conn: &impl ConnectionTrait,
+    instance_id: &str,
+) -> Result<u64, Error> {
+    let result = Session::delete_many()
+        .filter(session::Column::InstanceId.eq(instance_id))
+        .filter(session::Column::TenantId.eq(""))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Failed attempts for `key` in the window that started last, or 0 when
+/// the window has passed.
+pub async fn failures(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    window_ms: i64,
+    now_ms: i64,
+) -> Result<i64, Error> {
+    Ok(LoginAttempt::find_by_id(key.to_string())
+        .one(conn)
+        .await?
+        .filter(|a| a.window_started_at + window_ms > now_ms)
+        .map_or(0, |a| a.failures))
+}
+
+/// Counts one more failure for `key`, starting a new window if the last
+/// one has passed.
+pub async fn record_failure(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    window_ms: i64,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let current = LoginAttempt::find_by_id(key.to_string()).one(conn).await?;
+    let row = match current {
+        Some(a) if a.window_started_at + window_ms > now_ms => {
+            login_attempt::Model { failures: a.failures + 1, ..a }
+        }
+        _ => login_attempt::Model {
+            attempt_key: key.to_string(),
+            failures: 1,
+            window_started_at: now_ms,
+        },
+    };
+    LoginAttempt::insert(login_attempt::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::column(login_attempt::Column::AttemptKey)
+                .update_columns([
+                    login_attempt::Column::Failures,
+                    login_attempt::Column::WindowStartedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_failures(conn: &impl ConnectionTrait, key: &str) -> Result<(), Error> {
+    LoginAttempt::delete_by_id(key.to_string()).exec(conn).await?;
+    Ok(())
 }
 
 /// Ends every session of these users of a tenant.

@@ -11,6 +11,7 @@ mod lifecycle_v2;
 mod refusals;
 mod secrets;
 mod sso;
+mod sso_local;
 mod sso_revocation;
 mod sync_apps;
 mod sync_departments;

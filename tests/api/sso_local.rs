@@ -1,0 +1,156 @@
+//! Local sign-in for non-joint products: the credentials the marketplace
+//! handed the buyer in appInfo.
+
+use koogate::marketplace::appinfo::{decrypt, EncryptType};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+struct Buyer {
+    client: reqwest::Client,
+    address: String,
+    instance_id: String,
+    user_name: String,
+    password: String,
+}
+
+impl Buyer {
+    async fn new(app: &TestApp) -> Buyer {
+        let (_, bought) = app.buy().await;
+        let open = |field: &str| {
+            decrypt(
+                ACCESS_KEY,
+                EncryptType::Aes256,
+                bought.json["appInfo"][field].as_str().expect(field),
+            )
+            .expect("decrypts")
+        };
+        Buyer {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            address: app.address.clone(),
+            instance_id: bought.json["instanceId"].as_str().expect("id").to_string(),
+            user_name: open("userName"),
+            password: open("password"),
+        }
+    }
+
+    /// Opens the form and returns its CSRF token.
+    async fn open_form(&self) -> String {
+        let page = self
+            .client
+            .get(format!("{}/sso/local?instance={}&next=/home", self.address, self.instance_id))
+            .send()
+            .await
+            .expect("form");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("html");
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = html.find(marker).expect("a csrf field") + marker.len();
+        html[start..].split('"').next().expect("token").to_string()
+    }
+
+    async fn submit(&self, user_name: &str, password: &str, csrf: &str) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/sso/local", self.address))
+            .form(&[
+                ("instance", self.instance_id.as_str()),
+                ("user_name", user_name),
+                ("password", password),
+                ("csrf_token", csrf),
+                ("next", "/home"),
+            ])
+            .send()
+            .await
+            .expect("submitted");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (
+            status,
+            if location.is_empty() { response.text().await.unwrap_or_default() } else { location },
+        )
+    }
+
+    async fn me(&self) -> (u16, Value) {
+        let response =
+            self.client.get(format!("{}/sso/me", self.address)).send().await.expect("me");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn a_buyer_signs_in_with_the_credentials_from_app_info(app: TestApp) {
+    let buyer = Buyer::new(&app).await;
+    let csrf = buyer.open_form().await;
+    let (status, location) = buyer.submit(&buyer.user_name, &buyer.password, &csrf).await;
+    assert_eq!((status, location.as_str()), (303, "/home"));
+    let (status, me) = buyer.me().await;
+    assert_eq!(status, 200);
+    assert_eq!(me["instanceId"], buyer.instance_id.as_str());
+    assert_eq!(me["userName"], buyer.user_name.as_str());
+
+    // Freezing the instance ends the session and shuts the door.
+    let freeze = json!({"activity": "updateInstanceStatus", "instanceId": buyer.instance_id, "status": "FREEZE"});
+    assert_eq!(app.v2(&freeze.to_string()).await.code(), "000000");
+    assert_eq!(buyer.me().await.0, 401);
+    let csrf = buyer.open_form().await;
+    assert_eq!(buyer.submit(&buyer.user_name, &buyer.password, &csrf).await.0, 403);
+
+    let release = json!({"activity": "releaseInstance", "instanceId": buyer.instance_id});
+    assert_eq!(app.v2(&release.to_string()).await.code(), "000000");
+    let csrf = buyer.open_form().await;
+    assert!(matches!(buyer.submit(&buyer.user_name, &buyer.password, &csrf).await.0, 404 | 410));
+}
+on_both_backends!(
+    a_buyer_signs_in_with_the_credentials_from_app_info,
+    &[("provisioning.local_accounts", "true")]
+);
+
+async fn wrong_passwords_missing_csrf_and_guessing_are_refused(app: TestApp) {
+    let buyer = Buyer::new(&app).await;
+    let csrf = buyer.open_form().await;
+    let (status, page) = buyer.submit(&buyer.user_name, "not-the-password", &csrf).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("not right"), "says so plainly: {page}");
+
+    let (status, page) = buyer.submit(&buyer.user_name, &buyer.password, "forged-token").await;
+    assert_eq!(status, 403, "a CSRF token that is not ours");
+    assert!(page.contains("did not come from this site"), "{page}");
+    assert_eq!(buyer.me().await.0, 401);
+
+    // Five failures lock the account for a while, even for the right password.
+    for _ in 0..4 {
+        let csrf = buyer.open_form().await;
+        assert_eq!(buyer.submit(&buyer.user_name, "guess", &csrf).await.0, 401);
+    }
+    let csrf = buyer.open_form().await;
+    assert_eq!(buyer.submit(&buyer.user_name, &buyer.password, &csrf).await.0, 429);
+    assert_eq!(buyer.me().await.0, 401);
+}
+on_both_backends!(
+    wrong_passwords_missing_csrf_and_guessing_are_refused,
+    &[("provisioning.local_accounts", "true")]
+);
+
+async fn the_form_shows_what_it_is_given_as_text(app: TestApp) {
+    let response = app
+        .http
+        .get(format!("{}/sso/local?instance=%3Cscript%3Ealert(1)%3C%2Fscript%3E", app.address))
+        .send()
+        .await
+        .expect("form");
+    let html = response.text().await.expect("html");
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+}
+on_both_backends!(the_form_shows_what_it_is_given_as_text);
