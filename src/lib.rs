@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod cli;
 pub mod error;
+pub mod gate;
 pub mod health;
 pub mod kv;
 pub mod lifecycle;

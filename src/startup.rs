@@ -33,6 +33,11 @@ pub struct AppState {
     /// The one outbound HTTP client (auth centres), pooled. It never
     /// follows redirects: an auth centre answers, it does not send us on.
     pub http: reqwest::Client,
+    /// The client to `upstream.url`: pooled, no overall timeout (bodies
+    /// stream), never following redirects (they are the browser's).
+    pub upstream_http: reqwest::Client,
+    /// Signs the identity handed upstream.
+    pub identity: crate::gate::identity::Keys,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
 }
@@ -65,9 +70,18 @@ impl Application {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let upstream_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
+        let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         let state = web::Data::new(AppState {
             rsa_key,
             http,
+            upstream_http,
+            identity,
             pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
@@ -127,6 +141,7 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/sso/local", get().to(sso::local::form));
     cfg.route("/sso/local", post().to(sso::local::submit));
     cfg.route("/static/koogate.css", get().to(sso::pages::stylesheet));
+    cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
@@ -135,6 +150,8 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
     cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));
+    // Everything else goes to the vendor's app (when upstream.url is set).
+    cfg.default_service(web::to(crate::gate::proxy::forward));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the

@@ -9,6 +9,7 @@ pub mod login_state;
 pub mod nonce;
 pub mod order;
 pub mod session;
+pub mod signing_key;
 pub mod tenant;
 pub mod tenant_app;
 pub mod tenant_instance;

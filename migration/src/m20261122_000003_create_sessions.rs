@@ -65,6 +65,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_table(
+                Table::create()
+                    .table(SigningKeys::Table)
+                    .col(ColumnDef::new(SigningKeys::Kid).string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new(SigningKeys::PrivateSealed).text().not_null())
+                    .col(ColumnDef::new(SigningKeys::CreatedAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .create_index(
                 Index::create()
                     .name("idx_sessions_instance")
@@ -86,6 +96,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(SigningKeys::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(LoginAttempts::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Sessions::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(LoginStates::Table).to_owned()).await
@@ -130,4 +141,12 @@ enum LoginAttempts {
     AttemptKey,
     Failures,
     WindowStartedAt,
+}
+
+#[derive(DeriveIden)]
+enum SigningKeys {
+    Table,
+    Kid,
+    PrivateSealed,
+    CreatedAt,
 }

@@ -8,6 +8,7 @@ pub mod instances;
 pub mod nonces;
 pub mod orders;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;
 pub mod users;

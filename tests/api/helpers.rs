@@ -817,6 +817,12 @@ impl Browser {
         Page::read(self.client.get(url).send().await.expect("request sent")).await
     }
 
+    /// The browser's HTTP client (its cookie jar included), for requests
+    /// a test shapes itself.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// `GET` a path of koogate.
     pub async fn open(&self, path: &str) -> Page {
         self.get(&format!("{}{path}", self.app_address)).await

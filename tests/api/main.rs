@@ -5,6 +5,7 @@ mod admin_api;
 mod auth_centre;
 mod cli;
 mod faults;
+mod gate;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;

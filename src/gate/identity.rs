@@ -1,0 +1,103 @@
+//! The identity handed upstream: an ES256 JWT (`X-Koogate-Identity`) whose
+//! key is published at `/.well-known/jwks.json` (ARCHITECTURE §4).
+//!
+//! # Security
+//! The key is made once, kept only sealed with the master key, and shared
+//! by every replica through the database. Tokens live at most 300 s and are
+//! for the audience `upstream` only.
+
+use actix_web::{web, HttpResponse};
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use base64::Engine;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::startup::AppState;
+use crate::store::{self, Db};
+use crate::vault::Vault;
+
+/// How long an identity token is good for.
+pub const TOKEN_TTL_SECS: i64 = 300;
+
+/// The signing key and the published keys.
+pub struct Keys {
+    kid: String,
+    signing: SigningKey,
+    jwks: Value,
+}
+
+/// Who a token says is calling.
+pub struct Claims<'a> {
+    pub user_name: &'a str,
+    pub tenant_id: &'a str,
+    pub role: &'a str,
+    pub org_code: Option<&'a str>,
+}
+
+impl Keys {
+    /// Loads the keys, making the first one if there is none.
+    pub async fn load_or_create(db: &Db, vault: &Vault) -> Result<Keys, Error> {
+        let mut rows = store::signing_keys::all(&db.conn).await?;
+        if rows.is_empty() {
+            let key = SigningKey::random(&mut rand::rngs::OsRng);
+            let row = entity::signing_key::Model {
+                kid: crate::sso::random_token()[..16].to_string(),
+                private_sealed: vault.seal(&B64.encode(key.to_bytes()))?,
+                created_at: chrono::Utc::now().timestamp_millis(),
+            };
+            let tx = db.begin_write().await?;
+            store::signing_keys::insert(&tx.txn, row).await?;
+            tx.commit().await?;
+            rows = store::signing_keys::all(&db.conn).await?;
+        }
+        let mut published = Vec::new();
+        let mut newest = None;
+        for row in rows {
+            let damaged = || Error::Internal("a stored identity key is damaged".to_string());
+            let scalar = B64.decode(vault.open(&row.private_sealed)?).map_err(|_| damaged())?;
+            let key = SigningKey::from_slice(&scalar).map_err(|_| damaged())?;
+            let mut jwk: Value =
+                serde_json::from_str(&p256::PublicKey::from(key.verifying_key()).to_jwk_string())
+                    .map_err(|_| Error::Internal("cannot publish the identity key".to_string()))?;
+            jwk["kid"] = json!(row.kid);
+            jwk["alg"] = json!("ES256");
+            jwk["use"] = json!("sig");
+            published.push(jwk);
+            if newest.is_none() {
+                newest = Some((row.kid, key));
+            }
+        }
+        let (kid, signing) =
+            newest.ok_or_else(|| Error::Internal("no identity key".to_string()))?;
+        Ok(Keys { kid, signing, jwks: json!({ "keys": published }) })
+    }
+
+    /// A signed identity token for `claims`, issued by `issuer`.
+    pub fn token(&self, issuer: &str, claims: &Claims<'_>) -> Result<String, Error> {
+        let now = chrono::Utc::now().timestamp();
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
+        let body = json!({
+            "iss": issuer,
+            "aud": "upstream",
+            "sub": claims.user_name,
+            "tenant": claims.tenant_id,
+            "role": claims.role,
+            "org": claims.org_code,
+            "iat": now,
+            "exp": now + TOKEN_TTL_SECS,
+        });
+        let signing_input =
+            format!("{}.{}", B64URL.encode(header.to_string()), B64URL.encode(body.to_string()));
+        let signature: Signature = self.signing.sign(signing_input.as_bytes());
+        Ok(format!("{signing_input}.{}", B64URL.encode(signature.to_bytes())))
+    }
+}
+
+/// `GET /.well-known/jwks.json`
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(&state.identity.jwks)
+}

@@ -1,0 +1,5 @@
+//! The gate: every path koogate does not answer itself is forwarded to the
+//! vendor's app for signed-in users, with their identity attached.
+
+pub mod identity;
+pub mod proxy;

@@ -1,0 +1,205 @@
+//! The reverse proxy to `upstream.url` (ARCHITECTURE §4): bodies streamed
+//! both ways over a pooled client, hop-by-hop headers dropped, every
+//! client-sent `X-Koogate-*` header removed and koogate's own set.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::json;
+
+use crate::gate::identity::Claims;
+use crate::sso::handlers::current_session;
+use crate::startup::AppState;
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Every path koogate does not own.
+pub async fn forward(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let upstream = state.settings.upstream.url.trim_end_matches('/');
+    if upstream.is_empty() {
+        return HttpResponse::NotFound()
+            .json(json!({"error": "not_found", "message": "not found"}));
+    }
+    let session = match current_session(&state, &req).await {
+        Ok(session) => session,
+        Err(err) => {
+            tracing::error!(error = ?err, "the session store failed");
+            return HttpResponse::ServiceUnavailable()
+                .json(json!({"error": "unavailable", "message": "please retry"}));
+        }
+    };
+    let Some(session) = session else {
+        return anonymous(&req);
+    };
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+        return HttpResponse::MethodNotAllowed().finish();
+    };
+    let claims = Claims {
+        user_name: &session.user_name,
+        tenant_id: &session.tenant_id,
+        role: &session.role,
+        org_code: session.org_code.as_deref(),
+    };
+    let token = match state.identity.token(&state.settings.server.public_url, &claims) {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::error!(error = ?err, "cannot sign the identity");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let mut outbound = state.upstream_http.request(method, format!("{upstream}{path}"));
+    for (name, value) in forwarded_headers(&req) {
+        outbound = outbound.header(name, value);
+    }
+    outbound = outbound
+        .header("X-Koogate-Tenant", header_text(&session.tenant_id))
+        .header("X-Koogate-User", header_text(&session.user_name))
+        .header("X-Koogate-Role", header_text(&session.role))
+        .header("X-Koogate-Org", header_text(session.org_code.as_deref().unwrap_or("")))
+        .header("X-Koogate-Identity", token);
+    if has_body(&req) {
+        outbound = outbound.body(stream_body(payload));
+    }
+    match outbound.send().await {
+        Ok(response) => relay(response),
+        Err(err) => {
+            tracing::warn!(error = %err.without_url(), "the upstream did not answer");
+            HttpResponse::BadGateway()
+                .json(json!({"error": "bad_gateway", "message": "the application did not answer"}))
+        }
+    }
+}
+
+/// Browsers go to sign-in; API clients get 401.
+fn anonymous(req: &HttpRequest) -> HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        return HttpResponse::Found()
+            .insert_header((header::LOCATION, format!("/sso/login?next={next}")))
+            .finish();
+    }
+    HttpResponse::Unauthorized()
+        .json(json!({"error": "unauthenticated", "message": "sign in first"}))
+}
+
+/// The client's headers minus hop-by-hop ones, any `X-Koogate-*`, and
+/// koogate's own cookies (a session id is a credential for koogate only).
+fn forwarded_headers(req: &HttpRequest) -> Vec<(String, Vec<u8>)> {
+    let named_by_connection: Vec<String> = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
+        .collect();
+    let mut headers = Vec::new();
+    for (name, value) in req.headers() {
+        let name = name.as_str().to_ascii_lowercase();
+        if HOP_BY_HOP.contains(&name.as_str())
+            || named_by_connection.contains(&name)
+            || name.starts_with("x-koogate-")
+        {
+            continue;
+        }
+        if name == "cookie" {
+            if let Some(kept) =
+                value.to_str().ok().map(without_koogate_cookies).filter(|c| !c.is_empty())
+            {
+                headers.push((name, kept.into_bytes()));
+            }
+            continue;
+        }
+        headers.push((name, value.as_bytes().to_vec()));
+    }
+    if let Some(peer) = req.peer_addr() {
+        headers.push(("x-forwarded-for".to_string(), peer.ip().to_string().into_bytes()));
+    }
+    headers
+}
+
+fn without_koogate_cookies(cookie: &str) -> String {
+    cookie
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !name.starts_with("koogate_") && !name.starts_with("__Host-koogate_")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Header values must be visible ASCII; anything else is URL-encoded (the
+/// identity token carries the exact text).
+fn header_text(value: &str) -> String {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        value.to_string()
+    } else {
+        form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+}
+
+fn has_body(req: &HttpRequest) -> bool {
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    length.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
+}
+
+/// The request body, chunk by chunk, without buffering it: the actix
+/// payload is read on this worker and handed to the client over a channel.
+fn stream_body(mut payload: web::Payload) -> reqwest::Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(8);
+    actix_web::rt::spawn(async move {
+        while let Some(chunk) = payload.next().await {
+            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            let failed = item.is_err();
+            if sender.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    reqwest::Body::wrap_stream(chunks)
+}
+
+/// The upstream's answer, streamed back with its status and end-to-end
+/// headers.
+fn relay(response: reqwest::Response) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
+        .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        let lower = name.as_str().to_ascii_lowercase();
+        if HOP_BY_HOP.contains(&lower.as_str()) || lower == "content-length" {
+            continue;
+        }
+        builder.append_header((name.as_str(), value.as_bytes()));
+    }
+    builder.streaming(response.bytes_stream().map_err(std::io::Error::other))
+}

@@ -1,0 +1,213 @@
+//! The gate: signed-in users reach the vendor's app with their identity;
+//! nobody else does, and nobody can claim someone else's identity.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use p256::ecdsa::signature::Verifier;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::sso::Scene;
+
+/// A stand-in for the vendor's app: it answers what it received.
+async fn start_upstream() -> String {
+    let server = HttpServer::new(|| {
+        App::new().app_data(web::PayloadConfig::new(16 << 20)).default_service(web::to(
+            |req: HttpRequest, body: web::Bytes| async move {
+                let headers: BTreeMap<String, String> = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                    .collect();
+                HttpResponse::Ok().insert_header(("X-Upstream", "yes")).json(json!({
+                    "method": req.method().as_str(),
+                    "path": req.uri().path_and_query().map(|p| p.as_str()),
+                    "headers": headers,
+                    "bodyLength": body.len(),
+                    "bodyChecksum": body.iter().map(|b| u64::from(*b)).sum::<u64>(),
+                }))
+            },
+        ))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn gate_app(backend: Backend, upstream: &str) -> TestApp {
+    let mut settings: Vec<(&str, &str)> = KIT_SETTINGS.to_vec();
+    settings.push(("upstream.url", upstream));
+    spawn_app(backend, &settings).await
+}
+
+/// Verifies an ES256 JWT against the published JWKS; returns its claims.
+async fn verified_claims(app: &TestApp, token: &str) -> Value {
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWS compact token");
+    let header: Value =
+        serde_json::from_slice(&B64URL.decode(parts[0]).expect("b64")).expect("header");
+    assert_eq!(header["alg"], "ES256");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the token's kid is published");
+    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+    assert_eq!((jwk["alg"].as_str(), jwk["use"].as_str()), (Some("ES256"), Some("sig")));
+    let point = json!({"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"], "y": jwk["y"]});
+    let public = p256::PublicKey::from_jwk_str(&point.to_string()).expect("an EC P-256 JWK");
+    let key = p256::ecdsa::VerifyingKey::from(public);
+    let signature =
+        p256::ecdsa::Signature::from_slice(&B64URL.decode(parts[2]).expect("b64")).expect("sig");
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("the signature verifies");
+    serde_json::from_slice(&B64URL.decode(parts[1]).expect("b64")).expect("claims")
+}
+
+async fn a_signed_in_user_reaches_the_app_with_a_verifiable_identity(backend: Backend) {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(backend, &upstream).await).await;
+    scene.centre.signs_in("alice");
+    let browser = Browser::new(&scene.app);
+    let landed = browser.sign_in(&scene.tenant_query()).await;
+    landed.assert_lands_on("/");
+    let session = landed.cookie("koogate_session").expect("a session cookie").value.clone();
+
+    // The browser's own cookies travel with koogate's session cookie.
+    let response = browser
+        .client()
+        .get(format!("{}/reports/42?tab=people", scene.app.address))
+        .header("X-Koogate-User", "mallory")
+        .header("X-Koogate-Role", "admin")
+        .header("Cookie", format!("theme=dark; koogate_session={session}"))
+        .send()
+        .await
+        .expect("through the gate");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers().get("x-upstream").and_then(|v| v.to_str().ok()), Some("yes"));
+    let seen: Value = response.json().await.expect("echo");
+    assert_eq!(seen["path"], "/reports/42?tab=people");
+    let headers = &seen["headers"];
+    assert_eq!(headers["x-koogate-user"], "alice", "a spoofed user never reaches the app");
+    assert_eq!(headers["x-koogate-tenant"], scene.enterprise.tenant_id.as_str());
+    assert_eq!(headers["x-koogate-role"], "admin", "alice is an admin by authSync");
+    let cookies = headers["cookie"].as_str().unwrap_or("");
+    assert!(cookies.contains("theme=dark"), "{cookies}");
+    assert!(!cookies.contains("koogate_"), "koogate's session never reaches the app: {cookies}");
+
+    let token = headers["x-koogate-identity"].as_str().expect("an identity token");
+    let claims = verified_claims(&scene.app, token).await;
+    assert_eq!(claims["iss"], PUBLIC_URL);
+    assert_eq!(claims["aud"], "upstream");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["tenant"], scene.enterprise.tenant_id.as_str());
+    let lifetime = claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat");
+    assert!((1..=300).contains(&lifetime), "short-lived: {lifetime}s");
+
+    // A large upload streams through and arrives whole.
+    let body: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let checksum: u64 = body.iter().map(|b| u64::from(*b)).sum();
+    let seen: Value = browser
+        .client()
+        .post(format!("{}/upload", scene.app.address))
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("echo");
+    assert_eq!(
+        (seen["method"].as_str(), seen["bodyLength"].as_u64()),
+        (Some("POST"), Some(3 * 1024 * 1024))
+    );
+    assert_eq!(seen["bodyChecksum"].as_u64(), Some(checksum));
+
+    // Once the tenant is frozen the gate is shut.
+    scene.app.set_instance_status(&scene.enterprise.instance_id, "FREEZE").await;
+    let response = browser
+        .client()
+        .get(format!("{}/reports/42", scene.app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 401);
+}
+
+async fn strangers_are_sent_to_sign_in_or_refused(backend: Backend) {
+    let upstream = start_upstream().await;
+    let app = gate_app(backend, &upstream).await;
+    let html = app
+        .http
+        .get(format!("{}/reports/42", app.address))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .header("X-Koogate-User", "mallory")
+        .send()
+        .await
+        .expect("sent");
+    // reqwest follows redirects by default: look at the first answer.
+    let first = html.url().path().to_string();
+    assert_eq!(first, "/sso/login", "a browser is sent to sign in");
+    let api = app
+        .http
+        .get(format!("{}/api/things", app.address))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(api.status().as_u16(), 401);
+
+    // Without an upstream configured nothing is forwarded at all.
+    let bare = spawn_app(backend, &[]).await;
+    let response =
+        bare.http.get(format!("{}/reports/42", bare.address)).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 404);
+}
+
+async fn an_app_that_does_not_answer_is_a_bad_gateway(backend: Backend) {
+    let scene = Scene::new(gate_app(backend, "http://127.0.0.1:1").await).await;
+    scene.centre.signs_in("bob");
+    let browser = Browser::new(&scene.app);
+    browser.sign_in(&scene.tenant_query()).await.assert_lands_on("/");
+    let response =
+        browser.client().get(format!("{}/x", scene.app.address)).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 502);
+}
+
+macro_rules! gate_test {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario(crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if crate::helpers::postgres_url().is_some() {
+                    super::$scenario(crate::helpers::Backend::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+gate_test!(a_signed_in_user_reaches_the_app_with_a_verifiable_identity);
+gate_test!(strangers_are_sent_to_sign_in_or_refused);
+gate_test!(an_app_that_does_not_answer_is_a_bad_gateway);
