@@ -23,6 +23,9 @@ pub struct Model {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// Why access ended while the session was open (`frozen`, `released`,
+    /// `revoked`): kept so the next request can say so, then purged.
+    pub ended: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -46,6 +46,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Sessions::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Sessions::LastSeenAt).big_integer().not_null())
                     .col(ColumnDef::new(Sessions::ExpiresAt).big_integer().not_null())
+                    .col(ColumnDef::new(Sessions::Ended).string_len(16).null())
                     .to_owned(),
             )
             .await?;
@@ -133,6 +134,7 @@ enum Sessions {
     CreatedAt,
     LastSeenAt,
     ExpiresAt,
+    Ended,
 }
 
 #[derive(DeriveIden)]

@@ -2,13 +2,14 @@
 //! both ways over a pooled client, hop-by-hop headers dropped, every
 //! client-sent `X-Koogate-*` header removed and koogate's own set.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::gate::identity::Claims;
-use crate::sso::handlers::current_session;
+use crate::sso::handlers::{current_session, Current};
+use crate::sso::pages;
 use crate::startup::AppState;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -43,8 +44,10 @@ pub async fn forward(
                 .json(json!({"error": "unavailable", "message": "please retry"}));
         }
     };
-    let Some(session) = session else {
-        return anonymous(&req);
+    let session = match session {
+        Current::Live(session) => session,
+        Current::Anonymous => return anonymous(&req),
+        Current::Ended(reason) => return ended(&state, &req, &reason),
     };
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
@@ -88,12 +91,7 @@ pub async fn forward(
 
 /// Browsers go to sign-in; API clients get 401.
 fn anonymous(req: &HttpRequest) -> HttpResponse {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if wants_html {
+    if wants_html(req) {
         let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
         return HttpResponse::Found()
@@ -102,6 +100,42 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
     }
     HttpResponse::Unauthorized()
         .json(json!({"error": "unauthenticated", "message": "sign in first"}))
+}
+
+/// A session whose access ended: a page (browsers) or JSON saying why,
+/// 403 while frozen or revoked, 410 once released.
+fn ended(state: &AppState, req: &HttpRequest, reason: &str) -> HttpResponse {
+    let (status, code, title, message) = match reason {
+        "frozen" => (
+            StatusCode::FORBIDDEN,
+            "frozen",
+            "Access suspended",
+            "Your organisation's subscription is suspended. Please contact its administrator.",
+        ),
+        "released" => (
+            StatusCode::GONE,
+            "released",
+            "Subscription ended",
+            "Your organisation's subscription has ended.",
+        ),
+        _ => (
+            StatusCode::FORBIDDEN,
+            "revoked",
+            "No access",
+            "Your access to this application was withdrawn. Please ask your organisation's administrator.",
+        ),
+    };
+    if wants_html(req) {
+        return pages::refusal(&state.pages, status, title, message, Some("/sso/login"));
+    }
+    HttpResponse::build(status).json(json!({"error": code, "message": message}))
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
 }
 
 /// The client's headers minus hop-by-hop ones, any `X-Koogate-*`, and

@@ -290,6 +290,7 @@ async fn finish_login(
             created_at: now,
             last_seen_at: now,
             expires_at: 0,
+            ended: None,
         },
     )
     .await?;
@@ -373,19 +374,25 @@ fn removal(name: &'static str) -> Cookie<'static> {
     Cookie::build(name, "").path("/").finish()
 }
 
+/// What a request's session cookie amounts to.
+pub enum Current {
+    /// No cookie, an unknown one, or a session past its lifetime.
+    Anonymous,
+    Live(Box<session::Model>),
+    /// Access ended while the session was open: `frozen`, `released` or
+    /// `revoked`.
+    Ended(String),
+}
+
 /// The session a request carries, if it is still good: not past its
-/// absolute or idle lifetime (and not ended by a revocation, which deletes
-/// it).
-pub async fn current_session(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Option<session::Model>, Error> {
+/// absolute or idle lifetime, and not ended by a revocation.
+pub async fn current_session(state: &AppState, req: &HttpRequest) -> Result<Current, Error> {
     let Some(cookie) = req.cookie(session_cookie_name(cookie_secure(state))) else {
-        return Ok(None);
+        return Ok(Current::Anonymous);
     };
     let id_hash = token_hash(cookie.value());
     let Some(found) = store::sessions::find(&state.db.conn, &id_hash).await? else {
-        return Ok(None);
+        return Ok(Current::Anonymous);
     };
     let now = Utc::now().timestamp_millis();
     let idle_ms = i64::try_from(state.settings.sso.idle_ttl_secs)
@@ -395,20 +402,23 @@ pub async fn current_session(
         let tx = state.db.begin_write().await?;
         store::sessions::delete(&tx.txn, &id_hash).await?;
         tx.commit().await?;
-        return Ok(None);
+        return Ok(Current::Anonymous);
+    }
+    if let Some(reason) = found.ended {
+        return Ok(Current::Ended(reason));
     }
     if found.access_expires_at - now < REFRESH_MARGIN_MS && !refresh_tokens(state, &found).await? {
         let tx = state.db.begin_write().await?;
         store::sessions::delete(&tx.txn, &id_hash).await?;
         tx.commit().await?;
-        return Ok(None);
+        return Ok(Current::Anonymous);
     }
     if now - found.last_seen_at > TOUCH_EVERY_MS {
         let tx = state.db.begin_write().await?;
         store::sessions::touch(&tx.txn, &id_hash, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(found))
+    Ok(Current::Live(Box::new(found)))
 }
 
 /// Refreshes the session's access token before it expires. `Ok(false)`
@@ -480,7 +490,7 @@ struct Me {
 
 /// `GET /sso/me`: who is signed in, or 401.
 pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
-    let Some(session) = current_session(&state, &req).await? else {
+    let Current::Live(session) = current_session(&state, &req).await? else {
         return Err(Error::Unauthenticated("not signed in"));
     };
     let email = match &session.email_sealed {

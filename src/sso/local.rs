@@ -221,6 +221,7 @@ async fn check(
             created_at: now,
             last_seen_at: now,
             expires_at: 0,
+            ended: None,
         },
     )
     .await?;

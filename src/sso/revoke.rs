@@ -1,6 +1,7 @@
 //! Ending sessions when access ends. Sessions live in the database every
-//! replica shares and are deleted in the same transaction as the change
-//! that ends them, so they end at once, everywhere.
+//! replica shares and are marked ended (with the reason, so the next
+//! request can say why) in the same transaction as the change that ends
+//! them, so they end at once, everywhere.
 
 use sea_orm::ConnectionTrait;
 
@@ -16,13 +17,19 @@ pub async fn after_instance_change(
 ) -> Result<(), Error> {
     // It is no longer active (frozen or released): its local account's
     // sessions end with it.
-    store::sessions::delete_for_instance(conn, instance_id).await?;
+    if let Some(instance) = store::instances::find(conn, instance_id).await? {
+        let reason = if instance.status == "frozen" { "frozen" } else { "released" };
+        store::sessions::end_for_instance(conn, instance_id, reason).await?;
+    }
     for tenant_id in store::tenants::bound_by(conn, instance_id).await? {
         let Some(tenant) = store::tenants::find(conn, &tenant_id).await? else { continue };
         let (access, _) = store::tenants::access(conn, &tenant).await?;
-        if access != Access::Open {
-            store::sessions::delete_for_tenant(conn, &tenant_id).await?;
-        }
+        let reason = match access {
+            Access::Open => continue,
+            Access::Frozen => "frozen",
+            Access::Released => "released",
+        };
+        store::sessions::end_for_tenant(conn, &tenant_id, reason).await?;
     }
     Ok(())
 }

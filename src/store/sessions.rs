@@ -73,21 +73,42 @@ pub async fn delete(conn: &impl ConnectionTrait, id_hash: &str) -> Result<(), Er
     Ok(())
 }
 
+/// Sessions whose end reason `reason` may set: open ones, and for a
+/// release (final) any not already released.
+fn replaceable(reason: &str) -> sea_orm::sea_query::SimpleExpr {
+    if reason == "released" {
+        session::Column::Ended.is_null().or(session::Column::Ended.ne("released"))
+    } else {
+        session::Column::Ended.is_null()
+    }
+}
+
 /// Ends every session of a tenant.
-pub async fn delete_for_tenant(conn: &impl ConnectionTrait, tenant_id: &str) -> Result<u64, Error> {
-    let result =
-        Session::delete_many().filter(session::Column::TenantId.eq(tenant_id)).exec(conn).await?;
+pub async fn end_for_tenant(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    reason: &str,
+) -> Result<u64, Error> {
+    let result = Session::update_many()
+        .col_expr(session::Column::Ended, Expr::value(reason))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(replaceable(reason))
+        .exec(conn)
+        .await?;
     Ok(result.rows_affected)
 }
 
 /// Ends every session opened through an instance's local account.
-pub async fn delete_for_instance(
+pub async fn end_for_instance(
     conn: &impl ConnectionTrait,
     instance_id: &str,
+    reason: &str,
 ) -> Result<u64, Error> {
-    let result = Session::delete_many()
+    let result = Session::update_many()
+        .col_expr(session::Column::Ended, Expr::value(reason))
         .filter(session::Column::InstanceId.eq(instance_id))
         .filter(session::Column::TenantId.eq(""))
+        .filter(replaceable(reason))
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
@@ -146,8 +167,9 @@ pub async fn clear_failures(conn: &impl ConnectionTrait, key: &str) -> Result<()
     Ok(())
 }
 
-/// Ends every session of these users of a tenant.
-pub async fn delete_for_users(
+/// Ends every session of these users of a tenant (their access was
+/// withdrawn).
+pub async fn end_for_users(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
     user_names: &[String],
@@ -155,7 +177,9 @@ pub async fn delete_for_users(
     if user_names.is_empty() {
         return Ok(0);
     }
-    let result = Session::delete_many()
+    let result = Session::update_many()
+        .col_expr(session::Column::Ended, Expr::value("revoked"))
+        .filter(session::Column::Ended.is_null())
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::UserName.is_in(user_names.iter().cloned()))
         .exec(conn)

@@ -139,15 +139,25 @@ async fn a_signed_in_user_reaches_the_app_with_a_verifiable_identity(backend: Ba
     );
     assert_eq!(seen["bodyChecksum"].as_u64(), Some(checksum));
 
-    // Once the tenant is frozen the gate is shut.
+    // Once the tenant is frozen the gate is shut, and says why: 403 while
+    // frozen, 410 once released; a page for browsers, JSON for others.
     scene.app.set_instance_status(&scene.enterprise.instance_id, "FREEZE").await;
-    let response = browser
-        .client()
-        .get(format!("{}/reports/42", scene.app.address))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status().as_u16(), 401);
+    let get = |accept: &'static str| {
+        browser
+            .client()
+            .get(format!("{}/reports/42", scene.app.address))
+            .header("Accept", accept)
+            .send()
+    };
+    let api = get("application/json").await.expect("sent");
+    assert_eq!(api.status().as_u16(), 403);
+    assert_eq!(api.json::<Value>().await.expect("json")["error"], "frozen");
+    let page = get("text/html").await.expect("sent");
+    assert_eq!(page.status().as_u16(), 403);
+    assert!(page.text().await.expect("html").contains("Access suspended"));
+
+    scene.app.release_instance(&scene.enterprise.instance_id).await;
+    assert_eq!(get("application/json").await.expect("sent").status().as_u16(), 410);
 }
 
 async fn strangers_are_sent_to_sign_in_or_refused(backend: Backend) {
