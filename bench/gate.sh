@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Gate benchmark: authenticated GETs through koogate's reverse proxy,
+# beside the same requests straight to the upstream and through nginx
+# proxy_pass, in one run. The upstream is nginx returning a small body.
+#
+#   bash bench/gate.sh [SECONDS=15] [CONNECTIONS=32]
+#
+# Needs wrk and nginx (Debian packages: apt-get install -y wrk nginx).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-15}"
+connections="${2:-32}"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx first" >&2; exit 2; }
+
+cargo build --release --bin koogate >/dev/null 2>&1
+bin="${CARGO_TARGET_DIR:-target}/release"
+
+mkdir -p "$work/logs"
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:18300; keepalive 64; }
+  server { listen 127.0.0.1:18300; location / { return 200 "hello from the app\n"; } }
+  server {
+    listen 127.0.0.1:18301;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+nginx -p "$work" -c "$work/nginx.conf"
+
+KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
+KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
+RUST_LOG=warn "$bin/koogate" serve >"$work/koogate.log" 2>&1 &
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
+
+# A signed-in session, written straight into the database: this measures
+# the gate, not the sign-in.
+token="bench-session-token"
+python3 - "$work/koogate.db" "$token" <<'PY'
+import hashlib, sqlite3, sys, time
+db, token = sys.argv[1], sys.argv[2]
+now = int(time.time() * 1000)
+con = sqlite3.connect(db)
+con.execute("""INSERT INTO sessions (id_hash, tenant_id, app_id, instance_id, user_name, name, role,
+  org_code, email_sealed, access_token_sealed, refresh_token_sealed, access_expires_at, created_at,
+  last_seen_at, expires_at, ended) VALUES (?, 't-bench', 'app', NULL, 'bench', 'Bench', 'user', '10',
+  NULL, 'x', NULL, ?, ?, ?, ?, NULL)""", (hashlib.sha256(token.encode()).hexdigest(), now + 86400000, now, now, now + 86400000))
+con.commit()
+PY
+
+run() { # $1 label, $2 url
+  printf '%-16s ' "$1:"
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
+    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s\n", rps, p50, p99}'
+}
+run direct http://127.0.0.1:18300/
+run nginx http://127.0.0.1:18301/
+run koogate http://127.0.0.1:18302/
+echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$bin/koogate serve" | head -1)/status)"
