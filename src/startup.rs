@@ -38,6 +38,8 @@ pub struct AppState {
     pub upstream_http: reqwest::Client,
     /// Signs the identity handed upstream.
     pub identity: crate::gate::identity::Keys,
+    /// Recently checked sessions and their identity tokens (half a second).
+    pub gate_cache: crate::gate::cache::GateCache,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
 }
@@ -82,6 +84,7 @@ impl Application {
             http,
             upstream_http,
             identity,
+            gate_cache: Default::default(),
             pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,

@@ -1,5 +1,6 @@
 //! The gate: every path koogate does not answer itself is forwarded to the
 //! vendor's app for signed-in users, with their identity attached.
 
+pub mod cache;
 pub mod identity;
 pub mod proxy;

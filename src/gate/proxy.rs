@@ -7,9 +7,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::gate::cache::Seen;
 use crate::gate::identity::Claims;
-use crate::sso::handlers::{current_session, Current};
+use crate::sso::handlers::{cookie_secure, current_session, Current};
 use crate::sso::pages;
+use crate::sso::{session_cookie_name, token_hash};
 use crate::startup::AppState;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -36,36 +42,20 @@ pub async fn forward(
         return HttpResponse::NotFound()
             .json(json!({"error": "not_found", "message": "not found"}));
     }
-    let session = match current_session(&state, &req).await {
-        Ok(session) => session,
+    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+        return HttpResponse::MethodNotAllowed().finish();
+    };
+    let seen = match who_is_calling(&state, &req).await {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(refusal)) => return refusal,
         Err(err) => {
             tracing::error!(error = ?err, "the session store failed");
             return HttpResponse::ServiceUnavailable()
                 .json(json!({"error": "unavailable", "message": "please retry"}));
         }
     };
-    let session = match session {
-        Current::Live(session) => session,
-        Current::Anonymous => return anonymous(&req),
-        Current::Ended(reason) => return ended(&state, &req, &reason),
-    };
+    let (session, token) = (&seen.session, &*seen.token);
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
-        return HttpResponse::MethodNotAllowed().finish();
-    };
-    let claims = Claims {
-        user_name: &session.user_name,
-        tenant_id: &session.tenant_id,
-        role: &session.role,
-        org_code: session.org_code.as_deref(),
-    };
-    let token = match state.identity.token(&state.settings.server.public_url, &claims) {
-        Ok(token) => token,
-        Err(err) => {
-            tracing::error!(error = ?err, "cannot sign the identity");
-            return HttpResponse::InternalServerError().finish();
-        }
-    };
     let mut outbound = state.upstream_http.request(method, format!("{upstream}{path}"));
     for (name, value) in forwarded_headers(&req) {
         outbound = outbound.header(name, value);
@@ -87,6 +77,51 @@ pub async fn forward(
                 .json(json!({"error": "bad_gateway", "message": "the application did not answer"}))
         }
     }
+}
+
+/// The signed-in caller and their identity token, from the short memory
+/// when fresh, else from the session store (then remembered); `Err` holds
+/// the answer for a caller who is not (or no longer) signed in.
+async fn who_is_calling(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Result<Seen, HttpResponse>, Error> {
+    let id_hash =
+        req.cookie(session_cookie_name(cookie_secure(state))).map(|c| token_hash(c.value()));
+    if let Some(seen) = id_hash.as_deref().and_then(|h| state.gate_cache.get(h)) {
+        return Ok(Ok(seen));
+    }
+    let session = match current_session(state, req).await? {
+        Current::Live(session) => session,
+        Current::Anonymous => return Ok(Err(anonymous(req))),
+        Current::Ended(reason) => {
+            if let Some(h) = &id_hash {
+                state.gate_cache.forget(h);
+            }
+            return Ok(Err(ended(state, req, &reason)));
+        }
+    };
+    let reusable = id_hash.as_deref().and_then(|h| state.gate_cache.token(h));
+    let (token, signed_at) = match reusable {
+        Some(reused) => reused,
+        None => {
+            let claims = Claims {
+                user_name: &session.user_name,
+                tenant_id: &session.tenant_id,
+                role: &session.role,
+                org_code: session.org_code.as_deref(),
+            };
+            (
+                Arc::from(state.identity.token(&state.settings.server.public_url, &claims)?),
+                Instant::now(),
+            )
+        }
+    };
+    let seen = Seen { session: Arc::new(*session), token };
+    if let Some(h) = &id_hash {
+        state.gate_cache.put(h, seen.clone(), signed_at);
+    }
+    Ok(Ok(seen))
 }
 
 /// Browsers go to sign-in; API clients get 401.

@@ -181,7 +181,7 @@ fn redirect_uri(state: &AppState) -> String {
     format!("{}/sso/callback", state.settings.server.public_url.trim_end_matches('/'))
 }
 
-pub(super) fn cookie_secure(state: &AppState) -> bool {
+pub fn cookie_secure(state: &AppState) -> bool {
     state.settings.sso.cookie_secure.unwrap_or(true)
 }
 

@@ -1,0 +1,72 @@
+//! A short memory of recently seen sessions and their identity tokens, so
+//! a busy browser does not cost a database read and an ECDSA signature on
+//! every request.
+//!
+//! # Security
+//! An entry is trusted for `SESSION_TTL` only (well inside the promise
+//! that a revocation ends sessions within a second, on every replica);
+//! tokens are reused for at most `TOKEN_REUSE` of their 300 s lifetime.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use entity::session;
+
+const SESSION_TTL: Duration = Duration::from_millis(500);
+const TOKEN_REUSE: Duration = Duration::from_secs(60);
+/// Past this many entries the memory is simply dropped and refilled.
+const MAX_ENTRIES: usize = 50_000;
+
+#[derive(Clone)]
+pub struct Seen {
+    pub session: Arc<session::Model>,
+    pub token: Arc<str>,
+}
+
+struct Entry {
+    seen: Seen,
+    checked_at: Instant,
+    signed_at: Instant,
+}
+
+#[derive(Default)]
+pub struct GateCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl GateCache {
+    /// The session and token remembered for this session id hash, if both
+    /// are still fresh enough to trust.
+    pub fn get(&self, id_hash: &str) -> Option<Seen> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(id_hash)?;
+        (entry.checked_at.elapsed() < SESSION_TTL && entry.signed_at.elapsed() < TOKEN_REUSE)
+            .then(|| entry.seen.clone())
+    }
+
+    /// A token still fit to reuse for this session (and when it was
+    /// signed), even if the session itself must be checked again.
+    pub fn token(&self, id_hash: &str) -> Option<(Arc<str>, Instant)> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(id_hash)?;
+        (entry.signed_at.elapsed() < TOKEN_REUSE)
+            .then(|| (entry.seen.token.clone(), entry.signed_at))
+    }
+
+    pub fn put(&self, id_hash: &str, seen: Seen, signed_at: Instant) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries
+                .insert(id_hash.to_string(), Entry { seen, checked_at: Instant::now(), signed_at });
+        }
+    }
+
+    pub fn forget(&self, id_hash: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id_hash);
+        }
+    }
+}
