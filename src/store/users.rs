@@ -26,6 +26,22 @@ pub async fn grants(
         .await?)
 }
 
+/// These users of a tenant, as stored.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_names: &[String],
+) -> Result<Vec<user::Model>, Error> {
+    if user_names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(User::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::UserName.is_in(user_names.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
 /// Inserts or replaces users.
 pub async fn upsert_users(
     conn: &impl ConnectionTrait,

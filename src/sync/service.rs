@@ -198,11 +198,28 @@ async fn auth_sync(
                     grant_row(&u.user_name, granted)
                 })
                 .collect();
-            let disabled: Vec<String> =
-                users.iter().filter(|u| !u.enabled).map(|u| u.user_name.clone()).collect();
+            // Sessions carry the role and department they were opened with:
+            // a user disabled, or whose role or department changed, signs in
+            // again (and so gets the new ones).
+            let before: HashMap<String, user::Model> =
+                store::users::find_many(conn, tenant_id, &names)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.user_name.clone(), u))
+                    .collect();
+            let ended: Vec<String> = users
+                .iter()
+                .filter(|u| {
+                    !u.enabled
+                        || before
+                            .get(&u.user_name)
+                            .is_some_and(|old| old.role != u.role || old.org_code != u.org_code)
+                })
+                .map(|u| u.user_name.clone())
+                .collect();
             store::users::upsert_users(conn, users).await?;
             store::users::upsert_grants(conn, grants).await?;
-            store::sessions::end_for_users(conn, tenant_id, &disabled).await?;
+            store::sessions::end_for_users(conn, tenant_id, &ended).await?;
         }
         Flag::Cancel => {
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();

@@ -86,3 +86,26 @@ async fn deleting_an_account_ends_its_session(app: TestApp) {
     a_change_to_alice_ends_only_her_session(&scene, 0, "true").await;
 }
 kit_on_both_backends!(deleting_an_account_ends_its_session);
+
+/// A session carries the role it was opened with: when authSync changes
+/// someone's role, that session ends and the next sign-in brings the new
+/// role. A change of name alone leaves the session be.
+async fn a_new_role_takes_effect_at_the_next_sign_in(app: TestApp) {
+    let scene = Scene::new(app).await;
+    let alice = scene.signed_in("alice").await;
+    let bob = scene.signed_in("bob").await;
+
+    let mut renamed = member("bob", "true");
+    renamed["name"] = json!("Robert User");
+    scene.auth_sync(2, 2, json!([renamed])).await;
+    let mut demoted = member("alice", "true");
+    demoted["role"] = json!("user");
+    scene.auth_sync(2, 3, json!([demoted])).await;
+
+    alice.assert_signed_out_within_a_second().await;
+    assert_eq!(bob.me().await.0, 200, "a new name alone keeps the session");
+    let (browser, again) = scene.sign_in("alice").await;
+    again.assert_lands_on("/");
+    assert_eq!(browser.me().await.1["role"], "user");
+}
+kit_on_both_backends!(a_new_role_takes_effect_at_the_next_sign_in);
