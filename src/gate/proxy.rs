@@ -157,7 +157,7 @@ fn ended(state: &AppState, req: &HttpRequest, reason: &str) -> HttpResponse {
             StatusCode::FORBIDDEN,
             "revoked",
             "No access",
-            "Your access to this application was withdrawn. Please ask your organisation's administrator.",
+            "Your access to this application changed or was withdrawn. Please sign in again.",
         ),
     };
     if wants_html(req) {

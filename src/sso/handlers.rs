@@ -7,7 +7,9 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::auth_centre::{AuthCentreError, TenantClient};
-use super::{login_cookie_name, pages, random_token, session_cookie_name, token_hash};
+use super::{
+    login_cookie_name, pages, random_token, session_cookie_name, tenant_cookie_name, token_hash,
+};
 use crate::error::Error;
 use crate::startup::AppState;
 use crate::store::{self, tenants::Access};
@@ -62,19 +64,32 @@ pub(super) fn page(state: &AppState, refusal: Refusal) -> HttpResponse {
 /// The state is random, single use, expires in ten minutes and is bound
 /// to this browser by a login cookie holding another random value; only
 /// their hashes are stored, with the PKCE verifier sealed.
-pub async fn login(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> HttpResponse {
-    match start_login(&state, &query).await {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+) -> HttpResponse {
+    match start_login(&state, &req, &query).await {
         Ok(response) => response,
         Err(refusal) => page(&state, refusal),
     }
 }
 
-async fn start_login(state: &AppState, query: &LoginQuery) -> Result<HttpResponse, Refusal> {
+async fn start_login(
+    state: &AppState,
+    req: &HttpRequest,
+    query: &LoginQuery,
+) -> Result<HttpResponse, Refusal> {
     let conn = &state.db.conn;
+    // Without a tenant or instance in the link (the gate's redirect, a
+    // refusal page's "sign in again"), the organisation this browser last
+    // signed in to.
+    let remembered =
+        req.cookie(tenant_cookie_name(cookie_secure(state))).map(|c| c.value().to_string());
     let tenant_id = match (&query.tenant, &query.instance) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(i)) => store::tenants::bound_by(conn, i).await?.into_iter().next(),
-        (None, None) => None,
+        (None, None) => remembered,
     };
     let Some(tenant_id) = tenant_id else {
         return Err(Refusal::new(
@@ -295,8 +310,19 @@ async fn finish_login(
     )
     .await?;
     tracing::info!(tenant_id = %tenant.tenant_id, user_name = %user.user_name, "signed in");
-    let mut response =
-        HttpResponse::Found().insert_header((header::LOCATION, next_path)).cookie(cookie).finish();
+    // Not a credential: only which organisation to offer next time.
+    let tenant_cookie = Cookie::build(tenant_cookie_name(secure), tenant.tenant_id.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::days(30))
+        .finish();
+    let mut response = HttpResponse::Found()
+        .insert_header((header::LOCATION, next_path))
+        .cookie(cookie)
+        .cookie(tenant_cookie)
+        .finish();
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));
     Ok(response)
 }

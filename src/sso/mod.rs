@@ -28,6 +28,15 @@ pub fn login_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The organisation this browser last signed in to (not a credential).
+pub fn tenant_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-koogate_tenant"
+    } else {
+        "koogate_tenant"
+    }
+}
+
 /// What is stored for a random token (session id, state, login cookie):
 /// its SHA-256, so the database never holds a usable value.
 pub fn token_hash(token: &str) -> String {

@@ -104,6 +104,14 @@ async fn a_new_role_takes_effect_at_the_next_sign_in(app: TestApp) {
 
     alice.assert_signed_out_within_a_second().await;
     assert_eq!(bob.me().await.0, 200, "a new name alone keeps the session");
+    // "Sign in again" without naming the organisation: the browser's last
+    // one is remembered.
+    let again = alice.login("next=%2Freports").await;
+    assert!(
+        again.redirect().starts_with(&scene.centre.base_url),
+        "to the auth centre: {}",
+        again.redirect()
+    );
     let (browser, again) = scene.sign_in("alice").await;
     again.assert_lands_on("/");
     assert_eq!(browser.me().await.1["role"], "user");
