@@ -36,6 +36,10 @@ pub enum Error {
     /// The cache (Redis) failed; the caller may retry.
     #[error("cache failure")]
     Cache(#[source] redis::RedisError),
+    /// What this replica knows of revocations is too old to trust (the
+    /// database has not answered for a while); the caller may retry.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     /// Settings that cannot work.
     #[error("configuration: {0}")]
     Config(String),
@@ -54,9 +58,11 @@ impl Error {
             Error::InProgress => ResultCode::InProgress,
             Error::NoCapacity => ResultCode::NoResource,
             Error::AppSecret(_) => ResultCode::AppSecretProblem,
-            Error::Storage(_) | Error::Cache(_) | Error::Config(_) | Error::Internal(_) => {
-                ResultCode::InternalError
-            }
+            Error::Storage(_)
+            | Error::Cache(_)
+            | Error::Unavailable(_)
+            | Error::Config(_)
+            | Error::Internal(_) => ResultCode::InternalError,
         }
     }
 
@@ -64,9 +70,11 @@ impl Error {
     /// fault (it may name tables, hosts or values).
     pub fn public_message(&self) -> String {
         match self {
-            Error::Storage(_) | Error::Cache(_) | Error::Config(_) | Error::Internal(_) => {
-                "internal error, please retry".to_string()
-            }
+            Error::Storage(_)
+            | Error::Cache(_)
+            | Error::Unavailable(_)
+            | Error::Config(_)
+            | Error::Internal(_) => "internal error, please retry".to_string(),
             other => other.to_string(),
         }
     }
@@ -132,7 +140,7 @@ impl actix_web::ResponseError for Error {
             Error::Invalid(_) | Error::AppSecret(_) => StatusCode::BAD_REQUEST,
             Error::InstanceNotFound | Error::NotFound => StatusCode::NOT_FOUND,
             Error::InProgress => StatusCode::CONFLICT,
-            Error::Storage(_) | Error::Cache(_) | Error::NoCapacity => {
+            Error::Storage(_) | Error::Cache(_) | Error::Unavailable(_) | Error::NoCapacity => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,7 +154,7 @@ impl actix_web::ResponseError for Error {
             Error::InstanceNotFound | Error::NotFound => "not_found",
             Error::InProgress => "in_progress",
             Error::NoCapacity => "no_capacity",
-            Error::Storage(_) | Error::Cache(_) => "unavailable",
+            Error::Storage(_) | Error::Cache(_) | Error::Unavailable(_) => "unavailable",
             Error::Config(_) | Error::Internal(_) => "internal",
         };
         if self.status_code().is_server_error() {

@@ -40,6 +40,7 @@ pub struct AppState {
     pub identity: crate::gate::identity::Keys,
     /// Recently checked sessions and their identity tokens (half a second).
     pub gate_cache: crate::gate::cache::GateCache,
+    pub revocations: crate::sso::revoke::Revocations,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
 }
@@ -79,12 +80,15 @@ impl Application {
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
+        let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
+        revocations.refresh(&db.conn).await?;
         let state = web::Data::new(AppState {
             rsa_key,
             http,
             upstream_http,
             identity,
             gate_cache: Default::default(),
+            revocations,
             pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
@@ -98,6 +102,7 @@ impl Application {
         })?;
         let port = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?.port();
         spawn_housekeeping(state.clone());
+        spawn_revocation_reader(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -215,9 +220,36 @@ async fn purge_sessions(state: &AppState) -> Result<u64, Error> {
     let tx = state.db.begin_write().await?;
     let purged =
         crate::store::sessions::purge_expired(&tx.txn, chrono::Utc::now().timestamp_millis())
-            .await?;
+            .await?
+            + state.revocations.purge(&tx.txn).await?;
     tx.commit().await?;
     Ok(purged)
+}
+
+/// Reads new revocations several times a second, so a session ends on
+/// this replica soon after any replica takes its access away. Says so once
+/// when reading starts failing and once when it recovers.
+fn spawn_revocation_reader(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::sso::revoke::REFRESH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match state.revocations.refresh(&state.db.conn).await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("revocations are read again");
+                }
+                Ok(()) => {}
+                Err(err) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = ?err, "cannot read revocations; sessions will be refused until the database answers");
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }
 
 /// Background chores once a minute: forget expired nonces, login states

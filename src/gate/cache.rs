@@ -3,9 +3,11 @@
 //! every request.
 //!
 //! # Security
-//! An entry is trusted for `SESSION_TTL` only (well inside the promise
-//! that a revocation ends sessions within a second, on every replica);
-//! tokens are reused for at most `TOKEN_REUSE` of their 300 s lifetime.
+//! Revocations are checked on every request, remembered or not (they are
+//! in memory, see `sso::revoke`). An entry saves only the session read and
+//! is trusted for `SESSION_TTL`, so a logout or an idle expiry seen by
+//! another replica counts here within half a second; tokens are reused for
+//! at most `TOKEN_REUSE` of their 300 s lifetime.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -89,7 +89,16 @@ async fn who_is_calling(
     let id_hash =
         req.cookie(session_cookie_name(cookie_secure(state))).map(|c| token_hash(c.value()));
     if let Some(seen) = id_hash.as_deref().and_then(|h| state.gate_cache.get(h)) {
-        return Ok(Ok(seen));
+        // Revocations are checked on every request, remembered or not.
+        match state.revocations.ended(&seen.session)? {
+            None => return Ok(Ok(seen)),
+            Some(reason) => {
+                if let Some(h) = &id_hash {
+                    state.gate_cache.forget(h);
+                }
+                return Ok(Err(ended(state, req, &reason)));
+            }
+        }
     }
     let session = match current_session(state, req).await? {
         Current::Live(session) => session,

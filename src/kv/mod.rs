@@ -1,5 +1,7 @@
-//! Short-lived shared state: the nonce replay cache (and, later, login
-//! state and sessions). Redis when `redis.url` is set, else the database.
+//! Short-lived shared state: the nonce replay cache and sessions. Redis
+//! when `redis.url` is set, else the database.
+
+mod sessions;
 
 use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;

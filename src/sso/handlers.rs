@@ -242,6 +242,10 @@ async fn finish_login(
     let (Some(code), Some(tenant_id)) = (&query.code, &query.tenant) else {
         return Err(bad_request("This sign-in answer is incomplete. Please start again."));
     };
+    // Sessions made at or before a revocation end; taking the time before
+    // the access checks means a freeze that lands during this sign-in
+    // ends the session it makes.
+    let started = Utc::now().timestamp_millis();
     let secure = cookie_secure(state);
     let unified = state.settings.sso.mode == "unified";
     // Authorize mode: the state must be one we issued to this browser.
@@ -302,10 +306,9 @@ async fn finish_login(
             access_token_sealed: state.vault.seal(&tokens.access_token)?,
             refresh_token_sealed: seal_some(state, tokens.refresh_token.as_deref())?,
             access_expires_at: now + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000,
-            created_at: now,
+            created_at: started,
             last_seen_at: now,
             expires_at: 0,
-            ended: None,
         },
     )
     .await?;
@@ -339,9 +342,7 @@ pub(super) async fn open_session(
         .saturating_mul(1000);
     row.id_hash = token_hash(&session_id);
     row.expires_at = row.created_at.saturating_add(ttl_ms);
-    let tx = state.db.begin_write().await?;
-    store::sessions::insert(&tx.txn, row).await?;
-    tx.commit().await?;
+    state.kv.insert_session(&row, idle_ms(state)).await?;
     let secure = cookie_secure(state);
     Ok(Cookie::build(session_cookie_name(secure), session_id)
         .path("/")
@@ -417,40 +418,43 @@ pub async fn current_session(state: &AppState, req: &HttpRequest) -> Result<Curr
         return Ok(Current::Anonymous);
     };
     let id_hash = token_hash(cookie.value());
-    let Some(found) = store::sessions::find(&state.db.conn, &id_hash).await? else {
+    let Some(mut found) = state.kv.find_session(&id_hash).await? else {
         return Ok(Current::Anonymous);
     };
     let now = Utc::now().timestamp_millis();
-    let idle_ms = i64::try_from(state.settings.sso.idle_ttl_secs)
-        .unwrap_or(i64::MAX / 2)
-        .saturating_mul(1000);
+    let idle_ms = idle_ms(state);
     if found.expires_at < now || found.last_seen_at.saturating_add(idle_ms) < now {
-        let tx = state.db.begin_write().await?;
-        store::sessions::delete(&tx.txn, &id_hash).await?;
-        tx.commit().await?;
+        state.kv.delete_session(&id_hash).await?;
         return Ok(Current::Anonymous);
     }
-    if let Some(reason) = found.ended {
+    // Kept (not deleted) so that every later request can still say why.
+    if let Some(reason) = state.revocations.ended(&found)? {
         return Ok(Current::Ended(reason));
     }
-    if found.access_expires_at - now < REFRESH_MARGIN_MS && !refresh_tokens(state, &found).await? {
-        let tx = state.db.begin_write().await?;
-        store::sessions::delete(&tx.txn, &id_hash).await?;
-        tx.commit().await?;
-        return Ok(Current::Anonymous);
-    }
-    if now - found.last_seen_at > TOUCH_EVERY_MS {
-        let tx = state.db.begin_write().await?;
-        store::sessions::touch(&tx.txn, &id_hash, now).await?;
-        tx.commit().await?;
+    if found.access_expires_at - now < REFRESH_MARGIN_MS {
+        if !refresh_tokens(state, &mut found).await? {
+            state.kv.delete_session(&id_hash).await?;
+            return Ok(Current::Anonymous);
+        }
+        found.last_seen_at = now;
+        state.kv.update_session(&found, idle_ms).await?;
+    } else if now - found.last_seen_at > TOUCH_EVERY_MS {
+        found.last_seen_at = now;
+        state.kv.update_session(&found, idle_ms).await?;
     }
     Ok(Current::Live(Box::new(found)))
 }
 
-/// Refreshes the session's access token before it expires. `Ok(false)`
-/// when the auth centre refused (the session must end); an auth centre
-/// that cannot be reached keeps the session and is tried again later.
-async fn refresh_tokens(state: &AppState, found: &session::Model) -> Result<bool, Error> {
+/// `sso.idle_ttl_secs` in milliseconds.
+fn idle_ms(state: &AppState) -> i64 {
+    i64::try_from(state.settings.sso.idle_ttl_secs).unwrap_or(i64::MAX / 2).saturating_mul(1000)
+}
+
+/// Refreshes the session's access token before it expires, into `found`
+/// (the caller stores it). `Ok(false)` when the auth centre refused (the
+/// session must end); an auth centre that cannot be reached keeps the
+/// session and is tried again later.
+async fn refresh_tokens(state: &AppState, found: &mut session::Model) -> Result<bool, Error> {
     let Some(sealed) = &found.refresh_token_sealed else {
         return Ok(found.access_expires_at > Utc::now().timestamp_millis());
     };
@@ -473,22 +477,10 @@ async fn refresh_tokens(state: &AppState, found: &session::Model) -> Result<bool
     )?;
     match client.refresh(&state.http, &state.vault.open(sealed)?).await {
         Ok(tokens) => {
-            let refresh_sealed = match &tokens.refresh_token {
-                Some(t) => Some(state.vault.seal(t)?),
-                None => None,
-            };
-            let expires_at = Utc::now().timestamp_millis()
+            found.refresh_token_sealed = seal_some(state, tokens.refresh_token.as_deref())?;
+            found.access_token_sealed = state.vault.seal(&tokens.access_token)?;
+            found.access_expires_at = Utc::now().timestamp_millis()
                 + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000;
-            let tx = state.db.begin_write().await?;
-            store::sessions::update_tokens(
-                &tx.txn,
-                &found.id_hash,
-                state.vault.seal(&tokens.access_token)?,
-                refresh_sealed,
-                expires_at,
-            )
-            .await?;
-            tx.commit().await?;
             Ok(true)
         }
         Err(AuthCentreError::Refused(why)) => {
@@ -545,10 +537,8 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
     let mut location = back.clone();
     if let Some(cookie) = req.cookie(session_cookie_name(secure)) {
         let id_hash = token_hash(cookie.value());
-        if let Some(found) = store::sessions::find(&state.db.conn, &id_hash).await? {
-            let tx = state.db.begin_write().await?;
-            store::sessions::delete(&tx.txn, &id_hash).await?;
-            tx.commit().await?;
+        if let Some(found) = state.kv.find_session(&id_hash).await? {
+            state.kv.delete_session(&id_hash).await?;
             if let Some(tenant) = store::tenants::find(&state.db.conn, &found.tenant_id).await? {
                 location = TenantClient::logout_url(&tenant.domain_name, &back);
             }

@@ -144,6 +144,8 @@ async fn check(
             "This form expired or did not come from this site. Please try again.",
         ));
     }
+    // Before the status check: a freeze landing meanwhile ends this session.
+    let now = Utc::now().timestamp_millis();
     let conn = &state.db.conn;
     let instance = store::instances::find(conn, &form.instance).await?;
     let Some(instance) = instance.filter(|i| i.app_password_hash.is_some()) else {
@@ -171,7 +173,6 @@ async fn check(
         }
     }
     let attempt_key = format!("local:{}", instance.instance_id);
-    let now = Utc::now().timestamp_millis();
     if store::sessions::failures(conn, &attempt_key, WINDOW_MS, now).await? >= MAX_FAILURES {
         tracing::warn!(instance_id = %instance.instance_id, "local sign-in locked after repeated failures");
         return Err(Outcome::Retry(
@@ -221,7 +222,6 @@ async fn check(
             created_at: now,
             last_seen_at: now,
             expires_at: 0,
-            ended: None,
         },
     )
     .await?;

@@ -41,28 +41,17 @@ pub async fn find(
     Ok(Session::find_by_id(id_hash.to_string()).one(conn).await?)
 }
 
-pub async fn touch(conn: &impl ConnectionTrait, id_hash: &str, now_ms: i64) -> Result<(), Error> {
+/// Writes a session's `last_seen_at` and tokens (the rest never changes).
+pub async fn update(conn: &impl ConnectionTrait, row: &session::Model) -> Result<(), Error> {
     Session::update_many()
-        .col_expr(session::Column::LastSeenAt, Expr::value(now_ms))
-        .filter(session::Column::IdHash.eq(id_hash))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// New tokens after a refresh.
-pub async fn update_tokens(
-    conn: &impl ConnectionTrait,
-    id_hash: &str,
-    access_token_sealed: String,
-    refresh_token_sealed: Option<String>,
-    access_expires_at: i64,
-) -> Result<(), Error> {
-    Session::update_many()
-        .col_expr(session::Column::AccessTokenSealed, Expr::value(access_token_sealed))
-        .col_expr(session::Column::RefreshTokenSealed, Expr::value(refresh_token_sealed))
-        .col_expr(session::Column::AccessExpiresAt, Expr::value(access_expires_at))
-        .filter(session::Column::IdHash.eq(id_hash))
+        .col_expr(session::Column::LastSeenAt, Expr::value(row.last_seen_at))
+        .col_expr(session::Column::AccessTokenSealed, Expr::value(row.access_token_sealed.clone()))
+        .col_expr(
+            session::Column::RefreshTokenSealed,
+            Expr::value(row.refresh_token_sealed.clone()),
+        )
+        .col_expr(session::Column::AccessExpiresAt, Expr::value(row.access_expires_at))
+        .filter(session::Column::IdHash.eq(row.id_hash.as_str()))
         .exec(conn)
         .await?;
     Ok(())
@@ -71,47 +60,6 @@ pub async fn update_tokens(
 pub async fn delete(conn: &impl ConnectionTrait, id_hash: &str) -> Result<(), Error> {
     Session::delete_by_id(id_hash.to_string()).exec(conn).await?;
     Ok(())
-}
-
-/// Sessions whose end reason `reason` may set: open ones, and for a
-/// release (final) any not already released.
-fn replaceable(reason: &str) -> sea_orm::sea_query::SimpleExpr {
-    if reason == "released" {
-        session::Column::Ended.is_null().or(session::Column::Ended.ne("released"))
-    } else {
-        session::Column::Ended.is_null()
-    }
-}
-
-/// Ends every session of a tenant.
-pub async fn end_for_tenant(
-    conn: &impl ConnectionTrait,
-    tenant_id: &str,
-    reason: &str,
-) -> Result<u64, Error> {
-    let result = Session::update_many()
-        .col_expr(session::Column::Ended, Expr::value(reason))
-        .filter(session::Column::TenantId.eq(tenant_id))
-        .filter(replaceable(reason))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// Ends every session opened through an instance's local account.
-pub async fn end_for_instance(
-    conn: &impl ConnectionTrait,
-    instance_id: &str,
-    reason: &str,
-) -> Result<u64, Error> {
-    let result = Session::update_many()
-        .col_expr(session::Column::Ended, Expr::value(reason))
-        .filter(session::Column::InstanceId.eq(instance_id))
-        .filter(session::Column::TenantId.eq(""))
-        .filter(replaceable(reason))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
 }
 
 /// Failed attempts for `key` in the window that started last, or 0 when
@@ -165,26 +113,6 @@ pub async fn record_failure(
 pub async fn clear_failures(conn: &impl ConnectionTrait, key: &str) -> Result<(), Error> {
     LoginAttempt::delete_by_id(key.to_string()).exec(conn).await?;
     Ok(())
-}
-
-/// Ends every session of these users of a tenant (their access was
-/// withdrawn).
-pub async fn end_for_users(
-    conn: &impl ConnectionTrait,
-    tenant_id: &str,
-    user_names: &[String],
-) -> Result<u64, Error> {
-    if user_names.is_empty() {
-        return Ok(0);
-    }
-    let result = Session::update_many()
-        .col_expr(session::Column::Ended, Expr::value("revoked"))
-        .filter(session::Column::Ended.is_null())
-        .filter(session::Column::TenantId.eq(tenant_id))
-        .filter(session::Column::UserName.is_in(user_names.iter().cloned()))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
 }
 
 /// Forgets expired login states and sessions; returns how many.

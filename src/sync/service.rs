@@ -68,7 +68,7 @@ async fn tenant_sync(
                 row.updated_at = now;
                 store::tenants::upsert(conn, row).await?;
             }
-            store::sessions::end_for_tenant(conn, tenant_id, "released").await?;
+            crate::sso::revoke::tenant(conn, tenant_id, "released").await?;
         }
         Flag::Add | Flag::Modify => {
             // A modify changes only name and domainName; one for a tenant
@@ -219,20 +219,20 @@ async fn auth_sync(
                 .collect();
             store::users::upsert_users(conn, users).await?;
             store::users::upsert_grants(conn, grants).await?;
-            store::sessions::end_for_users(conn, tenant_id, &ended).await?;
+            crate::sso::revoke::users(conn, tenant_id, &ended).await?;
         }
         Flag::Cancel => {
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
-            store::sessions::end_for_users(conn, tenant_id, &names).await?;
+            crate::sso::revoke::users(conn, tenant_id, &names).await?;
         }
         Flag::Delete => {
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             store::users::delete(conn, tenant_id, &names).await?;
-            store::sessions::end_for_users(conn, tenant_id, &names).await?;
+            crate::sso::revoke::users(conn, tenant_id, &names).await?;
         }
     }
     Ok((stale > 0).then(|| json!({"skippedAsOlder": stale})))

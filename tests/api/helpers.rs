@@ -104,6 +104,44 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs a scenario wherever sessions can live: SQLite, PostgreSQL, and
+/// PostgreSQL with Redis (`redis.url` set: sessions in Redis).
+#[macro_export]
+macro_rules! on_every_session_store {
+    ($scenario:ident, $overrides:expr) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                let app =
+                    $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite, $overrides).await;
+                super::$scenario(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_postgres_app($overrides).await {
+                    super::$scenario(app).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn postgres_redis() {
+                if let Some(app) = $crate::helpers::spawn_redis_app($overrides).await {
+                    super::$scenario(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Runs a Kit scenario wherever sessions can live, with [`KIT_SETTINGS`].
+#[macro_export]
+macro_rules! kit_on_every_session_store {
+    ($scenario:ident) => {
+        $crate::on_every_session_store!($scenario, $crate::helpers::KIT_SETTINGS);
+    };
+}
+
 /// Runs a Kit scenario on both backends, with [`KIT_SETTINGS`].
 #[macro_export]
 macro_rules! kit_on_both_backends {
@@ -145,6 +183,15 @@ pub fn redis_url() -> Option<String> {
 pub async fn spawn_postgres_app(overrides: &[(&str, &str)]) -> Option<TestApp> {
     postgres_url()?;
     Some(spawn_app(Backend::Postgres, overrides).await)
+}
+
+/// An app on PostgreSQL that keeps nonces and sessions in Redis.
+pub async fn spawn_redis_app(overrides: &[(&str, &str)]) -> Option<TestApp> {
+    postgres_url()?;
+    let redis = redis_url()?;
+    let mut all: Vec<(&str, &str)> = overrides.to_vec();
+    all.push(("redis.url", &redis));
+    Some(spawn_app(Backend::Postgres, &all).await)
 }
 
 /// A fresh, empty PostgreSQL database; returns its URL and name.
@@ -189,6 +236,25 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
             (url, None, Some(name))
         }
     };
+    start_app(backend, url, dir, database_name, overrides).await
+}
+
+impl TestApp {
+    /// Another replica on this app's PostgreSQL database, with its own
+    /// settings (for instance the same `redis.url`).
+    pub async fn replica(&self, overrides: &[(&str, &str)]) -> TestApp {
+        assert_eq!(self.backend, Backend::Postgres, "replicas share a PostgreSQL database");
+        start_app(Backend::Postgres, self.database_url.clone(), None, None, overrides).await
+    }
+}
+
+async fn start_app(
+    backend: Backend,
+    url: String,
+    dir: Option<tempfile::TempDir>,
+    database_name: Option<String>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     let master_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let mut all: Vec<(String, String)> = vec![
         ("server.bind".into(), "127.0.0.1:0".into()),
@@ -810,6 +876,12 @@ impl Browser {
             .build()
             .expect("client");
         Browser { client, app_address: app.address.clone() }
+    }
+
+    /// The same browser (cookies and all) talking to another replica, as
+    /// a load balancer would send it there.
+    pub fn behind(&self, replica: &TestApp) -> Browser {
+        Browser { client: self.client.clone(), app_address: replica.address.clone() }
     }
 
     /// `GET` any absolute URL.

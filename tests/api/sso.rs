@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::auth_centre::{account, s256, AuthCentre, Calls};
 use crate::helpers::*;
-use crate::{kit_on_both_backends, on_both_backends};
+use crate::{kit_on_every_session_store, on_both_backends};
 
 /// The session cookie's name when `sso.cookie_secure` is off.
 pub const SESSION: &str = "koogate_session";
@@ -160,7 +160,7 @@ async fn a_granted_user_signs_in_through_the_tenants_auth_centre(app: TestApp) {
     assert_eq!(browser.me().await, (200, scene.me_of("alice")));
     assert_eq!(Browser::new(&scene.app).me().await.0, 401, "another browser has no session");
 }
-kit_on_both_backends!(a_granted_user_signs_in_through_the_tenants_auth_centre);
+kit_on_every_session_store!(a_granted_user_signs_in_through_the_tenants_auth_centre);
 
 async fn the_instance_link_signs_in_to_its_tenant_and_lands_on_next(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -172,7 +172,7 @@ async fn the_instance_link_signs_in_to_its_tenant_and_lands_on_next(app: TestApp
     browser.sign_in(&login).await.assert_lands_on(next);
     assert_eq!(browser.me().await, (200, scene.me_of("bob")));
 }
-kit_on_both_backends!(the_instance_link_signs_in_to_its_tenant_and_lands_on_next);
+kit_on_every_session_store!(the_instance_link_signs_in_to_its_tenant_and_lands_on_next);
 
 async fn the_login_refuses_unknown_unconfigured_frozen_and_released_tenants(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -194,7 +194,7 @@ async fn the_login_refuses_unknown_unconfigured_frozen_and_released_tenants(app:
     browser.login(&scene.tenant_query()).await.assert_refused(410);
     browser.login(&query(&[("instance", instance)])).await.assert_refused(410);
 }
-kit_on_both_backends!(the_login_refuses_unknown_unconfigured_frozen_and_released_tenants);
+kit_on_every_session_store!(the_login_refuses_unknown_unconfigured_frozen_and_released_tenants);
 
 async fn a_callback_without_this_browsers_own_fresh_state_is_refused(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -218,7 +218,7 @@ async fn a_callback_without_this_browsers_own_fresh_state_is_refused(app: TestAp
     browser.callback(&back).await.assert_lands_on("/");
     browser.callback(&back).await.assert_refused(400);
 }
-kit_on_both_backends!(a_callback_without_this_browsers_own_fresh_state_is_refused);
+kit_on_every_session_store!(a_callback_without_this_browsers_own_fresh_state_is_refused);
 
 async fn a_code_the_auth_centre_refuses_ends_on_a_bad_gateway_page(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -229,7 +229,7 @@ async fn a_code_the_auth_centre_refuses_ends_on_a_bad_gateway_page(app: TestApp)
     assert_eq!(browser.me().await.0, 401);
     assert_eq!(scene.centre.calls().userinfo, 0);
 }
-kit_on_both_backends!(a_code_the_auth_centre_refuses_ends_on_a_bad_gateway_page);
+kit_on_every_session_store!(a_code_the_auth_centre_refuses_ends_on_a_bad_gateway_page);
 
 async fn only_granted_and_enabled_people_get_a_session(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -252,7 +252,7 @@ async fn only_granted_and_enabled_people_get_a_session(app: TestApp) {
 
     scene.signed_in("alice").await;
 }
-kit_on_both_backends!(only_granted_and_enabled_people_get_a_session);
+kit_on_every_session_store!(only_granted_and_enabled_people_get_a_session);
 
 async fn a_tenant_frozen_or_released_during_the_sign_in_gets_no_session(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -271,7 +271,7 @@ async fn a_tenant_frozen_or_released_during_the_sign_in_gets_no_session(app: Tes
     browser.callback(&back).await.assert_refused(410);
     assert_eq!(browser.me().await.0, 401);
 }
-kit_on_both_backends!(a_tenant_frozen_or_released_during_the_sign_in_gets_no_session);
+kit_on_every_session_store!(a_tenant_frozen_or_released_during_the_sign_in_gets_no_session);
 
 async fn signing_out_ends_the_session_and_passes_by_the_auth_centre(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -307,7 +307,7 @@ async fn signing_out_ends_the_session_and_passes_by_the_auth_centre(app: TestApp
     assert!(to_centre.starts_with(&logout), "sent to {to_centre}");
     assert_eq!(browser.me().await.0, 401);
 }
-kit_on_both_backends!(signing_out_ends_the_session_and_passes_by_the_auth_centre);
+kit_on_every_session_store!(signing_out_ends_the_session_and_passes_by_the_auth_centre);
 
 async fn every_sign_in_gets_a_new_session_id(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -323,7 +323,7 @@ async fn every_sign_in_gets_a_new_session_id(app: TestApp) {
     assert_ne!(first, second);
     assert_eq!(browser.me().await, (200, scene.me_of("alice")));
 }
-kit_on_both_backends!(every_sign_in_gets_a_new_session_id);
+kit_on_every_session_store!(every_sign_in_gets_a_new_session_id);
 
 async fn with_secure_cookies_the_session_cookie_is_host_prefixed(app: TestApp) {
     let scene = Scene::new(app).await;
@@ -365,7 +365,7 @@ async fn a_next_pointing_elsewhere_never_sends_the_browser_off_site(app: TestApp
         assert!(on_site, "next={next} sent the browser to {location}");
     }
 }
-kit_on_both_backends!(a_next_pointing_elsewhere_never_sends_the_browser_off_site);
+kit_on_every_session_store!(a_next_pointing_elsewhere_never_sends_the_browser_off_site);
 
 /// Access tokens that are about to expire are refreshed as the user goes
 /// on; when the auth centre refuses the refresh, the session ends.
@@ -385,7 +385,7 @@ async fn a_session_outlives_its_access_token_until_the_refresh_is_refused(app: T
     scene.centre.refuse_refresh();
     assert_eq!(browser.me().await.0, 401, "a refused refresh ends the session");
 }
-kit_on_both_backends!(a_session_outlives_its_access_token_until_the_refresh_is_refused);
+kit_on_every_session_store!(a_session_outlives_its_access_token_until_the_refresh_is_refused);
 
 /// Unified mode: koogate sends the browser to the marketplace's unified
 /// login page for the app, and accepts the callback that page produces,

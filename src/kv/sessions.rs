@@ -1,0 +1,98 @@
+//! Where sessions are kept: Redis when `redis.url` is set (every replica
+//! shares it, and it forgets idle sessions by itself), else the database.
+//! Ending sessions is not done here but by revocations (`sso::revoke`),
+//! which work the same for both.
+
+use chrono::Utc;
+use entity::session;
+
+use super::Kv;
+use crate::error::Error;
+use crate::store;
+
+fn key(id_hash: &str) -> String {
+    format!("koogate:session:{id_hash}")
+}
+
+/// How long Redis keeps a session untouched: until it goes idle or
+/// reaches its absolute end, whichever comes first.
+fn time_to_live_ms(row: &session::Model, idle_ms: i64) -> i64 {
+    let now = Utc::now().timestamp_millis();
+    row.expires_at.saturating_sub(now).min(row.last_seen_at.saturating_add(idle_ms) - now).max(1)
+}
+
+impl Kv {
+    pub async fn insert_session(&self, row: &session::Model, idle_ms: i64) -> Result<(), Error> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.connection().await?;
+                let _: Option<String> = redis::cmd("SET")
+                    .arg(key(&row.id_hash))
+                    .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(time_to_live_ms(row, idle_ms))
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            None => {
+                let tx = self.db.begin_write().await?;
+                store::sessions::insert(&tx.txn, row.clone()).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id_hash: &str) -> Result<Option<session::Model>, Error> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.connection().await?;
+                let stored: Option<String> =
+                    redis::cmd("GET").arg(key(id_hash)).query_async(&mut conn).await?;
+                // Something unreadable under our key is no session.
+                Ok(stored.and_then(|json| serde_json::from_str(&json).ok()))
+            }
+            None => store::sessions::find(&self.db.conn, id_hash).await,
+        }
+    }
+
+    /// Writes a session's new `last_seen_at` or tokens; a session deleted
+    /// meanwhile (logout) stays deleted.
+    pub async fn update_session(&self, row: &session::Model, idle_ms: i64) -> Result<(), Error> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.connection().await?;
+                let _: Option<String> = redis::cmd("SET")
+                    .arg(key(&row.id_hash))
+                    .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
+                    .arg("XX")
+                    .arg("PX")
+                    .arg(time_to_live_ms(row, idle_ms))
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            None => {
+                let tx = self.db.begin_write().await?;
+                store::sessions::update(&tx.txn, row).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), Error> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.connection().await?;
+                let _: i64 = redis::cmd("DEL").arg(key(id_hash)).query_async(&mut conn).await?;
+            }
+            None => {
+                let tx = self.db.begin_write().await?;
+                store::sessions::delete(&tx.txn, id_hash).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+}
