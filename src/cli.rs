@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `keygen`.
+//! The command line: `serve` (default), `migrate`, `keygen`, `sim`.
 
 use std::path::PathBuf;
 
@@ -35,12 +35,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Play the marketplace against a koogate: signed calls, a scripted
+    /// tenant story, a local auth centre.
+    #[command(subcommand)]
+    Sim(crate::sim::SimCommand),
 }
 
 pub async fn run() -> Result<(), Error> {
-    let cli = Cli::parse();
-    if let Command::Keygen { out } = cli.command.as_ref().unwrap_or(&Command::Serve) {
-        return keygen(out);
+    let mut cli = Cli::parse();
+    match cli.command.take() {
+        Some(Command::Keygen { out }) => return keygen(&out),
+        Some(Command::Sim(command)) => {
+            telemetry::init("pretty");
+            return crate::sim::run(command).await;
+        }
+        other => cli.command = other,
     }
     let sources = Sources { file: cli.config.clone(), read_env: true, overrides: Vec::new() };
     let (settings, unknown) = Settings::load(&sources)?;
@@ -59,7 +68,7 @@ pub async fn run() -> Result<(), Error> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Keygen { .. } => Ok(()),
+        Command::Keygen { .. } | Command::Sim(_) => Ok(()),
     }
 }
 

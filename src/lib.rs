@@ -9,6 +9,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
 pub mod settings;
+pub mod sim;
 pub mod sso;
 pub mod startup;
 pub mod store;

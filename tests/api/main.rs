@@ -11,6 +11,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod refusals;
 mod secrets;
+mod sim;
 mod sso;
 mod sso_local;
 mod sso_revocation;
