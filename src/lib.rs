@@ -1,6 +1,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod app_api;
+pub mod bearer;
 pub mod cli;
 pub mod error;
 pub mod gate;

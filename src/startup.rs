@@ -158,6 +158,9 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
     cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));
+    cfg.route("/app-api/v1/tenants/{tenant_id}", get().to(crate::app_api::tenant));
+    cfg.route("/app-api/v1/tenants/{tenant_id}/departments", get().to(crate::app_api::departments));
+    cfg.route("/app-api/v1/tenants/{tenant_id}/users", get().to(crate::app_api::users));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }

@@ -6,7 +6,6 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use crate::error::Error;
 use crate::startup::AppState;
@@ -34,17 +33,7 @@ fn check_bearer(req: &HttpRequest) -> Result<AdminAccess, Error> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| Error::Internal("no state".to_string()))?;
-    let expected = state.settings.admin.api_token.expose_secret();
-    let presented = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if expected.is_empty()
-        || presented.is_empty()
-        || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
-    {
+    if !crate::bearer::presented(req, state.settings.admin.api_token.expose_secret()) {
         return Err(Error::Unauthenticated("a valid admin bearer token is required"));
     }
     Ok(AdminAccess)

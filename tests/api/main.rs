@@ -2,6 +2,7 @@
 //! PostgreSQL database per test, real migrations, real HTTP.
 
 mod admin_api;
+mod app_api;
 mod auth_centre;
 mod cli;
 mod faults;
