@@ -80,6 +80,7 @@ impl Application {
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
+        crate::prometheus::install();
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
         revocations.refresh(&db.conn).await?;
         let state = web::Data::new(AppState {
@@ -152,6 +153,7 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
+    cfg.route("/metrics", get().to(crate::prometheus::render));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
     cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/admin/api/events", get().to(api::events));
@@ -256,7 +258,7 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
 }
 
 /// Background chores once a minute: forget expired nonces, login states
-/// and sessions.
+/// and sessions; count the open sessions for `/metrics`.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -267,6 +269,10 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             if let Err(err) = purge_sessions(&state).await {
                 tracing::warn!(error = ?err, "session purge failed");
+            }
+            match state.kv.count_sessions().await {
+                Ok(count) => crate::prometheus::active_sessions(count),
+                Err(err) => tracing::warn!(error = ?err, "cannot count sessions"),
             }
         }
     });

@@ -50,8 +50,13 @@ pub async fn forward(
         Ok(Err(refusal)) => return refusal,
         Err(err) => {
             tracing::error!(error = ?err, "the session store failed");
+            let message = "Sign-in is briefly unavailable. Please try again in a moment.";
+            if wants_html(&req) {
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                return pages::refusal(&state.pages, status, "Please try again", message, None);
+            }
             return HttpResponse::ServiceUnavailable()
-                .json(json!({"error": "unavailable", "message": "please retry"}));
+                .json(json!({"error": "unavailable", "message": message}));
         }
     };
     let (session, token) = (&seen.session, &*seen.token);
@@ -69,9 +74,14 @@ pub async fn forward(
     if has_body(&req) {
         outbound = outbound.body(stream_body(payload));
     }
+    let sent = std::time::Instant::now();
     match outbound.send().await {
-        Ok(response) => relay(response),
+        Ok(response) => {
+            crate::prometheus::proxied(sent.elapsed());
+            relay(response)
+        }
         Err(err) => {
+            crate::prometheus::proxy_upstream_error();
             tracing::warn!(error = %err.without_url(), "the upstream did not answer");
             HttpResponse::BadGateway()
                 .json(json!({"error": "bad_gateway", "message": "the application did not answer"}))

@@ -81,6 +81,34 @@ impl Kv {
         Ok(())
     }
 
+    /// Sessions open now (for `/metrics`): a count in the database, a
+    /// key scan in Redis.
+    pub async fn count_sessions(&self) -> Result<u64, Error> {
+        match &self.redis {
+            Some(redis) => {
+                let mut conn = redis.connection().await?;
+                let mut cursor: u64 = 0;
+                let mut count: u64 = 0;
+                loop {
+                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg("koogate:session:*")
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await?;
+                    count += keys.len() as u64;
+                    if next == 0 {
+                        return Ok(count);
+                    }
+                    cursor = next;
+                }
+            }
+            None => store::sessions::count_open(&self.db.conn, Utc::now().timestamp_millis()).await,
+        }
+    }
+
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), Error> {
         match &self.redis {
             Some(redis) => {

@@ -133,6 +133,12 @@ pub async fn respond(
             answer
         }
     };
+    crate::prometheus::marketplace_call(
+        call.channel.as_str(),
+        &call.activity,
+        answer.result_code,
+        call.started.elapsed(),
+    );
     signed_response(answer.to_bytes(), signing_key.map(String::as_str))
 }
 

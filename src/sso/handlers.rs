@@ -46,6 +46,18 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// How the sign-in ended, for `koogate_logins_total`.
+    pub(super) fn outcome(&self) -> &'static str {
+        match self.status {
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::BAD_GATEWAY => "auth_centre_failed",
+            s if s.is_server_error() => "error",
+            _ => "refused",
+        }
+    }
+}
+
 impl From<Error> for Refusal {
     fn from(err: Error) -> Refusal {
         tracing::error!(error = ?err, "sign-in failed");
@@ -222,8 +234,12 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> HttpResponse {
     match finish_login(&state, &req, &query).await {
-        Ok(response) => response,
+        Ok(response) => {
+            crate::prometheus::login("signed_in");
+            response
+        }
         Err(refusal) => {
+            crate::prometheus::login(refusal.outcome());
             let mut response = page(&state, refusal);
             let _ = response.add_removal_cookie(&removal(login_cookie_name(cookie_secure(&state))));
             response

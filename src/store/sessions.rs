@@ -125,3 +125,9 @@ pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u
         Session::delete_many().filter(session::Column::ExpiresAt.lt(now_ms)).exec(conn).await?;
     Ok(states.rows_affected + sessions.rows_affected)
 }
+
+/// Sessions not past their absolute lifetime.
+pub async fn count_open(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
+    use sea_orm::PaginatorTrait;
+    Ok(Session::find().filter(session::Column::ExpiresAt.gte(now_ms)).count(conn).await?)
+}

@@ -10,6 +10,7 @@ mod gate;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
+mod metrics;
 mod refusals;
 mod secrets;
 mod sim;

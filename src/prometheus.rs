@@ -1,0 +1,101 @@
+//! `/metrics`: what koogate is doing, in Prometheus text. Every metric's
+//! name and labels are defined here, so the set is one list to read.
+//!
+//! Labels never carry ids, names or anything a caller chose freely: an
+//! activity the marketplace does not define is counted as `other`, so a
+//! stranger cannot grow the label set.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Marketplace activities and Kit calls (protocol §5-6), the only values
+/// the `activity` label takes besides `other`.
+const ACTIVITIES: &[&str] = &[
+    "newInstance",
+    "queryInstance",
+    "refreshInstance",
+    "updateInstanceStatus",
+    "upgradeInstance",
+    "changeInstanceCheck",
+    "releaseInstance",
+    "expireInstance",
+    "upgrade",
+    "instanceStatus",
+    "tenantSync",
+    "applicationSync",
+    "authSync",
+    "singleOrgSync",
+    "allOrgSync",
+];
+
+/// Latency buckets in seconds: 1 ms to 10 s.
+const BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several apps in one test
+/// process share it). `None` if another recorder was installed first.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics are not recorded");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`
+pub async fn render() -> HttpResponse {
+    let body = install().map(PrometheusHandle::render).unwrap_or_default();
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
+}
+
+fn activity_label(activity: &str) -> &'static str {
+    ACTIVITIES.iter().find(|a| **a == activity).copied().unwrap_or("other")
+}
+
+/// One marketplace call answered.
+pub fn marketplace_call(channel: &'static str, activity: &str, result_code: &str, took: Duration) {
+    let activity = activity_label(activity);
+    let code = if result_code.len() == 6 && result_code.bytes().all(|b| b.is_ascii_digit()) {
+        result_code.to_string()
+    } else {
+        "other".to_string()
+    };
+    counter!("koogate_marketplace_calls_total", "channel" => channel, "activity" => activity, "result_code" => code)
+        .increment(1);
+    histogram!("koogate_marketplace_call_duration_seconds", "channel" => channel, "activity" => activity)
+        .record(took.as_secs_f64());
+}
+
+/// One sign-in finished: `signed_in`, `refused`, `auth_centre_failed`,
+/// `bad_request` or `error`.
+pub fn login(outcome: &'static str) {
+    counter!("koogate_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// One proxied request, and how long the vendor's app took.
+pub fn proxied(took: Duration) {
+    histogram!("koogate_proxy_duration_seconds").record(took.as_secs_f64());
+}
+
+/// The vendor's app could not be reached or did not answer in time.
+pub fn proxy_upstream_error() {
+    counter!("koogate_proxy_upstream_errors_total").increment(1);
+}
+
+/// Sessions open now (counted once a minute).
+pub fn active_sessions(count: u64) {
+    gauge!("koogate_sessions_active").set(count as f64);
+}
