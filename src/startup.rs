@@ -40,6 +40,8 @@ pub struct AppState {
     pub identity: crate::gate::identity::Keys,
     /// Recently checked sessions and their identity tokens (half a second).
     pub gate_cache: crate::gate::cache::GateCache,
+    /// Which tenants sign in with OpenID Connect, and their providers.
+    pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
 }
@@ -85,6 +87,7 @@ impl Application {
             upstream_http,
             identity,
             gate_cache: Default::default(),
+            oidc: Default::default(),
             pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
