@@ -13,6 +13,7 @@ mod refusals;
 mod secrets;
 mod sso;
 mod sso_local;
+mod sso_oidc;
 mod sso_revocation;
 mod sync_apps;
 mod sync_departments;
