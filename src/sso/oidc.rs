@@ -425,3 +425,164 @@ fn token_error<E: std::error::Error + 'static>(
         other => AuthCentreError::Unreachable(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The dialect decision against a stand-in domain whose discovery
+    //! answer each test sets: what downgrades a tenant, what does not.
+
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    use super::{Dialect, Discoveries};
+
+    /// What the stand-in's discovery and JWKS answer.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        Metadata { issuer_ok: bool, keys_ok: bool },
+        Status(u16),
+    }
+
+    struct Domain {
+        url: String,
+        answer: Arc<Mutex<Answer>>,
+    }
+
+    impl Domain {
+        fn start() -> Domain {
+            let answer = Arc::new(Mutex::new(Answer::Status(404)));
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+            let (shared, base) = (answer.clone(), url.clone());
+            let server = HttpServer::new(move || {
+                let (shared, base) = (shared.clone(), base.clone());
+                let keys_shared = shared.clone();
+                App::new()
+                    .route(
+                        "/.well-known/openid-configuration",
+                        web::get().to(move || {
+                            let answer = *shared.lock().expect("answer");
+                            let base = base.clone();
+                            async move { discovery(answer, &base) }
+                        }),
+                    )
+                    .route(
+                        "/jwks",
+                        web::get().to(move || {
+                            let answer = *keys_shared.lock().expect("answer");
+                            async move {
+                                match answer {
+                                    Answer::Metadata { keys_ok: true, .. } => HttpResponse::Ok()
+                                        .content_type("application/json")
+                                        .body(r#"{"keys":[]}"#),
+                                    _ => HttpResponse::InternalServerError().finish(),
+                                }
+                            }
+                        }),
+                    )
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+            tokio::spawn(server);
+            Domain { url, answer }
+        }
+
+        fn answers(&self, answer: Answer) {
+            *self.answer.lock().expect("answer") = answer;
+        }
+    }
+
+    fn discovery(answer: Answer, base: &str) -> HttpResponse {
+        match answer {
+            Answer::Metadata { issuer_ok, .. } => {
+                let issuer =
+                    if issuer_ok { base.to_string() } else { "https://other.example".into() };
+                HttpResponse::Ok().content_type("application/json").body(
+                    serde_json::json!({
+                        "issuer": issuer,
+                        "authorization_endpoint": format!("{base}/auth"),
+                        "token_endpoint": format!("{base}/token"),
+                        "jwks_uri": format!("{base}/jwks"),
+                        "response_types_supported": ["code"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    })
+                    .to_string(),
+                )
+            }
+            Answer::Status(code) => {
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(code).expect("a status"))
+                    .body("<html>not here</html>")
+            }
+        }
+    }
+
+    fn name(dialect: &Dialect) -> &'static str {
+        match dialect {
+            Dialect::KooGallery => "koogallery",
+            Dialect::Oidc(_) => "oidc",
+            Dialect::WrongIssuer(_) => "wrong issuer",
+            Dialect::Unavailable => "unavailable",
+        }
+    }
+
+    async fn decided(discoveries: &Discoveries, domain: &Domain) -> &'static str {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let dialect = discoveries.dialect(&http, "tenant-1", &domain.url).await;
+        // Each call below asks the domain again.
+        discoveries.refetch_soon("tenant-1");
+        name(&dialect)
+    }
+
+    #[tokio::test]
+    async fn an_oidc_tenant_is_downgraded_by_a_clean_404_only() {
+        let domain = Domain::start();
+        let discoveries = Discoveries::default();
+        domain.answers(Answer::Metadata { issuer_ok: true, keys_ok: true });
+        assert_eq!(decided(&discoveries, &domain).await, "oidc");
+        for failure in [500, 503, 302, 403] {
+            domain.answers(Answer::Status(failure));
+            assert_eq!(decided(&discoveries, &domain).await, "oidc", "after a {failure}");
+        }
+        domain.answers(Answer::Metadata { issuer_ok: true, keys_ok: false });
+        assert_eq!(decided(&discoveries, &domain).await, "oidc", "after its keys failed");
+        domain.answers(Answer::Status(404));
+        assert_eq!(decided(&discoveries, &domain).await, "koogallery");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_never_seen_serving_oidc_stays_koogallery_on_failures() {
+        let domain = Domain::start();
+        let discoveries = Discoveries::default();
+        for answer in [404, 500, 302, 200] {
+            domain.answers(Answer::Status(answer));
+            assert_eq!(decided(&discoveries, &domain).await, "koogallery", "after a {answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_issuer_or_missing_keys_are_never_signed_in_with() {
+        let domain = Domain::start();
+        let discoveries = Discoveries::default();
+        domain.answers(Answer::Metadata { issuer_ok: false, keys_ok: true });
+        assert_eq!(decided(&discoveries, &domain).await, "wrong issuer");
+        domain.answers(Answer::Status(500));
+        assert_eq!(
+            decided(&discoveries, &domain).await,
+            "wrong issuer",
+            "a failure changes nothing"
+        );
+
+        let fresh = Discoveries::default();
+        domain.answers(Answer::Metadata { issuer_ok: true, keys_ok: false });
+        assert_eq!(decided(&fresh, &domain).await, "unavailable");
+    }
+}
