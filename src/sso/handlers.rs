@@ -353,8 +353,9 @@ struct SignedIn {
 ///
 /// # Security
 /// The provider must still be the one whose issuer is the tenant's
-/// `domainName`; an answer naming another issuer (RFC 9207 `iss`) is
-/// refused before the code goes anywhere.
+/// `domainName`; an answer naming another issuer, or naming none when the
+/// provider promises to (RFC 9207 `iss`), is refused before the code goes
+/// anywhere.
 async fn oidc_sign_in(
     state: &AppState,
     query: &CallbackQuery,
@@ -376,7 +377,7 @@ async fn oidc_sign_in(
             "Your organisation's sign-in service changed during this sign-in. Please start again.",
         ));
     };
-    if query.iss.as_deref().is_some_and(|iss| iss != provider.issuer()) {
+    if !provider.answered_by_me(query.iss.as_deref()) {
         tracing::warn!(
             tenant_id,
             "sign-in refused: the answer names another issuer than the tenant's"

@@ -13,13 +13,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet, CoreUserInfoClaims,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessToken, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
     CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, LogoutRequest, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl, Scope, TokenResponse,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, RedirectUrl,
+    Scope, TokenResponse,
 };
 
 use super::auth_centre::{AuthCentreError, Endpoints, Tokens};
@@ -30,6 +33,33 @@ use crate::error::Error;
 const DECISION_TTL: Duration = Duration::from_secs(600);
 /// How soon a failed or refused discovery is tried again.
 const RETRY_TTL: Duration = Duration::from_secs(30);
+
+/// The discovery fields koogate reads beyond the core ones.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+struct Extras {
+    /// RP-Initiated Logout 1.0.
+    end_session_endpoint: Option<openidconnect::EndSessionUrl>,
+    /// RFC 9207: the provider names itself (`iss`) in every answer.
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for Extras {}
+
+type Metadata = openidconnect::ProviderMetadata<
+    Extras,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// What a tenant's auth centre speaks.
 #[derive(Clone)]
@@ -48,12 +78,24 @@ pub enum Dialect {
 
 /// One tenant's OpenID provider, as discovered (keys included).
 pub struct Provider {
-    metadata: ProviderMetadataWithLogout,
+    metadata: Metadata,
 }
 
 impl Provider {
     pub fn issuer(&self) -> &str {
         self.metadata.issuer().as_str()
+    }
+
+    /// Whether an authorization answer's `iss` is the right one (RFC
+    /// 9207): it must name this issuer, and may only be missing when the
+    /// provider does not promise to send it.
+    pub fn answered_by_me(&self, iss: Option<&str>) -> bool {
+        match iss {
+            Some(iss) => iss == self.issuer(),
+            None => {
+                !self.metadata.additional_metadata().authorization_response_iss_parameter_supported
+            }
+        }
     }
 
     /// Its endpoints for plain OAuth2 (refreshes); `None` without a
@@ -102,7 +144,7 @@ fn normalised(url: &str) -> &str {
 
 /// What fetching the discovery document gave.
 enum Discovery {
-    Found(Box<ProviderMetadataWithLogout>),
+    Found(Box<Metadata>),
     /// A clean 404 (or 410): the tenant's domain says it serves no OIDC.
     NotServed,
     /// Anything else: unreachable, a 5xx, a redirect, not metadata.
@@ -127,17 +169,14 @@ async fn discover(http: &reqwest::Client, domain: &str) -> Discovery {
         Ok(body) => body,
         Err(err) => return Discovery::Failed(err.without_url().to_string()),
     };
-    match serde_json::from_slice::<ProviderMetadataWithLogout>(&body) {
+    match serde_json::from_slice::<Metadata>(&body) {
         Ok(metadata) => Discovery::Found(Box::new(metadata)),
         Err(err) => Discovery::Failed(format!("not OpenID provider metadata: {err}")),
     }
 }
 
 /// The keys, fetched once the issuer is known to be the tenant's own.
-async fn with_keys(
-    http: &reqwest::Client,
-    metadata: ProviderMetadataWithLogout,
-) -> Result<Provider, String> {
+async fn with_keys(http: &reqwest::Client, metadata: Metadata) -> Result<Provider, String> {
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
         .await
         .map_err(|err| format!("the provider's keys could not be fetched: {err}"))?;

@@ -259,6 +259,13 @@ async fn a_provider_answering_for_another_issuer_is_refused(app: TestApp) {
     forged.insert("iss".to_string(), "https://attacker.example".to_string());
     let forged = form_urlencoded::Serializer::new(String::new()).extend_pairs(&forged).finish();
     browser.callback(&forged).await.assert_refused(400);
+    // This provider promises to name itself; an answer naming no issuer is refused too.
+    let login = browser.login(&scene.tenant_query()).await;
+    let back = sign_in_at_provider(&browser, &scene.provider, login.redirect(), "alice").await;
+    let mut unnamed = params(&back);
+    unnamed.remove("iss");
+    let unnamed = form_urlencoded::Serializer::new(String::new()).extend_pairs(&unnamed).finish();
+    browser.callback(&unnamed).await.assert_refused(400);
     assert_eq!(browser.me().await.0, 401);
 }
 kit_on_both_backends!(a_provider_answering_for_another_issuer_is_refused);
