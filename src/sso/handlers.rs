@@ -321,18 +321,7 @@ async fn finish_login(
                 Some(p) => Some(state.vault.open(&p.verifier_sealed)?),
                 None => None,
             };
-            let client = tenant_client(state, &tenant, &app)?;
-            let failed = |e| auth_centre_failed(state, &tenant.tenant_id, e);
-            let tokens =
-                client.exchange(&state.http, code, verifier.as_deref()).await.map_err(failed)?;
-            let info = client.user_info(&state.http, &tokens.access_token).await.map_err(failed)?;
-            SignedIn {
-                user_name: info.user_name,
-                name: info.name,
-                email: info.email,
-                org_code: info.organization_code,
-                tokens,
-            }
+            koogallery_sign_in(state, &tenant, &app, code, verifier.as_deref()).await?
         }
     };
     admit(state, &tenant, &app, signed_in, next_path).await
@@ -346,6 +335,28 @@ struct SignedIn {
     email: Option<String>,
     org_code: Option<String>,
     tokens: Tokens,
+}
+
+/// The KooGallery end of a sign-in (spec §7): the code redeemed (with
+/// the PKCE verifier, when koogate started the flow), then userinfo.
+async fn koogallery_sign_in(
+    state: &AppState,
+    tenant: &tenant::Model,
+    app: &tenant_app::Model,
+    code: &str,
+    verifier: Option<&str>,
+) -> Result<SignedIn, Refusal> {
+    let client = tenant_client(state, tenant, app)?;
+    let failed = |e| auth_centre_failed(state, &tenant.tenant_id, e);
+    let tokens = client.exchange(&state.http, code, verifier).await.map_err(failed)?;
+    let info = client.user_info(&state.http, &tokens.access_token).await.map_err(failed)?;
+    Ok(SignedIn {
+        user_name: info.user_name,
+        name: info.name,
+        email: info.email,
+        org_code: info.organization_code,
+        tokens,
+    })
 }
 
 /// The OpenID Connect end of a sign-in: the code redeemed and the ID
@@ -501,6 +512,7 @@ async fn admit(
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));
     Ok(response)
 }
+
 /// Stores a new session (a fresh random id, its absolute lifetime from
 /// `sso.session_ttl_secs`) and returns the cookie that carries the id.
 pub(super) async fn open_session(
