@@ -389,10 +389,7 @@ async fn oidc_sign_in(
         ));
     };
     if !provider.answered_by_me(query.iss.as_deref()) {
-        tracing::warn!(
-            tenant_id,
-            "sign-in refused: the answer names another issuer than the tenant's"
-        );
+        tracing::warn!(tenant_id, "sign-in refused: the answer does not name the tenant's issuer");
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "Sign-in link not valid",
