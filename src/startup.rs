@@ -41,6 +41,8 @@ pub struct AppState {
     /// Recently checked sessions and their identity tokens (half a second).
     pub gate_cache: crate::gate::cache::GateCache,
     pub revocations: crate::sso::revoke::Revocations,
+    /// Which tenants sign in with OpenID Connect, and their providers.
+    pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
 }
@@ -90,6 +92,7 @@ impl Application {
             identity,
             gate_cache: Default::default(),
             revocations,
+            oidc: Default::default(),
             pages: crate::sso::pages::environment(),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,

@@ -14,6 +14,9 @@ pub struct Model {
     /// The PKCE verifier, sealed with the master key.
     pub verifier_sealed: String,
     pub next_path: String,
+    /// SHA-256 of the OpenID Connect `nonce` sent with the request; `None`
+    /// for a KooGallery-dialect sign-in.
+    pub nonce_hash: Option<String>,
     /// Epoch milliseconds.
     pub expires_at: i64,
 }

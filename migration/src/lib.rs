@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_lifecycle_tables;
 mod m20261122_000002_create_sync_tables;
 mod m20261122_000003_create_sessions;
+mod m20261123_000001_add_login_state_nonce;
 mod m20261123_000003_create_revocations;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_lifecycle_tables::Migration),
             Box::new(m20261122_000002_create_sync_tables::Migration),
             Box::new(m20261122_000003_create_sessions::Migration),
+            Box::new(m20261123_000001_add_login_state_nonce::Migration),
             Box::new(m20261123_000003_create_revocations::Migration),
         ]
     }

@@ -19,6 +19,26 @@ pub struct TenantClient {
     domain: String,
 }
 
+/// Where a tenant's client authorizes and redeems, and how it
+/// authenticates at the token endpoint.
+pub struct Endpoints {
+    pub auth_url: String,
+    pub token_url: String,
+    pub auth_type: AuthType,
+}
+
+impl Endpoints {
+    /// The KooGallery dialect's (spec §7): `client_secret_post`.
+    pub fn koogallery(domain: &str) -> Endpoints {
+        let domain = domain.trim_end_matches('/');
+        Endpoints {
+            auth_url: format!("{domain}/api/v1/oauth2/authorize"),
+            token_url: format!("{domain}/api/v1/oauth2/token"),
+            auth_type: AuthType::RequestBody,
+        }
+    }
+}
+
 /// Tokens from a successful exchange.
 pub struct Tokens {
     pub access_token: String,
@@ -43,6 +63,10 @@ pub enum AuthCentreError {
     Refused(String),
     /// It could not be reached or answered nonsense.
     Unreachable(String),
+    /// OIDC: the ID token (or userinfo) failed verification.
+    BadIdToken(String),
+    /// OIDC: the ID token carries another sign-in's nonce (an injected code).
+    WrongNonce,
 }
 
 impl TenantClient {
@@ -52,23 +76,34 @@ impl TenantClient {
         client_secret: &str,
         redirect_uri: &str,
     ) -> Result<TenantClient, Error> {
-        let domain = domain.trim_end_matches('/').to_string();
+        TenantClient::at(
+            domain,
+            Endpoints::koogallery(domain),
+            client_id,
+            client_secret,
+            redirect_uri,
+        )
+    }
+
+    /// A client for other endpoints: those an OpenID provider announced
+    /// (its refreshes are plain OAuth2).
+    pub fn at(
+        domain: &str,
+        endpoints: Endpoints,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+    ) -> Result<TenantClient, Error> {
         let bad = |what: &str| Error::Config(format!("the tenant's {what} is not a URL"));
         let client = BasicClient::new(ClientId::new(client_id.to_string()))
             .set_client_secret(ClientSecret::new(client_secret.to_string()))
-            .set_auth_uri(
-                AuthUrl::new(format!("{domain}/api/v1/oauth2/authorize"))
-                    .map_err(|_| bad("domainName"))?,
-            )
-            .set_token_uri(
-                TokenUrl::new(format!("{domain}/api/v1/oauth2/token"))
-                    .map_err(|_| bad("domainName"))?,
-            )
+            .set_auth_uri(AuthUrl::new(endpoints.auth_url).map_err(|_| bad("domainName"))?)
+            .set_token_uri(TokenUrl::new(endpoints.token_url).map_err(|_| bad("domainName"))?)
             .set_redirect_uri(
                 RedirectUrl::new(redirect_uri.to_string()).map_err(|_| bad("redirect URI"))?,
             )
-            .set_auth_type(AuthType::RequestBody);
-        Ok(TenantClient { client, domain })
+            .set_auth_type(endpoints.auth_type);
+        Ok(TenantClient { client, domain: domain.trim_end_matches('/').to_string() })
     }
 
     /// The authorize address with `state` and an S256 PKCE challenge;

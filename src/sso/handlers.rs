@@ -6,7 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::auth_centre::{AuthCentreError, TenantClient};
+use super::auth_centre::{AuthCentreError, Endpoints, TenantClient, Tokens};
+use super::oidc::{Dialect, OidcClient};
 use super::{
     login_cookie_name, pages, random_token, session_cookie_name, tenant_cookie_name, token_hash,
 };
@@ -70,12 +71,12 @@ pub(super) fn page(state: &AppState, refusal: Refusal) -> HttpResponse {
 }
 
 /// `GET /sso/login?tenant=T|instance=I[&next=/p]`: to the tenant's auth
-/// centre with state and PKCE.
+/// centre with state and PKCE (and a nonce for an OpenID provider).
 ///
 /// # Security
 /// The state is random, single use, expires in ten minutes and is bound
 /// to this browser by a login cookie holding another random value; only
-/// their hashes are stored, with the PKCE verifier sealed.
+/// their hashes (and the nonce's) are stored, with the PKCE verifier sealed.
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -118,10 +119,22 @@ async fn start_login(
         let url = state.settings.sso.unified_login_url.replace("{appId}", &app_id);
         return Ok(HttpResponse::Found().insert_header((header::LOCATION, url)).finish());
     }
-    let client = tenant_client(state, &tenant, &app)?;
     let state_token = random_token();
     let binding = random_token();
-    let (url, verifier) = client.authorize_url(&state_token);
+    let (url, verifier, nonce_hash) = match tenant_dialect(state, &tenant).await? {
+        Dialect::Oidc(provider) => {
+            let secret = client_secret(state, &app)?;
+            let client = OidcClient::new(&provider, &app.client_id, &secret, &redirect_uri(state))?;
+            let authorization = client.authorize_url(&state_token);
+            let nonce_hash = token_hash(&authorization.nonce);
+            (authorization.url, authorization.pkce_verifier, Some(nonce_hash))
+        }
+        // The KooGallery dialect (`tenant_dialect` refused the others).
+        _ => {
+            let (url, verifier) = tenant_client(state, &tenant, &app)?.authorize_url(&state_token);
+            (url, verifier, None)
+        }
+    };
     let tx = state.db.begin_write().await?;
     store::sessions::insert_login_state(
         &tx.txn,
@@ -133,6 +146,7 @@ async fn start_login(
             verifier_sealed: state.vault.seal(&verifier)?,
             next_path: local_path(query.next.as_deref())
                 .unwrap_or_else(|| state.settings.sso.after_login_path.clone()),
+            nonce_hash,
             expires_at: Utc::now().timestamp_millis() + LOGIN_TTL_SECS * 1000,
         },
     )
@@ -200,8 +214,38 @@ fn tenant_client(
     tenant: &tenant::Model,
     app: &tenant_app::Model,
 ) -> Result<TenantClient, Refusal> {
-    let secret = state.vault.open(app.client_secret_sealed.as_deref().unwrap_or_default())?;
+    let secret = client_secret(state, app)?;
     Ok(TenantClient::new(&tenant.domain_name, &app.client_id, &secret, &redirect_uri(state))?)
+}
+
+fn client_secret(state: &AppState, app: &tenant_app::Model) -> Result<String, Error> {
+    state.vault.open(app.client_secret_sealed.as_deref().unwrap_or_default())
+}
+
+/// What the tenant's auth centre speaks (see [`super::oidc::Discoveries`]);
+/// a provider that names another issuer than the tenant's `domainName`
+/// (the mix-up defence), or whose keys cannot be fetched, is refused.
+async fn tenant_dialect(state: &AppState, tenant: &tenant::Model) -> Result<Dialect, Refusal> {
+    let dialect = state.oidc.dialect(&state.http, &tenant.tenant_id, &tenant.domain_name).await;
+    match &dialect {
+        Dialect::WrongIssuer(issuer) => {
+            tracing::warn!(tenant_id = %tenant.tenant_id, %issuer, "sign-in refused: the OpenID provider's issuer is not the tenant's domainName");
+            Err(Refusal::new(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in not available",
+                "Your organisation's sign-in service is not set up as expected. Please contact its administrator.",
+            ))
+        }
+        Dialect::Unavailable => {
+            tracing::warn!(tenant_id = %tenant.tenant_id, "sign-in refused: the tenant's OpenID provider is unusable");
+            Err(Refusal::new(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in not available",
+                "Your organisation's sign-in service cannot be reached. Please try again later.",
+            ))
+        }
+        Dialect::KooGallery | Dialect::Oidc(_) => Ok(dialect),
+    }
 }
 
 fn redirect_uri(state: &AppState) -> String {
@@ -224,10 +268,13 @@ pub struct CallbackQuery {
     code: Option<String>,
     tenant: Option<String>,
     state: Option<String>,
+    /// RFC 9207: the issuer an OpenID provider says answers.
+    iss: Option<String>,
 }
 
 /// `GET /sso/callback?code&tenant&state`: the code for tokens, the tokens
 /// for the user, the user checked against the syncs, then the session.
+/// An OpenID provider sends no `tenant`: the state names it.
 pub async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -252,12 +299,14 @@ async fn finish_login(
     req: &HttpRequest,
     query: &CallbackQuery,
 ) -> Result<HttpResponse, Refusal> {
-    let bad_request = |why: &str| {
-        Refusal::new(StatusCode::BAD_REQUEST, "Sign-in link not valid", why.to_string())
+    let incomplete = || {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link not valid",
+            "This sign-in answer is incomplete. Please start again.",
+        )
     };
-    let (Some(code), Some(tenant_id)) = (&query.code, &query.tenant) else {
-        return Err(bad_request("This sign-in answer is incomplete. Please start again."));
-    };
+    let Some(code) = &query.code else { return Err(incomplete()) };
     // Sessions made at or before a revocation end; taking the time before
     // the access checks means a freeze that lands during this sign-in
     // ends the session it makes.
@@ -267,57 +316,192 @@ async fn finish_login(
     // Authorize mode: the state must be one we issued to this browser.
     // Unified mode: the flow may start at the marketplace, whose callback
     // carries no state; one that does carry a state is still checked.
-    let (verifier, next_path) = match &query.state {
-        None if unified => (None, state.settings.sso.after_login_path.clone()),
-        None => return Err(bad_request("This sign-in answer is incomplete. Please start again.")),
-        Some(state_token) => {
-            let pending = take_pending_state(state, req, secure, state_token, tenant_id).await?;
-            (Some(state.vault.open(&pending.verifier_sealed)?), pending.next_path)
+    let (pending, tenant_id) = match (&query.state, &query.tenant) {
+        (Some(state_token), tenant_id) => {
+            let pending =
+                take_pending_state(state, req, secure, state_token, tenant_id.as_deref()).await?;
+            let tenant_id = pending.tenant_id.clone();
+            (Some(pending), tenant_id)
+        }
+        (None, Some(tenant_id)) if unified => (None, tenant_id.clone()),
+        (None, _) => return Err(incomplete()),
+    };
+    let next_path = match &pending {
+        Some(p) => p.next_path.clone(),
+        None => state.settings.sso.after_login_path.clone(),
+    };
+    let (tenant, app) = usable_tenant(state, &tenant_id).await?;
+    let signed_in = match pending {
+        Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {
+            let verifier = state.vault.open(&verifier_sealed)?;
+            oidc_sign_in(state, query, &tenant, &app, code, &verifier, &nonce_hash).await?
+        }
+        pending => {
+            let verifier = match pending {
+                Some(p) => Some(state.vault.open(&p.verifier_sealed)?),
+                None => None,
+            };
+            koogallery_sign_in(state, &tenant, &app, code, verifier.as_deref()).await?
         }
     };
-    let (tenant, app) = usable_tenant(state, tenant_id).await?;
-    let client = tenant_client(state, &tenant, &app)?;
-    let auth_centre_failed = |e: AuthCentreError| {
-        match &e {
-            AuthCentreError::Refused(why) => {
-                tracing::warn!(tenant_id = %tenant.tenant_id, reason = %why, "the auth centre refused the sign-in")
-            }
-            AuthCentreError::Unreachable(why) => {
-                tracing::warn!(tenant_id = %tenant.tenant_id, reason = %why, "the auth centre could not be reached")
-            }
-        }
+    admit(state, &tenant, &app, signed_in, next_path, started).await
+}
+
+/// Who the tenant's auth centre says signed in, whichever dialect it
+/// spoke: from here on both share one path ([`admit`]).
+struct SignedIn {
+    user_name: String,
+    name: Option<String>,
+    email: Option<String>,
+    org_code: Option<String>,
+    tokens: Tokens,
+}
+
+/// The KooGallery end of a sign-in (spec §7): the code redeemed (with
+/// the PKCE verifier, when koogate started the flow), then userinfo.
+async fn koogallery_sign_in(
+    state: &AppState,
+    tenant: &tenant::Model,
+    app: &tenant_app::Model,
+    code: &str,
+    verifier: Option<&str>,
+) -> Result<SignedIn, Refusal> {
+    let client = tenant_client(state, tenant, app)?;
+    let failed = |e| auth_centre_failed(state, &tenant.tenant_id, e);
+    let tokens = client.exchange(&state.http, code, verifier).await.map_err(failed)?;
+    let info = client.user_info(&state.http, &tokens.access_token).await.map_err(failed)?;
+    Ok(SignedIn {
+        user_name: info.user_name,
+        name: info.name,
+        email: info.email,
+        org_code: info.organization_code,
+        tokens,
+    })
+}
+
+/// The OpenID Connect end of a sign-in: the code redeemed and the ID
+/// token verified against the tenant's provider (see [`super::oidc`]).
+///
+/// # Security
+/// The provider must still be the one whose issuer is the tenant's
+/// `domainName`; an answer naming another issuer, or naming none when the
+/// provider promises to (RFC 9207 `iss`), is refused before the code goes
+/// anywhere.
+async fn oidc_sign_in(
+    state: &AppState,
+    query: &CallbackQuery,
+    tenant: &tenant::Model,
+    app: &tenant_app::Model,
+    code: &str,
+    verifier: &str,
+    nonce_hash: &str,
+) -> Result<SignedIn, Refusal> {
+    let tenant_id = tenant.tenant_id.as_str();
+    let Dialect::Oidc(provider) = tenant_dialect(state, tenant).await? else {
+        tracing::warn!(
+            tenant_id,
+            "sign-in refused: started with OpenID Connect, the tenant no longer serves it"
+        );
+        return Err(Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in did not complete",
+            "Your organisation's sign-in service changed during this sign-in. Please start again.",
+        ));
+    };
+    if !provider.answered_by_me(query.iss.as_deref()) {
+        tracing::warn!(tenant_id, "sign-in refused: the answer does not name the tenant's issuer");
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link not valid",
+            "This sign-in answer did not come from your organisation's sign-in service. Please start again.",
+        ));
+    }
+    let secret = client_secret(state, app)?;
+    let client = OidcClient::new(&provider, &app.client_id, &secret, &redirect_uri(state))?;
+    let identity = client
+        .finish(&state.http, code, verifier, nonce_hash)
+        .await
+        .map_err(|e| auth_centre_failed(state, tenant_id, e))?;
+    Ok(SignedIn {
+        user_name: identity.user_name,
+        name: identity.name,
+        email: identity.email,
+        org_code: None,
+        tokens: identity.tokens,
+    })
+}
+
+/// A failure at the tenant's auth centre as a page, and a log line naming
+/// the tenant (never a token or secret: the reasons are the crates' and
+/// the auth centre's error codes).
+fn auth_centre_failed(state: &AppState, tenant_id: &str, err: AuthCentreError) -> Refusal {
+    let not_accepted = || {
         Refusal::new(
             StatusCode::BAD_GATEWAY,
             "Sign-in did not complete",
             "Your organisation's sign-in service did not accept this sign-in. Please try again.",
         )
     };
-    let tokens = client
-        .exchange(&state.http, code, verifier.as_deref())
-        .await
-        .map_err(auth_centre_failed)?;
-    let info =
-        client.user_info(&state.http, &tokens.access_token).await.map_err(auth_centre_failed)?;
+    match err {
+        AuthCentreError::Refused(why) => {
+            tracing::warn!(tenant_id, reason = %why, "the auth centre refused the sign-in");
+            not_accepted()
+        }
+        AuthCentreError::Unreachable(why) => {
+            tracing::warn!(tenant_id, reason = %why, "the auth centre could not be reached");
+            not_accepted()
+        }
+        AuthCentreError::BadIdToken(why) => {
+            tracing::warn!(tenant_id, reason = %why, "sign-in refused: the ID token failed verification");
+            // Perhaps the provider rotated its keys: fetch them again.
+            state.oidc.refetch_soon(tenant_id);
+            not_accepted()
+        }
+        AuthCentreError::WrongNonce => {
+            tracing::warn!(tenant_id, "sign-in refused: the ID token belongs to another sign-in");
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "Sign-in link not valid",
+                "This sign-in answer belongs to another sign-in. Please start again.",
+            )
+        }
+    }
+}
+
+/// The shared end of a sign-in: the user checked against the syncs
+/// (granted, enabled, the tenant open), then a new session dated
+/// `started` (when the callback arrived, before any access check).
+async fn admit(
+    state: &AppState,
+    tenant: &tenant::Model,
+    app: &tenant_app::Model,
+    signed_in: SignedIn,
+    next_path: String,
+    started: i64,
+) -> Result<HttpResponse, Refusal> {
+    let tenant_id = tenant.tenant_id.as_str();
     let Some(user) =
-        store::users::signable(&state.db.conn, tenant_id, &app.app_id, &info.user_name).await?
+        store::users::signable(&state.db.conn, tenant_id, &app.app_id, &signed_in.user_name)
+            .await?
     else {
-        tracing::info!(tenant_id = %tenant.tenant_id, user_name = %info.user_name, "sign-in refused: not granted or disabled");
+        tracing::info!(tenant_id, user_name = %signed_in.user_name, "sign-in refused: not granted or disabled");
         return Err(Refusal::new(StatusCode::FORBIDDEN, "No access", "Your account has not been given access to this application. Please ask your organisation's administrator."));
     };
-    let (_, instance_id) = store::tenants::access(&state.db.conn, &tenant).await?;
+    let (_, instance_id) = store::tenants::access(&state.db.conn, tenant).await?;
     let now = Utc::now().timestamp_millis();
-    let email = info.email.filter(|e| !e.is_empty());
+    let email = signed_in.email.filter(|e| !e.is_empty());
+    let tokens = signed_in.tokens;
     let cookie = open_session(
         state,
         session::Model {
             id_hash: String::new(),
-            tenant_id: tenant.tenant_id.clone(),
+            tenant_id: tenant_id.to_string(),
             app_id: app.app_id.clone(),
             instance_id,
             user_name: user.user_name.clone(),
-            name: info.name.clone().filter(|n| !n.is_empty()).unwrap_or(user.name.clone()),
+            name: signed_in.name.filter(|n| !n.is_empty()).unwrap_or(user.name.clone()),
             role: user.role.clone(),
-            org_code: user.org_code.clone().or(info.organization_code),
+            org_code: user.org_code.clone().or(signed_in.org_code),
             email_sealed: seal_some(state, email.as_deref())?,
             access_token_sealed: state.vault.seal(&tokens.access_token)?,
             refresh_token_sealed: seal_some(state, tokens.refresh_token.as_deref())?,
@@ -328,9 +512,10 @@ async fn finish_login(
         },
     )
     .await?;
-    tracing::info!(tenant_id = %tenant.tenant_id, user_name = %user.user_name, "signed in");
+    tracing::info!(tenant_id, user_name = %user.user_name, "signed in");
+    let secure = cookie_secure(state);
     // Not a credential: only which organisation to offer next time.
-    let tenant_cookie = Cookie::build(tenant_cookie_name(secure), tenant.tenant_id.clone())
+    let tenant_cookie = Cookie::build(tenant_cookie_name(secure), tenant_id.to_string())
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -373,13 +558,14 @@ fn seal_some(state: &AppState, value: Option<&str>) -> Result<Option<String>, Er
 }
 
 /// Takes the login state a callback names, if it was issued to this
-/// browser (its login cookie) for this tenant and has not expired.
+/// browser (its login cookie), for the tenant the callback names (when it
+/// names one), and has not expired.
 async fn take_pending_state(
     state: &AppState,
     req: &HttpRequest,
     secure: bool,
     state_token: &str,
-    tenant_id: &str,
+    tenant_id: Option<&str>,
 ) -> Result<login_state::Model, Refusal> {
     let bad_request = |why: &str| {
         Refusal::new(StatusCode::BAD_REQUEST, "Sign-in link not valid", why.to_string())
@@ -403,7 +589,7 @@ async fn take_pending_state(
     )
     .into();
     if !binding_ok
-        || pending.tenant_id != tenant_id
+        || tenant_id.is_some_and(|t| t != pending.tenant_id)
         || pending.expires_at < Utc::now().timestamp_millis()
     {
         return Err(bad_request(
@@ -485,12 +671,23 @@ async fn refresh_tokens(state: &AppState, found: &mut session::Model) -> Result<
         return Ok(false);
     };
     let Some(secret) = &app.client_secret_sealed else { return Ok(false) };
-    let client = TenantClient::new(
-        &tenant.domain_name,
-        &app.client_id,
-        &state.vault.open(secret)?,
-        &redirect_uri(state),
-    )?;
+    let secret = state.vault.open(secret)?;
+    let domain = tenant.domain_name.as_str();
+    let endpoints = match state.oidc.dialect(&state.http, &tenant.tenant_id, domain).await {
+        Dialect::KooGallery => Endpoints::koogallery(domain),
+        Dialect::Oidc(provider) => match provider.endpoints() {
+            Some(endpoints) => endpoints,
+            None => return Ok(false),
+        },
+        Dialect::WrongIssuer(_) => {
+            tracing::warn!(tenant_id = %found.tenant_id, "token refresh refused: the OpenID provider's issuer is not the tenant's domainName; the session ends");
+            return Ok(false);
+        }
+        // As when the auth centre cannot be reached: tried again later.
+        Dialect::Unavailable => return Ok(true),
+    };
+    let client =
+        TenantClient::at(domain, endpoints, &app.client_id, &secret, &redirect_uri(state))?;
     match client.refresh(&state.http, &state.vault.open(sealed)?).await {
         Ok(tokens) => {
             found.refresh_token_sealed = seal_some(state, tokens.refresh_token.as_deref())?;
@@ -503,6 +700,11 @@ async fn refresh_tokens(state: &AppState, found: &mut session::Model) -> Result<
             tracing::info!(tenant_id = %found.tenant_id, reason = %why, "token refresh refused; the session ends");
             Ok(false)
         }
+        Err(AuthCentreError::BadIdToken(why)) => {
+            tracing::warn!(tenant_id = %found.tenant_id, reason = %why, "token refresh answer not trusted; the session ends");
+            Ok(false)
+        }
+        Err(AuthCentreError::WrongNonce) => Ok(false),
         Err(AuthCentreError::Unreachable(why)) => {
             tracing::warn!(tenant_id = %found.tenant_id, reason = %why, "token refresh failed; will retry");
             Ok(true)
@@ -556,11 +758,33 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
         if let Some(found) = state.kv.find_session(&id_hash).await? {
             state.kv.delete_session(&id_hash).await?;
             if let Some(tenant) = store::tenants::find(&state.db.conn, &found.tenant_id).await? {
-                location = TenantClient::logout_url(&tenant.domain_name, &back);
+                location = logout_location(&state, &tenant, &found.app_id, &back).await?;
             }
         }
     }
     let mut response = HttpResponse::Found().insert_header((header::LOCATION, location)).finish();
     let _ = response.add_removal_cookie(&removal(session_cookie_name(secure)));
     Ok(response)
+}
+
+/// Where the browser ends its session at the tenant: an OpenID provider's
+/// `end_session_endpoint` when it announced one, else the KooGallery
+/// logout address.
+async fn logout_location(
+    state: &AppState,
+    tenant: &tenant::Model,
+    app_id: &str,
+    back: &str,
+) -> Result<String, Error> {
+    let dialect = state.oidc.dialect(&state.http, &tenant.tenant_id, &tenant.domain_name).await;
+    if let Dialect::Oidc(provider) = dialect {
+        let app = store::apps::for_tenant(&state.db.conn, &tenant.tenant_id)
+            .await?
+            .into_iter()
+            .find(|a| a.app_id == app_id);
+        if let Some(url) = app.and_then(|a| provider.logout_url(&a.client_id, back)) {
+            return Ok(url);
+        }
+    }
+    Ok(TenantClient::logout_url(&tenant.domain_name, back))
 }

@@ -1,10 +1,12 @@
 //! Marketplace sign-in: each tenant's users sign in through their own
-//! tenant's auth centre (OAuth2 code flow with PKCE), with the client id and
-//! secret the syncs delivered; koogate keeps the session.
+//! tenant's auth centre (OAuth2 code flow with PKCE, or OpenID Connect when
+//! its domain serves discovery), with the client id and secret the syncs
+//! delivered; koogate keeps the session.
 
 pub mod auth_centre;
 pub mod handlers;
 pub mod local;
+pub mod oidc;
 pub mod pages;
 pub mod revoke;
 

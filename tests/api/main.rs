@@ -16,6 +16,7 @@ mod secrets;
 mod sim;
 mod sso;
 mod sso_local;
+mod sso_oidc;
 mod sso_revocation;
 mod sync_apps;
 mod sync_departments;
