@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_lifecycle_tables;
 mod m20261122_000002_create_sync_tables;
 mod m20261122_000003_create_sessions;
+mod m20261123_000010_create_admin_tables;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_lifecycle_tables::Migration),
             Box::new(m20261122_000002_create_sync_tables::Migration),
             Box::new(m20261122_000003_create_sessions::Migration),
+            Box::new(m20261123_000010_create_admin_tables::Migration),
         ]
     }
 }
