@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `keygen`.
+//! The command line: `serve` (default), `migrate`, `keygen`, `hash-password`.
 
 use std::path::PathBuf;
 
@@ -35,12 +35,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Read a password on stdin (first line), print its argon2id hash for
+    /// admin.password_hash.
+    HashPassword,
 }
 
 pub async fn run() -> Result<(), Error> {
     let cli = Cli::parse();
-    if let Command::Keygen { out } = cli.command.as_ref().unwrap_or(&Command::Serve) {
-        return keygen(out);
+    match cli.command.as_ref().unwrap_or(&Command::Serve) {
+        Command::Keygen { out } => return keygen(out),
+        Command::HashPassword => return hash_password(),
+        _ => {}
     }
     let sources = Sources { file: cli.config.clone(), read_env: true, overrides: Vec::new() };
     let (settings, unknown) = Settings::load(&sources)?;
@@ -59,7 +64,7 @@ pub async fn run() -> Result<(), Error> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Keygen { .. } => Ok(()),
+        Command::Keygen { .. } | Command::HashPassword => Ok(()),
     }
 }
 
@@ -76,5 +81,21 @@ fn keygen(out: &std::path::Path) -> Result<(), Error> {
     crate::vault::write_private_file(out, private_pem.as_str())?;
     use base64::Engine;
     println!("{}", base64::engine::general_purpose::STANDARD.encode(public_der.as_bytes()));
+    Ok(())
+}
+
+/// `koogate hash-password`: the first line of stdin, without its line end,
+/// hashed with argon2id. The password is never echoed.
+fn hash_password() -> Result<(), Error> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Config(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(Error::Config("no password on stdin".to_string()));
+    }
+    println!("{}", crate::sso::local::hash_password(password)?);
     Ok(())
 }

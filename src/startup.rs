@@ -57,6 +57,7 @@ impl Application {
         if settings.database.migrate_on_start {
             db.migrate().await?;
         }
+        crate::admin::auth::ensure_password(&db, &settings).await?;
         let vault = open_vault(&settings)?;
         let kv = Kv::new(db.clone(), settings.redis.url.expose_secret())?;
         let access_keys = settings.access_keys();
@@ -85,7 +86,11 @@ impl Application {
             upstream_http,
             identity,
             gate_cache: Default::default(),
-            pages: crate::sso::pages::environment(),
+            pages: {
+                let mut env = crate::sso::pages::environment();
+                crate::admin::pages::register(&mut env);
+                env
+            },
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -125,7 +130,7 @@ impl Application {
 
 /// Every route, in one table.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    use crate::admin::api;
+    use crate::admin::{actions, api, auth, pages};
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
     use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
@@ -147,6 +152,19 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
+    cfg.route("/admin", get().to(pages::dashboard));
+    cfg.route("/admin/", get().to(pages::dashboard));
+    cfg.route("/admin/login", get().to(auth::login_form));
+    cfg.route("/admin/login", post().to(auth::login_submit));
+    cfg.route("/admin/logout", post().to(auth::logout));
+    cfg.route("/admin/tenants", get().to(pages::tenants));
+    cfg.route("/admin/tenants/{tenant_id}", get().to(pages::tenant));
+    cfg.route("/admin/instances", get().to(pages::instances));
+    cfg.route("/admin/instances/{instance_id}/freeze", post().to(actions::freeze));
+    cfg.route("/admin/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
+    cfg.route("/admin/events", get().to(pages::events));
+    cfg.route("/admin/events/{id}", get().to(pages::event));
+    cfg.route("/admin/events/{id}/replay", post().to(actions::replay));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
     cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/admin/api/events", get().to(api::events));
@@ -216,12 +234,18 @@ async fn purge_sessions(state: &AppState) -> Result<u64, Error> {
     let purged =
         crate::store::sessions::purge_expired(&tx.txn, chrono::Utc::now().timestamp_millis())
             .await?;
+    let admin_purged = crate::store::admin_sessions::purge_expired(
+        &tx.txn,
+        chrono::Utc::now().timestamp_millis(),
+        crate::admin::auth::idle_ms(state),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(purged)
+    Ok(purged + admin_purged)
 }
 
-/// Background chores once a minute: forget expired nonces, login states
-/// and sessions.
+/// Background chores once a minute: forget expired nonces, login states,
+/// sessions and admin sessions.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
