@@ -56,7 +56,8 @@ pub async fn replay_event(state: &AppState, id: i64) -> Result<(i64, Answer), Er
         .ok_or_else(|| Error::invalid("an operator's action cannot be replayed"))?;
     let Some(sealed) = original.replay_sealed else {
         return Err(Error::invalid(
-            "this call cannot be replayed: it was refused before it authenticated",
+            "this call cannot be replayed: its input was not kept (it was refused before it \
+             authenticated, or recorded before replays existed)",
         ));
     };
     let input = ReplayInput::open(&state.vault, &sealed)?;
