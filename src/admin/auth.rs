@@ -28,6 +28,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::pages::PageResult;
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::sso::handlers::{cookie_secure, local_path};
@@ -232,7 +233,7 @@ pub async fn login_form(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<LoginQuery>,
-) -> Result<HttpResponse, Error> {
+) -> PageResult {
     if operator(&state, &req).await?.is_some() {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, admin_next(query.next.as_deref())))
@@ -299,7 +300,7 @@ pub async fn login_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<LoginForm>,
-) -> Result<HttpResponse, Error> {
+) -> PageResult {
     let secure = cookie_secure(&state);
     let next = admin_next(form.next.as_deref());
     let retry =
@@ -378,7 +379,7 @@ pub async fn logout(
     req: HttpRequest,
     operator: Operator,
     form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, Error> {
+) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
     let secure = cookie_secure(&state);
     if let Some(cookie) = req.cookie(session_cookie_name(secure)) {

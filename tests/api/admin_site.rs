@@ -528,3 +528,45 @@ async fn events_are_filtered_by_channel_activity_result_and_time() {
     let dashboard = operator.page("/admin").await;
     assert!(dashboard.body.contains("000001"), "the failure on the dashboard");
 }
+
+/// A V1 call is kept without its `authToken` and replays through the V1
+/// code: an expiry the operator lifted by hand comes back when replayed.
+async fn a_v1_call_replays_without_its_token(app: TestApp) {
+    use base64::Engine;
+    let (order_id, bought) = app.buy().await;
+    let id = bought.json["instanceId"].as_str().expect("id").to_string();
+    let expire = app
+        .v1(&[("activity", "expireInstance"), ("instanceId", &id), ("orderId", &order_id)])
+        .await;
+    assert_eq!(expire.code(), "000000");
+    let expiry = app.last_event().await;
+    assert_eq!(expiry.channel, "lifecycle_v1");
+    let master = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let vault = koogate::vault::Vault::from_base64(&master).expect("the tests' master key");
+    let sealed = expiry.replay_sealed.clone().expect("kept for replay");
+    let input = koogate::marketplace::inbound::ReplayInput::open(&vault, &sealed).expect("opens");
+    assert!(input.params.iter().all(|(k, _)| k != "authToken"), "{:?}", input.params);
+    assert!(input.params.iter().any(|(k, v)| k == "activity" && v == "expireInstance"));
+
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+    let csrf = operator.session_csrf().await;
+    operator.post_form(&format!("/admin/instances/{id}/unfreeze"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(app.instance(&id).await["status"], "active");
+    let replayed = operator
+        .post_form(&format!("/admin/events/{}/replay", expiry.id), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(replayed.status, 303, "{}", replayed.body);
+    let replay = app.last_event().await;
+    assert_eq!((replay.channel.as_str(), replay.replay_of), ("lifecycle_v1", Some(expiry.id)));
+    assert!(!replay.request.contains("authToken"), "{}", replay.request);
+    let instance = app.instance(&id).await;
+    assert_eq!(
+        (instance["status"].as_str(), instance["frozenReason"].as_str()),
+        (Some("frozen"), Some("expiry"))
+    );
+}
+crate::on_both_backends!(
+    a_v1_call_replays_without_its_token,
+    &crate::admin_support::admin_settings()
+);
