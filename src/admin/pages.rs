@@ -150,7 +150,12 @@ pub async fn dashboard(state: web::Data<AppState>, operator: Operator) -> PageRe
         .collect();
     let failures = store::events::page(
         conn,
-        &store::events::PageFilter { failures_only: true, limit: 10, ..Default::default() },
+        &store::events::PageFilter {
+            failures_only: true,
+            marketplace_only: true,
+            limit: 10,
+            ..Default::default()
+        },
     )
     .await?;
     render(
@@ -570,6 +575,7 @@ pub async fn events(
         activity: some(&query.activity),
         result_code: some(&query.result).filter(|r| r != "failures"),
         failures_only: query.result == "failures",
+        marketplace_only: false,
         tenant_id: some(&query.tenant),
         instance_id: some(&query.instance),
         since: parse_time(&query.since)?,

@@ -35,6 +35,8 @@ pub struct PageFilter {
     pub result_code: Option<String>,
     /// Only failures (any result code but `000000`).
     pub failures_only: bool,
+    /// Leave operators' actions out (marketplace calls only).
+    pub marketplace_only: bool,
     pub tenant_id: Option<String>,
     pub instance_id: Option<String>,
     pub since: Option<DateTime<Utc>>,
@@ -62,6 +64,9 @@ pub async fn page(
     }
     if filter.failures_only {
         query = query.filter(event::Column::ResultCode.ne("000000"));
+    }
+    if filter.marketplace_only {
+        query = query.filter(event::Column::Channel.ne("operator"));
     }
     if let Some(tenant_id) = &filter.tenant_id {
         query = query.filter(event::Column::TenantId.eq(tenant_id.as_str()));
@@ -96,7 +101,8 @@ pub async fn for_tenant(
     Ok(Event::find().filter(about).order_by_desc(event::Column::Id).limit(limit).all(conn).await?)
 }
 
-/// Calls received since `since`, counted by result code.
+/// Marketplace calls received since `since` (operators' actions left
+/// out), counted by result code.
 pub async fn count_by_result_since(
     conn: &impl ConnectionTrait,
     since: DateTime<Utc>,
@@ -106,6 +112,7 @@ pub async fn count_by_result_since(
         .column(event::Column::ResultCode)
         .column_as(Expr::col(event::Column::Id).count(), "n")
         .filter(event::Column::ReceivedAt.gte(since))
+        .filter(event::Column::Channel.ne("operator"))
         .group_by(event::Column::ResultCode)
         .order_by_asc(event::Column::ResultCode)
         .into_tuple()
