@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `keygen`, `sim`.
+//! The command line: `serve` (default), `migrate`, `keygen`, `hash-password`, `sim`.
 
 use std::path::PathBuf;
 
@@ -35,6 +35,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Read a password on stdin (first line), print its argon2id hash for
+    /// admin.password_hash.
+    HashPassword,
     /// Play the marketplace against a koogate: signed calls, a scripted
     /// tenant story, a local auth centre.
     #[command(subcommand)]
@@ -45,6 +48,7 @@ pub async fn run() -> Result<(), Error> {
     let mut cli = Cli::parse();
     match cli.command.take() {
         Some(Command::Keygen { out }) => return keygen(&out),
+        Some(Command::HashPassword) => return hash_password(),
         Some(Command::Sim(command)) => {
             telemetry::init("pretty");
             return crate::sim::run(command).await;
@@ -68,7 +72,7 @@ pub async fn run() -> Result<(), Error> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Keygen { .. } | Command::Sim(_) => Ok(()),
+        Command::Keygen { .. } | Command::HashPassword | Command::Sim(_) => Ok(()),
     }
 }
 
@@ -85,5 +89,21 @@ fn keygen(out: &std::path::Path) -> Result<(), Error> {
     crate::vault::write_private_file(out, private_pem.as_str())?;
     use base64::Engine;
     println!("{}", base64::engine::general_purpose::STANDARD.encode(public_der.as_bytes()));
+    Ok(())
+}
+
+/// `koogate hash-password`: the first line of stdin, without its line end,
+/// hashed with argon2id. The password is never echoed.
+fn hash_password() -> Result<(), Error> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Config(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(Error::Config("no password on stdin".to_string()));
+    }
+    println!("{}", crate::sso::local::hash_password(password)?);
     Ok(())
 }

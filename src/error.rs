@@ -27,6 +27,10 @@ pub enum Error {
     /// A configured capacity limit is reached (`provisioning.max_instances`).
     #[error("no resource available")]
     NoCapacity,
+    /// Authenticated, but this request may not do this (an admin form
+    /// without its session's CSRF token); the text is for the operator.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// An admin or API resource that does not exist.
     #[error("not found")]
     NotFound,
@@ -52,7 +56,7 @@ impl Error {
     /// The marketplace result code for this error (spec §2).
     pub fn result_code(&self) -> ResultCode {
         match self {
-            Error::Unauthenticated(_) => ResultCode::AuthFailed,
+            Error::Unauthenticated(_) | Error::Forbidden(_) => ResultCode::AuthFailed,
             Error::Invalid(_) => ResultCode::InvalidParameter,
             Error::InstanceNotFound | Error::NotFound => ResultCode::InstanceNotFound,
             Error::InProgress => ResultCode::InProgress,
@@ -137,6 +141,7 @@ impl actix_web::ResponseError for Error {
         use actix_web::http::StatusCode;
         match self {
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid(_) | Error::AppSecret(_) => StatusCode::BAD_REQUEST,
             Error::InstanceNotFound | Error::NotFound => StatusCode::NOT_FOUND,
             Error::InProgress => StatusCode::CONFLICT,
@@ -150,6 +155,7 @@ impl actix_web::ResponseError for Error {
     fn error_response(&self) -> actix_web::HttpResponse {
         let code = match self {
             Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
             Error::Invalid(_) | Error::AppSecret(_) => "invalid_request",
             Error::InstanceNotFound | Error::NotFound => "not_found",
             Error::InProgress => "in_progress",

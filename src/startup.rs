@@ -60,6 +60,7 @@ impl Application {
         if settings.database.migrate_on_start {
             db.migrate().await?;
         }
+        crate::admin::auth::ensure_password(&db, &settings).await?;
         let vault = open_vault(&settings)?;
         let kv = Kv::new(db.clone(), settings.redis.url.expose_secret())?;
         let access_keys = settings.access_keys();
@@ -93,7 +94,11 @@ impl Application {
             gate_cache: Default::default(),
             revocations,
             oidc: Default::default(),
-            pages: crate::sso::pages::environment(),
+            pages: {
+                let mut env = crate::sso::pages::environment();
+                crate::admin::pages::register(&mut env);
+                env
+            },
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -134,7 +139,7 @@ impl Application {
 
 /// Every route, in one table.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    use crate::admin::api;
+    use crate::admin::{actions, api, auth, pages};
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
     use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
@@ -157,6 +162,19 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/metrics", get().to(crate::prometheus::render));
+    cfg.route("/admin", get().to(pages::dashboard));
+    cfg.route("/admin/", get().to(pages::dashboard));
+    cfg.route("/admin/login", get().to(auth::login_form));
+    cfg.route("/admin/login", post().to(auth::login_submit));
+    cfg.route("/admin/logout", post().to(auth::logout));
+    cfg.route("/admin/tenants", get().to(pages::tenants));
+    cfg.route("/admin/tenants/{tenant_id}", get().to(pages::tenant));
+    cfg.route("/admin/instances", get().to(pages::instances));
+    cfg.route("/admin/instances/{instance_id}/freeze", post().to(actions::freeze));
+    cfg.route("/admin/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
+    cfg.route("/admin/events", get().to(pages::events));
+    cfg.route("/admin/events/{id}", get().to(pages::event));
+    cfg.route("/admin/events/{id}/replay", post().to(actions::replay));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
     cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/admin/api/events", get().to(api::events));
@@ -230,8 +248,14 @@ async fn purge_sessions(state: &AppState) -> Result<u64, Error> {
         crate::store::sessions::purge_expired(&tx.txn, chrono::Utc::now().timestamp_millis())
             .await?
             + state.revocations.purge(&tx.txn).await?;
+    let admin_purged = crate::store::admin_sessions::purge_expired(
+        &tx.txn,
+        chrono::Utc::now().timestamp_millis(),
+        crate::admin::auth::idle_ms(state),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(purged)
+    Ok(purged + admin_purged)
 }
 
 /// Reads new revocations several times a second, so a session ends on
@@ -260,8 +284,8 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
     });
 }
 
-/// Background chores once a minute: forget expired nonces, login states
-/// and sessions; count the open sessions for `/metrics`.
+/// Background chores once a minute: forget expired nonces, login states,
+/// sessions and admin sessions; count the open sessions for `/metrics`.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

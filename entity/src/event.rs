@@ -25,6 +25,9 @@ pub struct Model {
     pub replay_of: Option<i64>,
     /// What the call changed, when worth keeping (a full sync's diff), JSON.
     pub detail: Option<String>,
+    /// What an operator's replay needs (channel input, raw body), sealed
+    /// with the master key; only for calls that authenticated.
+    pub replay_sealed: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

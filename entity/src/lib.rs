@@ -1,5 +1,7 @@
 //! SeaORM entities: the tables koogate keeps. Only `store` builds queries.
 
+pub mod admin_credential;
+pub mod admin_session;
 pub mod department;
 pub mod event;
 pub mod grant;

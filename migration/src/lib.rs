@@ -7,6 +7,7 @@ mod m20261122_000002_create_sync_tables;
 mod m20261122_000003_create_sessions;
 mod m20261123_000001_add_login_state_nonce;
 mod m20261123_000003_create_revocations;
+mod m20261123_000010_create_admin_tables;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_sessions::Migration),
             Box::new(m20261123_000001_add_login_state_nonce::Migration),
             Box::new(m20261123_000003_create_revocations::Migration),
+            Box::new(m20261123_000010_create_admin_tables::Migration),
         ]
     }
 }

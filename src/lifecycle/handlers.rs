@@ -9,7 +9,7 @@ use super::service;
 use crate::error::Error;
 use crate::marketplace::appinfo::{self, EncryptType};
 use crate::marketplace::fields::Fields;
-use crate::marketplace::inbound::{self, Call, Channel};
+use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
 use crate::startup::AppState;
@@ -53,7 +53,13 @@ async fn v2(
         verify,
     )
     .await?;
-    let fields = Fields::from_json(&body)?;
+    call.replay_sealed = Some(ReplayInput::body("", &body).seal(&state.vault)?);
+    run_v2(state, &body, call).await
+}
+
+/// What an authenticated V2 call does; an operator's replay comes in here.
+pub async fn run_v2(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
+    let fields = Fields::from_json(body)?;
     call.activity = fields.activity()?;
     call.test_flag = fields.test_flag()?;
     let command = request::parse_v2(&fields, &call.activity)?;
@@ -94,9 +100,25 @@ async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answ
     if !verified {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.replay_sealed = Some(ReplayInput::params(&params).seal(&state.vault)?);
+    run_v1(state, &params, call).await
+}
+
+/// What an authenticated V1 call does; an operator's replay comes in here.
+pub async fn run_v1(
+    state: &AppState,
+    params: &[(String, String)],
+    call: &mut Call,
+) -> Result<Answer, Error> {
+    let fields = Fields::from_params(params);
     let activity = fields.activity()?;
+    call.activity.clone_from(&activity);
     call.test_flag = fields.test_flag()?;
-    let key = state.access_keys[0].clone();
+    let key = state
+        .access_keys
+        .first()
+        .ok_or(Error::Unauthenticated("no access key is configured"))?
+        .clone();
     // V1 contact fields: AES-256 as the official demo uses, AES-128 as a
     // fallback (research §2.4).
     let decrypt = move |value: &str| {

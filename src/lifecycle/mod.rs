@@ -43,6 +43,8 @@ pub enum FreezeReason {
     /// V2 `updateInstanceStatus=FREEZE`: expiry, arrears or violation, the
     /// call does not say which.
     Marketplace,
+    /// An operator froze it from the admin site.
+    Operator,
 }
 
 impl FreezeReason {
@@ -51,6 +53,7 @@ impl FreezeReason {
             FreezeReason::Expiry => "expiry",
             FreezeReason::Arrears => "arrears",
             FreezeReason::Marketplace => "marketplace",
+            FreezeReason::Operator => "operator",
         }
     }
 }

@@ -49,6 +49,33 @@ pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result
     Ok(answer)
 }
 
+/// An operator's freeze (`freeze` true) or unfreeze from the admin site.
+/// The same state change as the marketplace's, so the same sessions end;
+/// its transition says `operator` and its event is the `call` of channel
+/// `operator`.
+pub async fn operator_set_status(
+    state: &AppState,
+    call: &Call,
+    instance_id: &str,
+    freeze_it: bool,
+) -> Result<Answer, Error> {
+    let tx = state.db.begin_write().await?;
+    let conn = &tx.txn;
+    let mut transitions = Vec::new();
+    let answer = if freeze_it {
+        freeze(conn, instance_id, FreezeReason::Operator, &mut transitions).await?
+    } else {
+        unfreeze(conn, instance_id, &mut transitions).await?
+    };
+    for change in &mut transitions {
+        change.cause = "operator".to_string();
+    }
+    let event_id = store::events::insert(conn, call.event(&answer)).await?;
+    store::transitions::insert_all(conn, transitions, event_id).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
 async fn new_instance(
     state: &AppState,
     conn: &impl ConnectionTrait,

@@ -6,6 +6,7 @@ use std::time::Instant;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::result::{signed_response, Answer};
@@ -43,6 +44,9 @@ pub enum Channel {
     LifecycleV1,
     KitV2,
     KitV1,
+    /// Not the marketplace: an operator's action in the admin site,
+    /// recorded like a call so the audit trail has it.
+    Operator,
 }
 
 impl Channel {
@@ -52,7 +56,71 @@ impl Channel {
             Channel::LifecycleV1 => "lifecycle_v1",
             Channel::KitV2 => "kit_v2",
             Channel::KitV1 => "kit_v1",
+            Channel::Operator => "operator",
         }
+    }
+
+    pub fn parse(value: &str) -> Option<Channel> {
+        [
+            Channel::LifecycleV2,
+            Channel::LifecycleV1,
+            Channel::KitV2,
+            Channel::KitV1,
+            Channel::Operator,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == value)
+    }
+}
+
+/// What a call's effect depends on once it has authenticated: enough to
+/// run it again through the same code (an operator's replay). Kept sealed
+/// with the master key, never in clear: it holds personal fields.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReplayInput {
+    /// The Kit call (`tenantSync`, ...); empty for lifecycle calls.
+    #[serde(default)]
+    pub call: String,
+    /// The raw body, base64 (lifecycle V2 and Kit).
+    #[serde(default)]
+    pub body: String,
+    /// The query parameters of a lifecycle V1 call, without `authToken`.
+    #[serde(default)]
+    pub params: Vec<(String, String)>,
+}
+
+impl ReplayInput {
+    pub fn body(call: &str, body: &[u8]) -> ReplayInput {
+        use base64::Engine;
+        ReplayInput {
+            call: call.to_string(),
+            body: base64::engine::general_purpose::STANDARD.encode(body),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn params(params: &[(String, String)]) -> ReplayInput {
+        ReplayInput {
+            params: params.iter().filter(|(k, _)| k != "authToken").cloned().collect(),
+            ..ReplayInput::default()
+        }
+    }
+
+    pub fn seal(&self, vault: &crate::vault::Vault) -> Result<String, Error> {
+        let text = serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))?;
+        vault.seal(&text)
+    }
+
+    pub fn open(vault: &crate::vault::Vault, sealed: &str) -> Result<ReplayInput, Error> {
+        serde_json::from_str(&vault.open(sealed)?)
+            .map_err(|_| Error::Internal("a sealed replay input does not parse".to_string()))
+    }
+
+    pub fn raw_body(&self) -> Result<Vec<u8>, Error> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.body)
+            .map_err(|_| Error::Internal("a sealed replay body is not base64".to_string()))
     }
 }
 
@@ -70,6 +138,8 @@ pub struct Call {
     /// The request, redacted.
     pub request: String,
     pub replay_of: Option<i64>,
+    /// [`ReplayInput`], sealed; set once the call has authenticated.
+    pub replay_sealed: Option<String>,
     /// The nonce to remember with this call (database nonce store).
     pub nonce: Option<PendingNonce>,
 }
@@ -87,6 +157,7 @@ impl Call {
             test_flag: false,
             request: String::new(),
             replay_of: None,
+            replay_sealed: None,
             nonce: None,
         }
     }
@@ -109,6 +180,7 @@ impl Call {
             response: answer.redacted(),
             replay_of: self.replay_of,
             detail: None,
+            replay_sealed: self.replay_sealed.clone(),
         }
     }
 }
@@ -121,6 +193,13 @@ pub async fn respond(
     result: Result<Answer, Error>,
     signing_key: Option<&String>,
 ) -> HttpResponse {
+    let answer = settle(db, call, result).await;
+    signed_response(answer.to_bytes(), signing_key.map(String::as_str))
+}
+
+/// The answer to a call, its failure recorded (a success was recorded in
+/// its own transaction). Shared by `respond` and an operator's replay.
+pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answer {
     let answer = match result {
         Ok(answer) => {
             tracing::info!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, "marketplace call");
@@ -139,7 +218,7 @@ pub async fn respond(
         answer.result_code,
         call.started.elapsed(),
     );
-    signed_response(answer.to_bytes(), signing_key.map(String::as_str))
+    answer
 }
 
 /// Records a refused or failed call in its own transaction. Best effort:

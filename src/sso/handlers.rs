@@ -257,7 +257,7 @@ pub fn cookie_secure(state: &AppState) -> bool {
 }
 
 /// Only a path on this site: `/x`, never `//host` or `https://…`.
-pub(super) fn local_path(next: Option<&str>) -> Option<String> {
+pub(crate) fn local_path(next: Option<&str>) -> Option<String> {
     let next = next?;
     (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
         .then(|| next.to_string())

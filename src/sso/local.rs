@@ -26,8 +26,8 @@ use crate::store;
 use entity::session;
 
 /// Failed attempts allowed per account in one window.
-const MAX_FAILURES: i64 = 5;
-const WINDOW_MS: i64 = 15 * 60 * 1000;
+pub const MAX_FAILURES: i64 = 5;
+pub const WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// An argon2id hash (PHC string) of a local password.
 pub fn hash_password(password: &str) -> Result<String, Error> {
@@ -38,7 +38,9 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|_| Error::Internal("password hashing failed".to_string()))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+/// Whether `password` matches an argon2 hash (PHC string); false for a
+/// hash that does not parse.
+pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)

@@ -1,7 +1,12 @@
 //! The inbound event log.
 
+use chrono::{DateTime, Utc};
 use entity::event::{self, Entity as Event};
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
 use crate::error::Error;
 
@@ -16,4 +21,113 @@ pub async fn insert(conn: &impl ConnectionTrait, row: event::Model) -> Result<i6
 /// Newest first.
 pub async fn latest(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<event::Model>, Error> {
     Ok(Event::find().order_by_desc(event::Column::Id).limit(limit).all(conn).await?)
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: i64) -> Result<Option<event::Model>, Error> {
+    Ok(Event::find_by_id(id).one(conn).await?)
+}
+
+/// Filters of the admin event list; all optional.
+#[derive(Debug, Default, Clone)]
+pub struct PageFilter {
+    pub channel: Option<String>,
+    pub activity: Option<String>,
+    pub result_code: Option<String>,
+    /// Only failures (any result code but `000000`).
+    pub failures_only: bool,
+    /// Leave operators' actions out (marketplace calls only).
+    pub marketplace_only: bool,
+    pub tenant_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Keyset pagination: events older than this id.
+    pub before_id: Option<i64>,
+    pub limit: u64,
+}
+
+/// Newest first, one page; keyset on the id, so page 1,000 costs what
+/// page 1 does and no total is counted.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    filter: &PageFilter,
+) -> Result<Vec<event::Model>, Error> {
+    let mut query = Event::find();
+    if let Some(channel) = &filter.channel {
+        query = query.filter(event::Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(activity) = &filter.activity {
+        query = query.filter(event::Column::Activity.eq(activity.as_str()));
+    }
+    if let Some(code) = &filter.result_code {
+        query = query.filter(event::Column::ResultCode.eq(code.as_str()));
+    }
+    if filter.failures_only {
+        query = query.filter(event::Column::ResultCode.ne("000000"));
+    }
+    if filter.marketplace_only {
+        query = query.filter(event::Column::Channel.ne("operator"));
+    }
+    if let Some(tenant_id) = &filter.tenant_id {
+        query = query.filter(event::Column::TenantId.eq(tenant_id.as_str()));
+    }
+    if let Some(instance_id) = &filter.instance_id {
+        query = query.filter(event::Column::InstanceId.eq(instance_id.as_str()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(event::Column::ReceivedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(event::Column::ReceivedAt.lt(until));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(event::Column::Id.lt(before));
+    }
+    Ok(query.order_by_desc(event::Column::Id).limit(filter.limit).all(conn).await?)
+}
+
+/// The calls about a tenant: those naming it, and those naming one of its
+/// instances (lifecycle calls carry no tenant id). Newest first.
+pub async fn for_tenant(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    instance_ids: &[String],
+    limit: u64,
+) -> Result<Vec<event::Model>, Error> {
+    let mut about = Condition::any().add(event::Column::TenantId.eq(tenant_id));
+    if !instance_ids.is_empty() {
+        about = about.add(event::Column::InstanceId.is_in(instance_ids.iter().cloned()));
+    }
+    Ok(Event::find().filter(about).order_by_desc(event::Column::Id).limit(limit).all(conn).await?)
+}
+
+/// Marketplace calls received since `since` (operators' actions left
+/// out), counted by result code.
+pub async fn count_by_result_since(
+    conn: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, Error> {
+    Ok(Event::find()
+        .select_only()
+        .column(event::Column::ResultCode)
+        .column_as(Expr::col(event::Column::Id).count(), "n")
+        .filter(event::Column::ReceivedAt.gte(since))
+        .filter(event::Column::Channel.ne("operator"))
+        .group_by(event::Column::ResultCode)
+        .order_by_asc(event::Column::ResultCode)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// The newest replay of an event.
+pub async fn latest_replay_of(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<event::Model>, Error> {
+    Ok(Event::find()
+        .filter(event::Column::ReplayOf.eq(id))
+        .order_by_desc(event::Column::Id)
+        .one(conn)
+        .await?)
 }

@@ -109,3 +109,19 @@ pub async fn list(
         .all(conn)
         .await?)
 }
+
+/// Instances counted by (status, test flag).
+pub async fn count_by_status(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<(String, bool, i64)>, Error> {
+    Ok(Instance::find()
+        .select_only()
+        .column(instance::Column::Status)
+        .column(instance::Column::TestFlag)
+        .column_as(Expr::col(instance::Column::InstanceId).count(), "n")
+        .group_by(instance::Column::Status)
+        .group_by(instance::Column::TestFlag)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}

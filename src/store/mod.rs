@@ -1,6 +1,7 @@
 //! The only place that builds SeaORM queries. Domain code calls these
 //! functions with any `ConnectionTrait`, usually the call's transaction.
 
+pub mod admin_sessions;
 pub mod apps;
 pub mod departments;
 pub mod events;

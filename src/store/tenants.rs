@@ -149,3 +149,117 @@ pub async fn access(
     }
     Ok((Access::Released, None))
 }
+
+/// Filters of the admin tenant list.
+#[derive(Debug, Default, Clone)]
+pub struct PageFilter {
+    /// Part of the name (any case), or the exact tenant id or code.
+    pub q: Option<String>,
+    /// `active`, `frozen`, `released` (no live instance) or `deleted`.
+    pub status: Option<String>,
+    /// Include the seller's test tenants.
+    pub include_test: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of tenants by name, and how many match in all. LIMIT/OFFSET:
+/// at ten thousand tenants the deepest page is still a short index walk.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    filter: &PageFilter,
+) -> Result<(Vec<tenant::Model>, u64), Error> {
+    use sea_orm::sea_query::{Func, LikeExpr, Query};
+    use sea_orm::{Condition, PaginatorTrait, QueryOrder};
+    let mut query = Tenant::find();
+    if !filter.include_test {
+        query = query.filter(tenant::Column::TestFlag.eq(false));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped =
+            q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        query = query.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(tenant::Column::Name))).like(pattern))
+                .add(tenant::Column::TenantId.eq(q))
+                .add(tenant::Column::TenantCode.eq(q)),
+        );
+    }
+    let with_status = |status: &str| {
+        Query::select()
+            .column((tenant_instance::Entity, tenant_instance::Column::TenantId))
+            .from(tenant_instance::Entity)
+            .inner_join(
+                instance::Entity,
+                Expr::col((instance::Entity, instance::Column::InstanceId))
+                    .equals((tenant_instance::Entity, tenant_instance::Column::InstanceId)),
+            )
+            .and_where(Expr::col((instance::Entity, instance::Column::Status)).eq(status))
+            .to_owned()
+    };
+    match filter.status.as_deref() {
+        Some("deleted") => query = query.filter(tenant::Column::Deleted.eq(true)),
+        Some("active") => {
+            query = query
+                .filter(tenant::Column::Deleted.eq(false))
+                .filter(tenant::Column::TenantId.in_subquery(with_status("active")));
+        }
+        Some("frozen") => {
+            query = query
+                .filter(tenant::Column::Deleted.eq(false))
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status("active")))
+                .filter(tenant::Column::TenantId.in_subquery(with_status("frozen")));
+        }
+        Some("released") => {
+            query = query
+                .filter(tenant::Column::Deleted.eq(false))
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status("active")))
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status("frozen")));
+        }
+        _ => {}
+    }
+    let total = query.clone().count(conn).await?;
+    let rows = query
+        .order_by_asc(tenant::Column::Name)
+        .order_by_asc(tenant::Column::TenantId)
+        .offset(filter.offset)
+        .limit(filter.limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The instances bound to each of these tenants.
+pub async fn instances_of(
+    conn: &impl ConnectionTrait,
+    tenant_ids: &[String],
+) -> Result<Vec<(String, instance::Model)>, Error> {
+    if tenant_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let links = TenantInstance::find()
+        .filter(tenant_instance::Column::TenantId.is_in(tenant_ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    let ids: Vec<String> = links.iter().map(|l| l.instance_id.clone()).collect();
+    let instances = crate::store::instances::find_many(conn, &ids).await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|link| {
+            instances
+                .iter()
+                .find(|i| i.instance_id == link.instance_id)
+                .map(|i| (link.tenant_id, i.clone()))
+        })
+        .collect())
+}
+
+/// Tenants not deleted, counted by test flag: (production, test).
+pub async fn count_listed(conn: &impl ConnectionTrait) -> Result<(u64, u64), Error> {
+    use sea_orm::PaginatorTrait;
+    let base = Tenant::find().filter(tenant::Column::Deleted.eq(false));
+    let production = base.clone().filter(tenant::Column::TestFlag.eq(false)).count(conn).await?;
+    let test = base.filter(tenant::Column::TestFlag.eq(true)).count(conn).await?;
+    Ok((production, test))
+}

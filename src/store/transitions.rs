@@ -50,3 +50,18 @@ pub async fn for_instance(
         .all(conn)
         .await?)
 }
+
+/// The history of several instances, oldest first.
+pub async fn for_instances(
+    conn: &impl ConnectionTrait,
+    instance_ids: &[String],
+) -> Result<Vec<transition::Model>, Error> {
+    if instance_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Transition::find()
+        .filter(transition::Column::InstanceId.is_in(instance_ids.iter().cloned()))
+        .order_by_asc(transition::Column::Id)
+        .all(conn)
+        .await?)
+}

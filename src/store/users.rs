@@ -193,3 +193,61 @@ pub async fn signable(
             .is_some_and(|g| g.granted);
     Ok((granted && found.enabled && !found.deleted).then_some(found))
 }
+
+/// One page of a tenant's users (not deleted) by user name, each with the
+/// apps it is granted.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    tenant_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<(user::Model, Vec<String>)>, Error> {
+    use sea_orm::QuerySelect;
+    let users = User::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Deleted.eq(false))
+        .order_by_asc(user::Column::UserName)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let grants = Grant::find()
+        .filter(grant::Column::TenantId.eq(tenant_id))
+        .filter(grant::Column::UserName.is_in(users.iter().map(|u| u.user_name.clone())))
+        .filter(grant::Column::Granted.eq(true))
+        .order_by_asc(grant::Column::AppId)
+        .all(conn)
+        .await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let apps = grants
+                .iter()
+                .filter(|g| g.user_name == u.user_name)
+                .map(|g| g.app_id.clone())
+                .collect();
+            (u, apps)
+        })
+        .collect())
+}
+
+/// Users granted at least one app, across every tenant.
+pub async fn count_granted(conn: &impl ConnectionTrait) -> Result<i64, Error> {
+    use sea_orm::sea_query::{Alias, Asterisk, Query};
+    let granted = Query::select()
+        .distinct()
+        .columns([grant::Column::TenantId, grant::Column::UserName])
+        .from(Grant)
+        .and_where(Expr::col(grant::Column::Granted).eq(true))
+        .to_owned();
+    let count = Query::select()
+        .expr(Expr::col(Asterisk).count())
+        .from_subquery(granted, Alias::new("g"))
+        .to_owned();
+    let statement = conn.get_database_backend().build(&count);
+    let row = conn.query_one(statement).await?;
+    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0))
+}

@@ -8,7 +8,7 @@ use super::request::{self, SyncCommand, CALLS};
 use super::service;
 use crate::error::Error;
 use crate::marketplace::fields::Fields;
-use crate::marketplace::inbound::{self, Call, Channel};
+use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
 use crate::startup::AppState;
@@ -53,6 +53,7 @@ async fn v2(
         verify,
     )
     .await?;
+    call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     run(state, &body, call).await
 }
 
@@ -95,10 +96,11 @@ async fn v1(
     if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     run(state, &body, call).await
 }
 
-fn known_call(name: &str) -> Result<String, Error> {
+pub fn known_call(name: &str) -> Result<String, Error> {
     CALLS
         .iter()
         .find(|c| **c == name)
@@ -106,7 +108,9 @@ fn known_call(name: &str) -> Result<String, Error> {
         .ok_or_else(|| Error::invalid("unknown sync call"))
 }
 
-async fn run(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
+/// What an authenticated Kit call does (`call.activity` names it); an
+/// operator's replay comes in here.
+pub async fn run(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
     let fields = Fields::from_json(body)?;
     call.tenant_id = fields.optional_id("tenantId").ok().flatten();
     call.instance_id = fields.optional_id("instanceId").ok().flatten();

@@ -54,3 +54,90 @@ fn keygen_makes_the_application_credential_key_pair() {
     assert!(!again.status.success());
     assert_eq!(std::fs::read_to_string(&out).expect("pem"), pem);
 }
+
+/// `koogate hash-password`: the password on stdin, its argon2id hash on
+/// stdout, ready for `admin.password_hash`; the password is not echoed.
+#[test]
+fn hash_password_prints_an_argon2id_hash_of_stdin() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hash-password runs");
+    child.stdin.take().expect("stdin").write_all(b"a long operator password\n").expect("write");
+    let run = child.wait_with_output().expect("done");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = String::from_utf8(run.stdout).expect("utf-8");
+    let hash = out.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!out.contains("a long operator password"));
+    assert!(koogate::sso::local::verify_password("a long operator password", hash));
+    assert!(!koogate::sso::local::verify_password("a long operator password\n", hash));
+}
+
+/// With no `admin.password_hash`, the first start prints a one-time
+/// password (and how to set a permanent one); only its hash is stored,
+/// and later starts do not print it again.
+#[test]
+fn the_first_start_prints_a_one_time_admin_password_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("koogate.db");
+    let start = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+            .arg("serve")
+            .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
+            .env("KOOGATE__DATABASE__URL", format!("sqlite://{}?mode=rwc", db.display()))
+            .env("KOOGATE__LOG__FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut seen = Vec::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let listening = line.contains("koogate listening");
+                seen.push(line);
+                if listening {
+                    break;
+                }
+            }
+            seen
+        });
+        let seen = lines.join().expect("read stdout");
+        let _ = child.kill();
+        let _ = child.wait();
+        seen.join("\n")
+    };
+    let first = start();
+    let marker = "with the one-time password: ";
+    let at = first.find(marker).unwrap_or_else(|| panic!("no password printed:\n{first}"));
+    let password: String =
+        first[at + marker.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    assert_eq!(password.len(), 20);
+    assert!(first.contains("koogate hash-password"), "says how to set a permanent one");
+    assert_eq!(first.matches(&password).count(), 1, "printed once, logged nowhere else");
+
+    let second = start();
+    assert!(!second.contains(marker), "not printed again:\n{second}");
+    assert!(!second.contains(&password));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rows = runtime.block_on(async {
+        use sea_orm::EntityTrait;
+        let conn = sea_orm::Database::connect(format!("sqlite://{}", db.display()))
+            .await
+            .expect("open the database");
+        entity::admin_credential::Entity::find().all(&conn).await.expect("credentials")
+    });
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].password_hash.starts_with("$argon2id$"));
+    assert!(koogate::sso::local::verify_password(&password, &rows[0].password_hash));
+}

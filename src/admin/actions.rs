@@ -1,0 +1,160 @@
+//! What an operator can do from the admin site: replay a recorded call,
+//! freeze or unfreeze an instance. Each is a POST with the session's CSRF
+//! token, runs through the same domain code as the marketplace's calls,
+//! and is recorded as an event.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Operator;
+use super::pages::PageResult;
+use crate::error::Error;
+use crate::lifecycle::{handlers as lifecycle, service as lifecycle_service};
+use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
+use crate::marketplace::result::Answer;
+use crate::startup::AppState;
+use crate::store;
+use crate::sync::handlers as kit;
+
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /admin/events/{id}/replay`: runs the recorded call again; 303 to
+/// the new event.
+pub async fn replay(
+    state: web::Data<AppState>,
+    operator: Operator,
+    path: web::Path<i64>,
+    form: web::Form<ActionForm>,
+) -> PageResult {
+    operator.check_csrf(&form.csrf_token)?;
+    let id = path.into_inner();
+    let (new_id, answer) = replay_event(&state, id).await?;
+    tracing::info!(username = %operator.username, event_id = id, replay_id = new_id, result_code = answer.result_code, "operator replayed a call");
+    Ok(see_other(&format!("/admin/events/{new_id}?replayed=1")))
+}
+
+/// Runs a recorded call again through the code its channel runs after
+/// authentication, recorded as a new event with `replay_of`. Returns the
+/// new event's id and the answer.
+///
+/// # Security
+/// The signature, timestamp and nonce checks are skipped: the call already
+/// passed them when it was recorded (only authenticated calls keep a
+/// replay input), and this path is reachable only from a signed-in
+/// operator's form. Idempotency makes a replay of an applied call change
+/// nothing.
+pub async fn replay_event(state: &AppState, id: i64) -> Result<(i64, Answer), Error> {
+    let original = store::events::find(&state.db.conn, id).await?.ok_or(Error::NotFound)?;
+    let channel = Channel::parse(&original.channel)
+        .filter(|c| *c != Channel::Operator)
+        .ok_or_else(|| Error::invalid("an operator's action cannot be replayed"))?;
+    let Some(sealed) = original.replay_sealed else {
+        return Err(Error::invalid(
+            "this call cannot be replayed: its input was not kept (it was refused before it \
+             authenticated, or recorded before replays existed)",
+        ));
+    };
+    let input = ReplayInput::open(&state.vault, &sealed)?;
+    let mut call = Call::new(channel);
+    call.replay_of = Some(id);
+    call.replay_sealed = Some(sealed);
+    let result = match channel {
+        Channel::LifecycleV2 => {
+            let body = input.raw_body()?;
+            call.request = inbound::redact_body(&body);
+            lifecycle::run_v2(state, &body, &mut call).await
+        }
+        Channel::LifecycleV1 => {
+            call.request = inbound::redact_params(&input.params);
+            lifecycle::run_v1(state, &input.params, &mut call).await
+        }
+        Channel::KitV2 | Channel::KitV1 => {
+            let body = input.raw_body()?;
+            call.request = inbound::redact_body(&body);
+            call.activity = kit::known_call(&input.call)?;
+            kit::run(state, &body, &mut call).await
+        }
+        Channel::Operator => Err(Error::invalid("an operator's action cannot be replayed")),
+    };
+    let answer = inbound::settle(&state.db, &call, result).await;
+    let replayed = store::events::latest_replay_of(&state.db.conn, id)
+        .await?
+        .ok_or_else(|| Error::Internal("the replay was not recorded".to_string()))?;
+    Ok((replayed.id, answer))
+}
+
+/// `POST /admin/instances/{id}/freeze`
+pub async fn freeze(
+    state: web::Data<AppState>,
+    operator: Operator,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> PageResult {
+    set_status(&state, &operator, &path.into_inner(), &form.csrf_token, true).await
+}
+
+/// `POST /admin/instances/{id}/unfreeze`
+pub async fn unfreeze(
+    state: web::Data<AppState>,
+    operator: Operator,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> PageResult {
+    set_status(&state, &operator, &path.into_inner(), &form.csrf_token, false).await
+}
+
+async fn set_status(
+    state: &AppState,
+    operator: &Operator,
+    instance_id: &str,
+    csrf_token: &str,
+    freeze_it: bool,
+) -> PageResult {
+    operator.check_csrf(csrf_token)?;
+    let before =
+        store::instances::find(&state.db.conn, instance_id).await?.ok_or(Error::NotFound)?;
+    let activity = if freeze_it { "freeze" } else { "unfreeze" };
+    let mut call = Call::new(Channel::Operator);
+    call.activity = activity.to_string();
+    call.instance_id = Some(before.instance_id.clone());
+    call.tenant_id = before.tenant_id.clone();
+    call.order_id = Some(before.order_id.clone());
+    call.test_flag = before.test_flag;
+    call.request =
+        json!({"operator": operator.username, "action": activity, "instanceId": instance_id})
+            .to_string();
+    let result = lifecycle_service::operator_set_status(state, &call, instance_id, freeze_it).await;
+    let answer = inbound::settle(&state.db, &call, result).await;
+    if answer.result_code != "000000" {
+        return Err(Error::invalid(format!("not done: {}", answer.result_msg)).into());
+    }
+    let after =
+        store::instances::find(&state.db.conn, instance_id).await?.ok_or(Error::NotFound)?;
+    let done = match (before.status == after.status, freeze_it) {
+        (true, _) => "unchanged",
+        (false, true) => "frozen",
+        (false, false) => "unfrozen",
+    };
+    tracing::info!(username = %operator.username, instance_id, action = activity, done, "operator changed an instance");
+    let back = match &after.tenant_id {
+        Some(tenant) => format!(
+            "/admin/tenants/{}?done={done}",
+            form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>()
+        ),
+        None => format!(
+            "/admin/instances?order={}",
+            form_urlencoded::byte_serialize(after.order_id.as_bytes()).collect::<String>()
+        ),
+    };
+    Ok(see_other(&back))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}

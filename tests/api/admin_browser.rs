@@ -1,0 +1,258 @@
+//! The admin site in a real headless Chromium (Debian's `chromium`, driven
+//! through `chromedriver` over WebDriver): an operator signs in, opens a
+//! tenant, sees its department tree and users, replays a call and freezes
+//! an instance. Screenshots at 1280 and 390 px wide are kept under
+//! `target/admin-screenshots/`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::admin_support::*;
+use crate::helpers::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The chromedriver this test started; stopped (by its own pid) when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Chromium and chromedriver, or `None` after a loud skip (a failure in CI).
+fn browser_installed() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "chromium and chromium-driver must be installed in CI (.ci/run installs them)"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: the headless Chromium admin test (apt-get install -y chromium chromium-driver)"
+    );
+    false
+}
+
+async fn start_driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{}/status", driver.url)).send().await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {}", driver.url);
+}
+
+async fn open_browser(driver: &Driver, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_string(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is `<target>/tmp`: keep the shots beside it.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|target| target.join("admin-screenshots"))
+        .unwrap_or_else(|| PathBuf::from("target/admin-screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// Saves the page at 1280 px, and also at 390 px when `narrow`.
+async fn shoot(browser: &Client, name: &str, narrow: bool) {
+    let dir = screenshot_dir();
+    browser.set_window_size(1280, 900).await.expect("wide");
+    let png = browser.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}-1280.png")), png).expect("saved");
+    if narrow {
+        browser.set_window_size(390, 1400).await.expect("narrow");
+        let png = browser.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}-390.png")), png).expect("saved");
+        // Nothing may need sideways scrolling of the page itself.
+        let overflow = browser
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .expect("width");
+        assert!(overflow.as_i64().unwrap_or(0) <= 400, "{name} overflows at 390 px: {overflow}");
+        browser.set_window_size(1280, 900).await.expect("wide");
+    }
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    browser.find(Locator::Css(css)).await.expect(css).text().await.expect("text")
+}
+
+/// Clicks an element that navigates (a submit button, a link) and waits
+/// for the next page to have loaded.
+async fn click(browser: &Client, css: &str) {
+    let element = browser.find(Locator::Css(css)).await.expect(css);
+    click_and_wait(browser, element).await;
+}
+
+async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element) {
+    // Marks the current document; the next one does not carry the mark.
+    browser
+        .execute("document.documentElement.dataset.leaving = '1'", vec![])
+        .await
+        .expect("mark the page");
+    element.click().await.expect("click");
+    for _ in 0..100 {
+        let loaded = browser
+            .execute(
+                "return document.readyState === 'complete' \
+                 && document.documentElement.dataset.leaving === undefined",
+                vec![],
+            )
+            .await;
+        if loaded.ok() == Some(json!(true)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the click did not lead to a new page");
+}
+
+/// Clicks `css` without leaving the page (a `<summary>`).
+async fn toggle(browser: &Client, css: &str) {
+    browser.find(Locator::Css(css)).await.expect(css).click().await.expect("click");
+}
+
+#[tokio::test]
+async fn an_operator_works_the_admin_site_in_a_real_browser() {
+    if !browser_installed() {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite, &admin_settings()).await;
+    let markup = "<script>alert(1)</script> Acme";
+    let enterprise = populated_enterprise(&app, markup).await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = open_browser(&driver, profile.path()).await;
+    let result = story(&app, &browser, &enterprise, markup).await;
+    let _ = browser.close().await;
+    result.expect("the story");
+}
+
+async fn story(
+    app: &TestApp,
+    browser: &Client,
+    enterprise: &Enterprise,
+    markup: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    // Sign in; a page asked for first is where the browser ends up.
+    browser.goto(&format!("{}/admin/tenants", app.address)).await?;
+    assert!(browser.current_url().await?.path().starts_with("/admin/login"));
+    shoot(browser, "01-sign-in", true).await;
+    browser.find(Locator::Css("input[name=username]")).await?.send_keys(ADMIN_USER).await?;
+    browser.find(Locator::Css("input[name=password]")).await?.send_keys("wrong").await?;
+    click(browser, "button[type=submit]").await;
+    assert_eq!(text_of(browser, "p.error").await, "The user name or password is not right.");
+    browser.find(Locator::Css("input[name=password]")).await?.send_keys(ADMIN_PASSWORD).await?;
+    click(browser, "button[type=submit]").await;
+    assert_eq!(browser.current_url().await?.path(), "/admin/tenants");
+    shoot(browser, "02-tenants", true).await;
+
+    // Open the tenant: its name is text, not markup.
+    click_and_wait(browser, browser.find(Locator::LinkText(markup)).await?).await;
+    assert_eq!(text_of(browser, "h1").await.split(" active").next(), Some(markup));
+    let scripts = browser.execute("return document.scripts.length", vec![]).await?;
+    assert_eq!(scripts, json!(0), "no script on the page, none injected");
+    // The department tree, collapsible without script.
+    let tree = text_of(browser, "#departments").await;
+    for name in ["Head office", markup, "Platform team"] {
+        assert!(tree.contains(name), "{name} in the tree: {tree}");
+    }
+    toggle(browser, "#departments details summary").await;
+    let open = browser
+        .execute("return document.querySelector('#departments details').open", vec![])
+        .await?;
+    assert_eq!(open, json!(false), "a click folds the department");
+    toggle(browser, "#departments details summary").await;
+    let users = text_of(browser, "#users").await;
+    assert!(users.contains("Alice Admin") && users.contains("alice"), "{users}");
+    assert!(users.contains(APP_ID), "grants show: {users}");
+    shoot(browser, "03-tenant", true).await;
+
+    // Replay the purchase from its event page.
+    let purchase = app
+        .events()
+        .await
+        .into_iter()
+        .find(|e| e.activity == "newInstance")
+        .expect("the purchase event");
+    browser.goto(&format!("{}/admin/events/{}", app.address, purchase.id)).await?;
+    shoot(browser, "04-event", true).await;
+    click(browser, "form.action button").await;
+    assert!(text_of(browser, "p.info").await.starts_with("Replayed"));
+    let replay = app.last_event().await;
+    assert_eq!(replay.replay_of, Some(purchase.id));
+    assert_eq!(browser.current_url().await?.path(), format!("/admin/events/{}", replay.id));
+    shoot(browser, "05-replayed", false).await;
+
+    // Freeze the instance from the tenant page.
+    browser.goto(&format!("{}/admin/tenants/{}", app.address, enterprise.tenant_id)).await?;
+    click(browser, "button.danger").await;
+    assert!(text_of(browser, "p.info").await.contains("The instance is frozen"));
+    assert_eq!(app.instance(&enterprise.instance_id).await["status"], "frozen");
+    shoot(browser, "06-frozen", true).await;
+
+    browser.goto(&format!("{}/admin", app.address)).await?;
+    shoot(browser, "07-dashboard", true).await;
+    browser.goto(&format!("{}/admin/events", app.address)).await?;
+    shoot(browser, "08-events", true).await;
+
+    // Sign out.
+    click(browser, "form.signout button").await;
+    assert!(text_of(browser, "p.info").await.contains("You are signed out."));
+    Ok(())
+}
