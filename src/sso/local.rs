@@ -83,7 +83,7 @@ fn render_form(
         .and_then(|t| t.render(context! { instance, next, csrf_token, error }))
         .unwrap_or_else(|_| "Sign in is unavailable".to_string());
     let cookie = Cookie::build(csrf_cookie_name(secure), csrf_token.clone())
-        .path("/sso/local")
+        .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
@@ -232,9 +232,8 @@ async fn check(
         .unwrap_or_else(|| state.settings.sso.after_login_path.clone());
     let mut response =
         HttpResponse::SeeOther().insert_header((header::LOCATION, next)).cookie(cookie).finish();
-    let _ = response.add_removal_cookie(
-        &Cookie::build(csrf_cookie_name(secure), "").path("/sso/local").finish(),
-    );
+    let _ = response
+        .add_removal_cookie(&Cookie::build(csrf_cookie_name(secure), "").path("/").finish());
     Ok(response)
 }
 

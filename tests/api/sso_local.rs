@@ -162,3 +162,26 @@ async fn the_form_shows_what_it_is_given_as_text(app: TestApp) {
     assert!(html.contains("&lt;script&gt;"), "{html}");
 }
 on_both_backends!(the_form_shows_what_it_is_given_as_text);
+
+/// Behind TLS the form's CSRF cookie is `__Host-` bound, which browsers
+/// accept only with `Path=/` and `Secure`: otherwise they drop it and the
+/// form can never be submitted.
+#[tokio::test]
+async fn behind_tls_the_forms_csrf_cookie_is_one_a_browser_keeps() {
+    let settings = [("provisioning.local_accounts", "true"), ("sso.cookie_secure", "true")];
+    let app = spawn_app(Backend::Sqlite, &settings).await;
+    let response =
+        app.http.get(format!("{}/sso/local?instance=any", app.address)).send().await.expect("form");
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-koogate_csrf="))
+        .expect("a __Host- CSRF cookie")
+        .to_string();
+    let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    assert!(attributes.contains(&"Path=/"), "{cookie}");
+    assert!(attributes.contains(&"Secure"), "{cookie}");
+    assert!(!attributes.iter().any(|a| a.starts_with("Domain")), "{cookie}");
+}
