@@ -29,6 +29,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Error;
 
+/// The advisory lock key replicas take turns on while migrating ("kgmi").
+const MIGRATION_LOCK: i64 = 0x6b67_6d69;
+
 /// How long a statement waits for a row lock another request holds before
 /// the call answers `000004`; well inside the marketplace's 5 s.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -87,8 +90,25 @@ impl Db {
         Ok(Db { conn, sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
     }
 
+    /// Applies pending migrations. On PostgreSQL they run in one
+    /// transaction behind an advisory lock, so replicas starting together
+    /// take turns, and without the request timeouts (an index on a big
+    /// table may take longer than a request should).
     pub async fn migrate(&self) -> Result<(), Error> {
-        Migrator::up(&self.conn, None).await.map_err(Error::Storage)
+        if self.is_sqlite() {
+            return Migrator::up(&self.conn, None).await.map_err(Error::Storage);
+        }
+        let turn = self.conn.begin().await?;
+        for sql in [
+            "SET LOCAL lock_timeout = 0".to_string(),
+            "SET LOCAL statement_timeout = 0".to_string(),
+            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+        ] {
+            turn.execute(Statement::from_string(DbBackend::Postgres, sql)).await?;
+        }
+        Migrator::up(&turn, None).await.map_err(Error::Storage)?;
+        turn.commit().await?;
+        Ok(())
     }
 
     /// Begins the transaction of one write; waits for the SQLite writer lock

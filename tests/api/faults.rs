@@ -171,3 +171,18 @@ async fn nonces_live_in_redis_and_fall_back_to_the_database() {
     let body_json: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body_json["redis"], "unavailable");
 }
+
+/// Three replicas started together on an empty database take turns to
+/// migrate it; all come up and serve.
+#[tokio::test]
+async fn replicas_starting_together_migrate_one_at_a_time() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let replicas = spawn_three_replicas_together(&[]).await;
+    for replica in &replicas {
+        let (_, bought) = replica.buy().await;
+        assert_eq!(bought.code(), "000000");
+    }
+    assert_eq!(replicas[0].footprint().await["instances"], 3);
+}

@@ -239,6 +239,15 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
     start_app(backend, url, dir, database_name, overrides).await
 }
 
+/// Three replicas started at the same moment on one fresh PostgreSQL
+/// database (they migrate it together).
+pub async fn spawn_three_replicas_together(overrides: &[(&str, &str)]) -> [TestApp; 3] {
+    let (url, name) = fresh_postgres_database().await;
+    let start = |database_name| start_app(Backend::Postgres, url.clone(), None, database_name, overrides);
+    let (a, b, c) = tokio::join!(start(Some(name.clone())), start(None), start(None));
+    [a, b, c]
+}
+
 impl TestApp {
     /// Another replica on this app's PostgreSQL database, with its own
     /// settings (for instance the same `redis.url`).

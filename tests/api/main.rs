@@ -16,6 +16,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
 mod refusals;
+mod replicas;
 mod secrets;
 mod sim;
 mod sso;
