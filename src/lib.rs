@@ -8,6 +8,7 @@ pub mod health;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
+pub mod outbox;
 pub mod settings;
 pub mod sso;
 pub mod startup;

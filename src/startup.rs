@@ -43,6 +43,8 @@ pub struct AppState {
     pub revocations: crate::sso::revoke::Revocations,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
+    /// Events for the vendor's app (`upstream.webhook_url`).
+    pub outbox: crate::outbox::Outbox,
 }
 
 pub struct Application {
@@ -79,6 +81,7 @@ impl Application {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
+        let outbox = crate::outbox::Outbox::from_settings(&settings)?;
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
         revocations.refresh(&db.conn).await?;
@@ -90,6 +93,7 @@ impl Application {
             gate_cache: Default::default(),
             revocations,
             pages: crate::sso::pages::environment(),
+            outbox,
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -103,6 +107,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?.port();
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
+        crate::outbox::relay::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -130,7 +135,7 @@ impl Application {
 
 /// Every route, in one table.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    use crate::admin::api;
+    use crate::admin::{api, outbox};
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
     use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
@@ -158,6 +163,10 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
     cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));
+    cfg.route("/admin/api/outbox", get().to(outbox::outbox_summary));
+    cfg.route("/admin/api/outbox/backlog", get().to(outbox::outbox_backlog));
+    cfg.route("/admin/api/outbox/dead", get().to(outbox::outbox_dead));
+    cfg.route("/admin/api/outbox/{webhook_id}/redeliver", post().to(outbox::outbox_redeliver));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }
@@ -253,7 +262,7 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
 }
 
 /// Background chores once a minute: forget expired nonces, login states
-/// and sessions.
+/// and sessions, and old delivered or dead outbox events.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -264,6 +273,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             if let Err(err) = purge_sessions(&state).await {
                 tracing::warn!(error = ?err, "session purge failed");
+            }
+            if let Err(err) = crate::outbox::relay::purge(&state).await {
+                tracing::warn!(error = ?err, "outbox purge failed");
             }
         }
     });

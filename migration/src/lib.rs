@@ -6,6 +6,7 @@ mod m20261122_000001_create_lifecycle_tables;
 mod m20261122_000002_create_sync_tables;
 mod m20261122_000003_create_sessions;
 mod m20261123_000003_create_revocations;
+mod m20261123_000020_create_outbox;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_sync_tables::Migration),
             Box::new(m20261122_000003_create_sessions::Migration),
             Box::new(m20261123_000003_create_revocations::Migration),
+            Box::new(m20261123_000020_create_outbox::Migration),
         ]
     }
 }

@@ -1,0 +1,159 @@
+//! Durable delivery of events to the vendor's app (`upstream.webhook_url`).
+//!
+//! Every state change writes its event to the `outbox` table in the same
+//! transaction, so an event exists exactly when its change committed, and
+//! a repeated marketplace call that changes nothing writes nothing. A relay
+//! on every replica delivers them in the Standard Webhooks format (see
+//! [`webhook`]), at least once, in order per tenant and per instance, with
+//! backoff for up to a day, then keeps them as dead letters (see [`relay`]).
+//!
+//! With `upstream.webhook_url` empty no event is written: nobody would
+//! receive them, and rows piling up for a receiver that may never exist
+//! would only grow the database. A vendor that connects later reads the
+//! current state through the app API, then hears about changes from then on.
+
+pub mod relay;
+pub mod webhook;
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, Set};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::settings::{OutboxTuning, Settings};
+use crate::store;
+use entity::outbox;
+
+/// What happened, as the `type` of the delivered event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    InstanceCreated,
+    InstanceRenewed,
+    InstanceTrialConverted,
+    InstanceFrozen,
+    InstanceUnfrozen,
+    InstanceUpgraded,
+    InstanceReleased,
+    TenantAdded,
+    TenantChanged,
+    TenantDeleted,
+    AppCredentialsChanged,
+    UserGranted,
+    UserChanged,
+    UserRevoked,
+    UserDeleted,
+    DepartmentsChanged,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::InstanceCreated => "instance.created",
+            EventType::InstanceRenewed => "instance.renewed",
+            EventType::InstanceTrialConverted => "instance.trial_converted",
+            EventType::InstanceFrozen => "instance.frozen",
+            EventType::InstanceUnfrozen => "instance.unfrozen",
+            EventType::InstanceUpgraded => "instance.upgraded",
+            EventType::InstanceReleased => "instance.released",
+            EventType::TenantAdded => "tenant.added",
+            EventType::TenantChanged => "tenant.changed",
+            EventType::TenantDeleted => "tenant.deleted",
+            EventType::AppCredentialsChanged => "app.credentials_changed",
+            EventType::UserGranted => "user.granted",
+            EventType::UserChanged => "user.changed",
+            EventType::UserRevoked => "user.revoked",
+            EventType::UserDeleted => "user.deleted",
+            EventType::DepartmentsChanged => "departments.changed",
+        }
+    }
+}
+
+/// One event about to be written. `data` must hold no secret and no
+/// personal field (ids, names, roles and codes only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_type: EventType,
+    /// Events sharing a tenant, or an instance, are delivered in order.
+    pub tenant_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub data: Value,
+}
+
+impl Event {
+    pub fn new(
+        event_type: EventType,
+        tenant_id: Option<&str>,
+        instance_id: Option<&str>,
+        data: Value,
+    ) -> Event {
+        let some = |id: Option<&str>| id.filter(|s| !s.is_empty()).map(str::to_string);
+        Event { event_type, tenant_id: some(tenant_id), instance_id: some(instance_id), data }
+    }
+}
+
+/// The outbox as every handler and the relay see it.
+pub struct Outbox {
+    /// Empty: events are neither written nor delivered.
+    pub webhook_url: String,
+    key: Vec<u8>,
+    pub tuning: OutboxTuning,
+    /// Wakes this replica's relay when a call has just committed events.
+    wake: Notify,
+}
+
+impl Outbox {
+    pub fn from_settings(settings: &Settings) -> Result<Outbox, Error> {
+        let webhook_url = settings.upstream.webhook_url.trim().to_string();
+        let key = webhook::signing_key(settings.upstream.webhook_secret.expose_secret())?;
+        Ok(Outbox { webhook_url, key, tuning: settings.outbox.clone(), wake: Notify::new() })
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.webhook_url.is_empty()
+    }
+
+    /// Writes the events in the caller's transaction (nothing when no
+    /// webhook is configured). Call [`Outbox::committed`] after the commit.
+    pub async fn record(
+        &self,
+        conn: &impl ConnectionTrait,
+        events: Vec<Event>,
+    ) -> Result<(), Error> {
+        if !self.enabled() || events.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now().timestamp_millis();
+        let rows = events
+            .into_iter()
+            .map(|event| outbox::ActiveModel {
+                id: NotSet,
+                webhook_id: Set(webhook::new_webhook_id()),
+                event_type: Set(event.event_type.as_str().to_string()),
+                tenant_id: Set(event.tenant_id),
+                instance_id: Set(event.instance_id),
+                payload: Set(event.data.to_string()),
+                status: Set(store::outbox::PENDING.to_string()),
+                created_at: Set(now),
+                retry_from: Set(now),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                claimed_until: Set(None),
+                claim_token: Set(None),
+                last_error: Set(None),
+                delivered_at: Set(None),
+                dead_at: Set(None),
+            })
+            .collect();
+        store::outbox::insert_many(conn, rows).await
+    }
+
+    /// Tells this replica's relay that events may be waiting (the others
+    /// find them at their next poll).
+    pub fn committed(&self) {
+        if self.enabled() {
+            self.wake.notify_one();
+        }
+    }
+}
