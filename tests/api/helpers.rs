@@ -240,6 +240,23 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
 }
 
 impl TestApp {
+    /// This app's database and client, reaching a replica the test
+    /// started by itself at `address`.
+    pub fn at(&self, address: &str) -> TestApp {
+        let port = address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+        TestApp {
+            address: address.to_string(),
+            port,
+            backend: self.backend,
+            db: self.db.clone(),
+            database_name: None,
+            marketplace_path: self.marketplace_path.clone(),
+            database_url: self.database_url.clone(),
+            http: self.http.clone(),
+            _dir: None,
+        }
+    }
+
     /// Another replica on this app's PostgreSQL database, with its own
     /// settings (for instance the same `redis.url`).
     pub async fn replica(&self, overrides: &[(&str, &str)]) -> TestApp {

@@ -9,6 +9,7 @@ mod gate;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
+mod outbox;
 mod refusals;
 mod secrets;
 mod sso;
