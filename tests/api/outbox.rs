@@ -528,7 +528,6 @@ async fn three_replicas_deliver_every_event_once_and_in_order_per_tenant() {
 
     // Eight tenants, each call sent to another replica.
     let stories = (0..8).map(|n| {
-        let all = all;
         async move {
             let buyer = all[n % 3];
             let enterprise = buyer.bound_enterprise().await;
