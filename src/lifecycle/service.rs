@@ -48,9 +48,11 @@ pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result
     };
     let event_id = store::events::insert(conn, call.event(&answer)).await?;
     store::transitions::insert_all(conn, transitions, event_id).await?;
-    state.outbox.record(conn, events).await?;
+    let told = state.outbox.record(conn, events).await?;
     tx.commit().await?;
-    state.outbox.committed();
+    if told {
+        state.outbox.committed();
+    }
     Ok(answer)
 }
 

@@ -106,6 +106,15 @@ pub struct Outbox {
 impl Outbox {
     pub fn from_settings(settings: &Settings) -> Result<Outbox, Error> {
         let webhook_url = settings.upstream.webhook_url.trim().to_string();
+        if !webhook_url.is_empty() {
+            let url = reqwest::Url::parse(&webhook_url)
+                .map_err(|_| Error::Config("upstream.webhook_url is not a URL".to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(Error::Config(
+                    "upstream.webhook_url must be an http or https URL".to_string(),
+                ));
+            }
+        }
         let key = webhook::signing_key(settings.upstream.webhook_secret.expose_secret())?;
         Ok(Outbox { webhook_url, key, tuning: settings.outbox.clone(), wake: Notify::new() })
     }
@@ -115,14 +124,15 @@ impl Outbox {
     }
 
     /// Writes the events in the caller's transaction (nothing when no
-    /// webhook is configured). Call [`Outbox::committed`] after the commit.
+    /// webhook is configured); `true` when it wrote any, and then the
+    /// caller calls [`Outbox::committed`] after the commit.
     pub async fn record(
         &self,
         conn: &impl ConnectionTrait,
         events: Vec<Event>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         if !self.enabled() || events.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let now = Utc::now().timestamp_millis();
         let rows = events
@@ -146,14 +156,13 @@ impl Outbox {
                 dead_at: Set(None),
             })
             .collect();
-        store::outbox::insert_many(conn, rows).await
+        store::outbox::insert_many(conn, rows).await?;
+        Ok(true)
     }
 
     /// Tells this replica's relay that events may be waiting (the others
     /// find them at their next poll).
     pub fn committed(&self) {
-        if self.enabled() {
-            self.wake.notify_one();
-        }
+        self.wake.notify_one();
     }
 }

@@ -54,7 +54,7 @@ pub fn spawn(state: web::Data<AppState>) {
                 Err(err) => {
                     if !failing {
                         failing = true;
-                        tracing::warn!(error = ?err, "the outbox relay cannot reach the database; retrying");
+                        tracing::warn!(error = ?err, "the outbox relay cannot claim or record events; retrying");
                     }
                 }
             }

@@ -58,9 +58,11 @@ pub async fn execute(
     let mut event = call.event(&answer);
     event.detail = detail.map(|d| d.to_string());
     store::events::insert(conn, event).await?;
-    state.outbox.record(conn, events).await?;
+    let told = state.outbox.record(conn, events).await?;
     tx.commit().await?;
-    state.outbox.committed();
+    if told {
+        state.outbox.committed();
+    }
     Ok(answer)
 }
 

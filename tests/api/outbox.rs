@@ -527,15 +527,13 @@ async fn three_replicas_deliver_every_event_once_and_in_order_per_tenant() {
     let all = [&first, &replicas[0], &replicas[1]];
 
     // Eight tenants, each call sent to another replica.
-    let stories = (0..8).map(|n| {
-        async move {
-            let buyer = all[n % 3];
-            let enterprise = buyer.bound_enterprise().await;
-            all[(n + 1) % 3].set_instance_status(&enterprise.instance_id, "FREEZE").await;
-            all[(n + 2) % 3].set_instance_status(&enterprise.instance_id, "UNFREEZE").await;
-            all[n % 3].release_instance(&enterprise.instance_id).await;
-            enterprise
-        }
+    let stories = (0..8).map(|n| async move {
+        let buyer = all[n % 3];
+        let enterprise = buyer.bound_enterprise().await;
+        all[(n + 1) % 3].set_instance_status(&enterprise.instance_id, "FREEZE").await;
+        all[(n + 2) % 3].set_instance_status(&enterprise.instance_id, "UNFREEZE").await;
+        all[n % 3].release_instance(&enterprise.instance_id).await;
+        enterprise
     });
     let enterprises = futures_util::future::join_all(stories).await;
 
