@@ -40,10 +40,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The relay walks pending events in id order, and asks of each
+        // whether an older pending one shares its tenant or its instance:
+        // one index probe each (see store::outbox::claim).
         for (name, columns) in [
-            ("idx_outbox_status_next", vec![Outbox::Status, Outbox::NextAttemptAt]),
-            ("idx_outbox_tenant", vec![Outbox::TenantId, Outbox::Id]),
-            ("idx_outbox_instance", vec![Outbox::InstanceId, Outbox::Id]),
+            ("idx_outbox_status", vec![Outbox::Status, Outbox::Id]),
+            ("idx_outbox_tenant", vec![Outbox::TenantId, Outbox::Status, Outbox::Id]),
+            ("idx_outbox_instance", vec![Outbox::InstanceId, Outbox::Status, Outbox::Id]),
         ] {
             let mut index = Index::create();
             index.name(name).table(Outbox::Table);

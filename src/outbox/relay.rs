@@ -102,7 +102,7 @@ pub async fn relay_once(state: &AppState) -> Result<usize, Error> {
                 if after == AfterFailure::Dead {
                     tracing::warn!(webhook_id = %row.webhook_id, event_type = %row.event_type, error = %failure.0, "an outbox event is dead after retrying for its whole period");
                 }
-                store::outbox::mark_failed(&tx.txn, row.id, &token, &failure.0, after, now).await?
+                store::outbox::mark_failed(&tx.txn, row, &token, &failure.0, after, now).await?
             }
         };
         if !kept {

@@ -49,8 +49,10 @@ pub async fn claim(
         "SELECT o.* FROM outbox o \
          WHERE o.status = 'pending' AND o.next_attempt_at <= $1 \
          AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.id < o.id \
-           AND (p.tenant_id = o.tenant_id OR p.instance_id = o.instance_id)) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p \
+           WHERE p.tenant_id = o.tenant_id AND p.status = 'pending' AND p.id < o.id) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p \
+           WHERE p.instance_id = o.instance_id AND p.status = 'pending' AND p.id < o.id) \
          ORDER BY o.id LIMIT $2{lock}"
     );
     let statement = Statement::from_sql_and_values(
@@ -115,14 +117,21 @@ pub enum AfterFailure {
 
 /// Records a failed attempt made under the claim `token`; `false` when the
 /// claim was lost.
+///
+/// A retry also moves the events queued behind this one (same tenant or
+/// instance) to its retry time: they cannot go before it anyway, and the
+/// relay's scan then passes over them without a lookup each. Without this
+/// a tenant with 20,000 events stuck behind a failing receiver made every
+/// claim take 0.5 s on PostgreSQL; with it, 8 ms (README, Benchmarks).
 pub async fn mark_failed(
     conn: &impl ConnectionTrait,
-    id: i64,
+    row: &outbox::Model,
     token: &str,
     error: &str,
     after: AfterFailure,
     now: i64,
 ) -> Result<bool, Error> {
+    let id = row.id;
     let mut update = Outbox::update_many()
         .col_expr(outbox::Column::LastError, Expr::value(error))
         .col_expr(outbox::Column::ClaimedUntil, Expr::value(Option::<i64>::None))
@@ -141,7 +150,25 @@ pub async fn mark_failed(
         .filter(outbox::Column::Status.eq(PENDING))
         .exec(conn)
         .await?;
-    Ok(result.rows_affected == 1)
+    let kept = result.rows_affected == 1;
+    if let (true, AfterFailure::RetryAt(at)) = (kept, after) {
+        let keys = [
+            (outbox::Column::TenantId, row.tenant_id.as_deref()),
+            (outbox::Column::InstanceId, row.instance_id.as_deref()),
+        ];
+        for (column, value) in keys {
+            let Some(value) = value else { continue };
+            Outbox::update_many()
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(at))
+                .filter(column.eq(value))
+                .filter(outbox::Column::Status.eq(PENDING))
+                .filter(outbox::Column::Id.gt(id))
+                .filter(outbox::Column::NextAttemptAt.lt(at))
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(kept)
 }
 
 /// Pending events, oldest first: the backlog.
