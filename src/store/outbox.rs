@@ -122,7 +122,8 @@ pub enum AfterFailure {
 /// instance) to its retry time: they cannot go before it anyway, and the
 /// relay's scan then passes over them without a lookup each. Without this
 /// a tenant with 20,000 events stuck behind a failing receiver made every
-/// claim take 0.5 s on PostgreSQL; with it, 8 ms (README, Benchmarks).
+/// claim take about 0.2 s on PostgreSQL; with it about 11 ms
+/// (`bench/outbox_claim.sh`).
 pub async fn mark_failed(
     conn: &impl ConnectionTrait,
     row: &outbox::Model,

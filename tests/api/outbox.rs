@@ -635,3 +635,57 @@ async fn replica_on(database_url: &str, settings: &[(String, String)]) -> String
     tokio::spawn(app.run_until_stopped());
     address
 }
+
+/// How fast the relays empty a backlog of 2,000 events (500 tenants, four
+/// each, in order) into a receiver that accepts everything, with one and
+/// with three replicas on one PostgreSQL database. A measurement, not a
+/// check: `cargo test --test api -- --ignored outbox_delivery_rate --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn outbox_delivery_rate() {
+    for replicas in [1, 3] {
+        let receiver = Receiver::start(Behaviour::default());
+        let Some(first) = spawn_postgres_app(&[]).await else { return };
+        let now = chrono::Utc::now().timestamp_millis();
+        let rows: Vec<entity::outbox::ActiveModel> = (0..2000)
+            .map(|n| {
+                use sea_orm::Set;
+                entity::outbox::ActiveModel {
+                    webhook_id: Set(format!("msg_{}", random_id(""))),
+                    event_type: Set("user.changed".into()),
+                    tenant_id: Set(Some(format!("tenant-{}", n % 500))),
+                    instance_id: Set(Some(format!("instance-{}", n % 500))),
+                    payload: Set(json!({"n": n}).to_string()),
+                    status: Set("pending".into()),
+                    created_at: Set(now),
+                    retry_from: Set(now),
+                    attempts: Set(0),
+                    next_attempt_at: Set(now),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let settings = receiver.settings(&[]);
+        let pairs: Vec<(&str, &str)> =
+            settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut running = Vec::new();
+        for _ in 0..replicas {
+            running.push(first.replica(&pairs).await);
+        }
+        // The relays are idle now; the clock starts with the backlog.
+        let started = std::time::Instant::now();
+        for chunk in rows.chunks(500) {
+            entity::outbox::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&first.db)
+                .await
+                .expect("insert");
+        }
+        let accepted = receiver.wait_for(2000).await;
+        let seconds = started.elapsed().as_secs_f64();
+        assert_once_each(&accepted);
+        println!(
+            "{replicas} replica(s): 2000 events in {seconds:.2} s, {:.0} events/s",
+            2000.0 / seconds
+        );
+    }
+}
