@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
-
 use subtle::ConstantTimeEq;
 
 use super::request::{
@@ -101,10 +100,15 @@ async fn tenant_sync(
                 created_at: existing.as_ref().map_or(now, |t| t.created_at),
                 updated_at: now,
             };
+            let newly_bound = match &sync.common.instance_id {
+                Some(id) => !store::tenants::instance_ids(conn, tenant_id).await?.contains(id),
+                None => false,
+            };
             // A repeat that changes nothing tells the vendor nothing.
             let event_type = match existing.as_ref().filter(|t| !t.deleted) {
                 None => Some(EventType::TenantAdded),
-                Some(old) => (old.tenant_code != row.tenant_code
+                Some(old) => (newly_bound
+                    || old.tenant_code != row.tenant_code
                     || old.name != row.name
                     || old.domain_name != row.domain_name
                     || old.test_flag != row.test_flag)

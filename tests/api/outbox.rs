@@ -692,3 +692,33 @@ async fn outbox_delivery_rate() {
         );
     }
 }
+
+async fn a_tenant_bound_to_a_second_purchase_is_told_as_a_change(app: TestApp, receiver: Receiver) {
+    let enterprise = app.bound_enterprise().await;
+    let (order_id, bought) = app.buy().await;
+    let second = Enterprise {
+        instance_id: bought.json["instanceId"].as_str().expect("instanceId").to_string(),
+        order_id,
+        ..enterprise.clone()
+    };
+    app.kit_v2("tenantSync", &second.tenant_sync(1)).await.assert_kit_ok();
+    // Binding it again changes nothing.
+    app.kit_v2("tenantSync", &second.tenant_sync(1)).await.assert_kit_ok();
+
+    receiver.wait_for(4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), 4, "{accepted:#?}");
+    let tenant: Vec<&Accepted> = accepted
+        .iter()
+        .filter(|a| a.body["type"].as_str().is_some_and(|t| t.starts_with("tenant.")))
+        .collect();
+    assert_eq!(tenant.len(), 2);
+    assert_eq!(tenant[0].body["type"], "tenant.added");
+    assert_eq!(tenant[1].body["type"], "tenant.changed");
+    assert_eq!(tenant[1].body["data"]["instanceId"], second.instance_id.as_str());
+}
+outbox_on_both_backends!(
+    a_tenant_bound_to_a_second_purchase_is_told_as_a_change,
+    Behaviour::default()
+);
