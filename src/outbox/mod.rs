@@ -166,3 +166,57 @@ impl Outbox {
         self.wake.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Sources;
+
+    fn settings(overrides: &[(&str, &str)]) -> Result<Settings, Error> {
+        let sources = Sources {
+            overrides: overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Sources::default()
+        };
+        Settings::load(&sources).map(|(s, _)| s)
+    }
+
+    #[test]
+    fn the_clock_defaults_to_a_second_an_hour_a_day() {
+        let tuning = settings(&[]).expect("settings").outbox;
+        assert_eq!(tuning.retry_base_ms, 1_000);
+        assert_eq!(tuning.retry_cap_ms, 3_600_000);
+        assert_eq!(tuning.give_up_after_ms, 86_400_000);
+        assert_eq!(tuning.lease_ms, 30_000);
+        assert_eq!(tuning.timeout_ms, 5_000);
+    }
+
+    #[test]
+    fn a_webhook_needs_a_secret_an_http_url_and_a_lease_longer_than_an_attempt() {
+        let url = ("upstream.webhook_url", "https://app.example.com/hooks");
+        assert!(settings(&[url]).is_err(), "no secret");
+        let secret = ("upstream.webhook_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let good = settings(&[url, secret]).expect("settings");
+        assert!(Outbox::from_settings(&good).expect("outbox").enabled());
+        let short_lease = [url, secret, ("outbox.lease_ms", "6000")];
+        assert!(settings(&short_lease).is_err());
+        let ftp = settings(&[("upstream.webhook_url", "ftp://app.example.com"), secret])
+            .expect("settings");
+        assert!(Outbox::from_settings(&ftp).is_err());
+        let broken = settings(&[url, ("upstream.webhook_secret", "whsec_%%%")]).expect("settings");
+        assert!(Outbox::from_settings(&broken).is_err());
+    }
+
+    #[test]
+    fn without_a_url_the_outbox_is_off() {
+        let outbox = Outbox::from_settings(&settings(&[]).expect("settings")).expect("outbox");
+        assert!(!outbox.enabled());
+    }
+
+    #[test]
+    fn empty_ids_order_nothing() {
+        let event = Event::new(EventType::TenantDeleted, Some("t-1"), Some(""), Value::Null);
+        assert_eq!(event.tenant_id.as_deref(), Some("t-1"));
+        assert_eq!(event.instance_id, None);
+        assert_eq!(event.event_type.as_str(), "tenant.deleted");
+    }
+}
