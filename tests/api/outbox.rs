@@ -406,6 +406,8 @@ async fn a_repeated_purchase_or_a_refused_call_tells_nothing(app: TestApp, recei
     let forged_kit = KitOptions { key: "not-the-kit-key".into(), ..KitOptions::default() };
     let bind = stranger.tenant_sync(1).to_string().into_bytes();
     assert_ne!(app.kit_v2_with("tenantSync", bind, forged_kit).await.code(), "000000");
+    let bad_flag = stranger.tenant_sync(9);
+    assert_eq!(app.kit_v2("tenantSync", &bad_flag).await.code(), "000002");
     assert_eq!(outbox_rows(&app).await, 1);
 
     let accepted = receiver.wait_for(1).await;
