@@ -10,6 +10,7 @@ pub mod health;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
+pub mod outbox;
 pub mod prometheus;
 pub mod settings;
 pub mod sim;

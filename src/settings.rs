@@ -46,6 +46,13 @@ const KNOWN_KEYS: &[&str] = &[
     "admin.password_hash",
     "admin.api_token",
     "log.format",
+    // Undocumented: the outbox's clock, shortened by tests.
+    "outbox.retry_base_ms",
+    "outbox.retry_cap_ms",
+    "outbox.give_up_after_ms",
+    "outbox.lease_ms",
+    "outbox.timeout_ms",
+    "outbox.poll_ms",
 ];
 
 /// The settings whose values are secrets: they may be given as `key_file`
@@ -74,6 +81,9 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    /// Undocumented, not a contract: tests shorten the outbox's clock.
+    #[serde(default)]
+    pub outbox: OutboxTuning,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +159,39 @@ pub struct AdminSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: String,
+}
+
+/// The outbox relay's clock (see `crate::outbox::relay`). The defaults are
+/// the product's behaviour; these keys are deliberately left out of the
+/// README so that tests can shorten them without making them a contract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OutboxTuning {
+    /// First retry delay; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_cap_ms: u64,
+    /// Retries stop this long after the event was created (or redelivered).
+    pub give_up_after_ms: u64,
+    /// How long a claimed event stays with the relay that claimed it.
+    pub lease_ms: u64,
+    /// One delivery attempt's HTTP timeout; must be well inside the lease.
+    pub timeout_ms: u64,
+    /// How often an idle relay looks for due events.
+    pub poll_ms: u64,
+}
+
+impl Default for OutboxTuning {
+    fn default() -> Self {
+        OutboxTuning {
+            retry_base_ms: 1_000,
+            retry_cap_ms: 3_600_000,
+            give_up_after_ms: 24 * 3_600_000,
+            lease_ms: 30_000,
+            timeout_ms: 5_000,
+            poll_ms: 1_000,
+        }
+    }
 }
 
 /// Where settings come from. `serve` reads the environment; tests pass
@@ -253,6 +296,20 @@ impl Settings {
         }
         if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
             return Err(Error::Config("sso.mode must be authorize or unified".to_string()));
+        }
+        if !self.upstream.webhook_url.is_empty()
+            && self.upstream.webhook_secret.expose_secret().is_empty()
+        {
+            return Err(Error::Config(
+                "upstream.webhook_secret is required when upstream.webhook_url is set".to_string(),
+            ));
+        }
+        if self.outbox.timeout_ms.saturating_mul(2) > self.outbox.lease_ms {
+            // A lease shorter than the attempt would let a second relay
+            // deliver while the first is still waiting for its answer.
+            return Err(Error::Config(
+                "outbox.lease_ms must be at least twice outbox.timeout_ms".to_string(),
+            ));
         }
         Ok(())
     }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
+    /// Events for the vendor's app (`upstream.webhook_url`).
+    pub outbox: crate::outbox::Outbox,
 }
 
 pub struct Application {
@@ -82,6 +84,7 @@ impl Application {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
+        let outbox = crate::outbox::Outbox::from_settings(&settings)?;
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
@@ -99,6 +102,7 @@ impl Application {
                 crate::admin::pages::register(&mut env);
                 env
             },
+            outbox,
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -112,6 +116,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?.port();
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
+        crate::outbox::relay::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -139,7 +144,7 @@ impl Application {
 
 /// Every route, in one table.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    use crate::admin::{actions, api, auth, pages};
+    use crate::admin::{actions, api, auth, outbox, pages};
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
     use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
@@ -184,6 +189,10 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/app-api/v1/tenants/{tenant_id}", get().to(crate::app_api::tenant));
     cfg.route("/app-api/v1/tenants/{tenant_id}/departments", get().to(crate::app_api::departments));
     cfg.route("/app-api/v1/tenants/{tenant_id}/users", get().to(crate::app_api::users));
+    cfg.route("/admin/api/outbox", get().to(outbox::outbox_summary));
+    cfg.route("/admin/api/outbox/backlog", get().to(outbox::outbox_backlog));
+    cfg.route("/admin/api/outbox/dead", get().to(outbox::outbox_dead));
+    cfg.route("/admin/api/outbox/{webhook_id}/redeliver", post().to(outbox::outbox_redeliver));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }
@@ -285,7 +294,8 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
 }
 
 /// Background chores once a minute: forget expired nonces, login states,
-/// sessions and admin sessions; count the open sessions for `/metrics`.
+/// sessions, admin sessions and old delivered or dead outbox events; count
+/// the open sessions for `/metrics`.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -296,6 +306,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             if let Err(err) = purge_sessions(&state).await {
                 tracing::warn!(error = ?err, "session purge failed");
+            }
+            if let Err(err) = crate::outbox::relay::purge(&state).await {
+                tracing::warn!(error = ?err, "outbox purge failed");
             }
             match state.kv.count_sessions().await {
                 Ok(count) => crate::prometheus::active_sessions(count),

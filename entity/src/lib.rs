@@ -10,6 +10,7 @@ pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;
 pub mod order;
+pub mod outbox;
 pub mod revocation;
 pub mod session;
 pub mod signing_key;

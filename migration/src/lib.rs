@@ -8,6 +8,7 @@ mod m20261122_000003_create_sessions;
 mod m20261123_000001_add_login_state_nonce;
 mod m20261123_000003_create_revocations;
 mod m20261123_000010_create_admin_tables;
+mod m20261123_000020_create_outbox;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_add_login_state_nonce::Migration),
             Box::new(m20261123_000003_create_revocations::Migration),
             Box::new(m20261123_000010_create_admin_tables::Migration),
+            Box::new(m20261123_000020_create_outbox::Migration),
         ]
     }
 }

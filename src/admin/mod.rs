@@ -4,4 +4,5 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod outbox;
 pub mod pages;

@@ -8,6 +8,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use rand::Rng;
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, Set};
+use serde_json::json;
 
 use super::request::{Command, NewInstance, Refresh, Scene, Upgrade};
 use super::{FreezeReason, Status};
@@ -16,6 +17,7 @@ use crate::marketplace::appinfo::{self, EncryptType};
 use crate::marketplace::inbound::Call;
 use crate::marketplace::result::{Answer, AppInfo, InstanceInfo};
 use crate::marketplace::timestamp::expire_time_utc;
+use crate::outbox::{Event, EventType};
 use crate::startup::AppState;
 use crate::store::{self, orders::OrderKey, transitions::NewTransition};
 use entity::{instance, order};
@@ -28,24 +30,29 @@ pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result
         nonce.write(conn).await?;
     }
     let mut transitions = Vec::new();
+    // Events for the vendor's app, written with the change (crate::outbox).
+    let mut events = Vec::new();
+    let (t, e) = (&mut transitions, &mut events);
     let answer = match command {
-        Command::NewInstance(new) => new_instance(state, conn, new, &mut transitions).await?,
+        Command::NewInstance(new) => new_instance(state, conn, new, t, e).await?,
         Command::Query { instance_ids } => query(state, conn, instance_ids).await?,
-        Command::Refresh(refresh) => refresh_instance(conn, refresh, &mut transitions).await?,
-        Command::Freeze { instance_id, reason } => {
-            freeze(conn, instance_id, *reason, &mut transitions).await?
-        }
-        Command::Unfreeze { instance_id } => unfreeze(conn, instance_id, &mut transitions).await?,
-        Command::Upgrade(upgrade) => upgrade_instance(conn, upgrade, &mut transitions).await?,
+        Command::Refresh(refresh) => refresh_instance(conn, refresh, t, e).await?,
+        Command::Freeze { instance_id, reason } => freeze(conn, instance_id, *reason, t, e).await?,
+        Command::Unfreeze { instance_id } => unfreeze(conn, instance_id, t, e).await?,
+        Command::Upgrade(upgrade) => upgrade_instance(conn, upgrade, t, e).await?,
         Command::ChangeCheck { instance_id } => {
             live_instance(conn, instance_id).await?;
             Answer::success()
         }
-        Command::Release { instance_id } => release(conn, instance_id, &mut transitions).await?,
+        Command::Release { instance_id } => release(conn, instance_id, t, e).await?,
     };
     let event_id = store::events::insert(conn, call.event(&answer)).await?;
     store::transitions::insert_all(conn, transitions, event_id).await?;
+    let told = state.outbox.record(conn, events).await?;
     tx.commit().await?;
+    if told {
+        state.outbox.committed();
+    }
     Ok(answer)
 }
 
@@ -62,17 +69,22 @@ pub async fn operator_set_status(
     let tx = state.db.begin_write().await?;
     let conn = &tx.txn;
     let mut transitions = Vec::new();
+    let mut events = Vec::new();
     let answer = if freeze_it {
-        freeze(conn, instance_id, FreezeReason::Operator, &mut transitions).await?
+        freeze(conn, instance_id, FreezeReason::Operator, &mut transitions, &mut events).await?
     } else {
-        unfreeze(conn, instance_id, &mut transitions).await?
+        unfreeze(conn, instance_id, &mut transitions, &mut events).await?
     };
     for change in &mut transitions {
         change.cause = "operator".to_string();
     }
     let event_id = store::events::insert(conn, call.event(&answer)).await?;
     store::transitions::insert_all(conn, transitions, event_id).await?;
+    let told = state.outbox.record(conn, events).await?;
     tx.commit().await?;
+    if told {
+        state.outbox.committed();
+    }
     Ok(answer)
 }
 
@@ -81,6 +93,7 @@ async fn new_instance(
     conn: &impl ConnectionTrait,
     new: &NewInstance,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let limit = state.settings.provisioning.max_instances;
     if limit > 0 && !new.test_flag && store::instances::count_live(conn).await? >= limit {
@@ -153,6 +166,21 @@ async fn new_instance(
         to_status: Status::Active.as_str().to_string(),
         cause: if new.trial { "new_instance_trial" } else { "new_instance" }.to_string(),
     });
+    events.push(Event::new(
+        EventType::InstanceCreated,
+        None,
+        Some(&row.instance_id),
+        json!({
+            "instanceId": row.instance_id,
+            "orderId": row.order_id,
+            "orderLineId": row.order_line_id,
+            "productId": row.product_id,
+            "skuCode": row.sku_code,
+            "trial": row.trial,
+            "testFlag": row.test_flag,
+            "expireTime": row.expire_time,
+        }),
+    ));
     let mut answer = Answer::success();
     answer.instance_id = Some(row.instance_id.clone());
     let (encrypt_type, app_info) = app_info(state, &row)?;
@@ -205,6 +233,7 @@ async fn refresh_instance(
     conn: &impl ConnectionTrait,
     refresh: &Refresh,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let mut row = live_instance(conn, &refresh.instance_id).await?;
     if !record_order(
@@ -228,11 +257,13 @@ async fn refresh_instance(
                 row.product_id = refresh.product_id.clone();
             }
             transitions.push(transition(&row, before, before, "trial_to_formal"));
+            events.push(instance_event(EventType::InstanceTrialConverted, &row, &refresh.key));
         }
         Scene::Renewal => {
             if refresh.product_id.is_some() {
                 row.product_id = refresh.product_id.clone();
             }
+            events.push(instance_event(EventType::InstanceRenewed, &row, &refresh.key));
             let ahead = expire_time_utc(&refresh.expire_time).is_some_and(|t| t > Utc::now());
             if refresh.lifts_expiry_freeze
                 && ahead
@@ -242,9 +273,13 @@ async fn refresh_instance(
                 row.status = Status::Active.as_str().to_string();
                 row.frozen_reason = None;
                 transitions.push(transition(&row, before, Status::Active, "renewal"));
+                events.push(status_event(EventType::InstanceUnfrozen, &row, "renewal"));
             }
         }
-        Scene::UnsubscribeRenewalPeriod => {}
+        // A shortened renewal period is a renewal too: the expiry moved.
+        Scene::UnsubscribeRenewalPeriod => {
+            events.push(instance_event(EventType::InstanceRenewed, &row, &refresh.key));
+        }
     }
     store::instances::update(conn, row).await?;
     Ok(Answer::success())
@@ -255,6 +290,7 @@ async fn freeze(
     instance_id: &str,
     reason: FreezeReason,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let mut row = live_instance(conn, instance_id).await?;
     if status_of(&row)? == Status::Active {
@@ -266,6 +302,7 @@ async fn freeze(
             Status::Frozen,
             &format!("freeze:{}", reason.as_str()),
         ));
+        events.push(status_event(EventType::InstanceFrozen, &row, reason.as_str()));
         store::instances::update(conn, row).await?;
         crate::sso::revoke::after_instance_change(conn, instance_id).await?;
     }
@@ -276,12 +313,14 @@ async fn unfreeze(
     conn: &impl ConnectionTrait,
     instance_id: &str,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let mut row = live_instance(conn, instance_id).await?;
     if status_of(&row)? == Status::Frozen {
         row.status = Status::Active.as_str().to_string();
         row.frozen_reason = None;
         transitions.push(transition(&row, Status::Frozen, Status::Active, "unfreeze"));
+        events.push(status_event(EventType::InstanceUnfrozen, &row, "unfreeze"));
         store::instances::update(conn, row).await?;
     }
     Ok(Answer::success())
@@ -291,6 +330,7 @@ async fn upgrade_instance(
     conn: &impl ConnectionTrait,
     upgrade: &Upgrade,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let mut row = live_instance(conn, &upgrade.instance_id).await?;
     if !record_order(
@@ -313,6 +353,7 @@ async fn upgrade_instance(
         row.sku_code = upgrade.sku_code.clone();
     }
     transitions.push(transition(&row, status, status, "upgrade"));
+    events.push(instance_event(EventType::InstanceUpgraded, &row, &upgrade.key));
     store::instances::update(conn, row).await?;
     Ok(Answer::success())
 }
@@ -324,6 +365,7 @@ async fn release(
     conn: &impl ConnectionTrait,
     instance_id: &str,
     transitions: &mut Vec<NewTransition>,
+    events: &mut Vec<Event>,
 ) -> Result<Answer, Error> {
     let mut row = store::instances::find_for_update(conn, instance_id)
         .await?
@@ -339,6 +381,7 @@ async fn release(
     row.app_password_hash = None;
     row.buyer_sealed = None;
     transitions.push(transition(&row, before, Status::Released, "release"));
+    events.push(status_event(EventType::InstanceReleased, &row, "release"));
     store::instances::update(conn, row).await?;
     crate::sync::service::erase_unbound_tenants(conn, instance_id).await?;
     crate::sso::revoke::after_instance_change(conn, instance_id).await?;
@@ -381,6 +424,39 @@ async fn live_instance(
         Some(row) if row.status != Status::Released.as_str() => Ok(row),
         _ => Err(Error::InstanceNotFound),
     }
+}
+
+/// An event about an order applied to an instance (renewal, upgrade…).
+fn instance_event(event_type: EventType, row: &instance::Model, key: &OrderKey) -> Event {
+    Event::new(
+        event_type,
+        row.tenant_id.as_deref(),
+        Some(&row.instance_id),
+        json!({
+            "instanceId": row.instance_id,
+            "tenantId": row.tenant_id,
+            "orderId": key.order_id,
+            "productId": row.product_id,
+            "skuCode": row.sku_code,
+            "trial": row.trial,
+            "expireTime": row.expire_time,
+        }),
+    )
+}
+
+/// An event about an instance's status (frozen, unfrozen, released).
+fn status_event(event_type: EventType, row: &instance::Model, cause: &str) -> Event {
+    Event::new(
+        event_type,
+        row.tenant_id.as_deref(),
+        Some(&row.instance_id),
+        json!({
+            "instanceId": row.instance_id,
+            "tenantId": row.tenant_id,
+            "status": row.status,
+            "cause": cause,
+        }),
+    )
 }
 
 fn status_of(row: &instance::Model) -> Result<Status, Error> {

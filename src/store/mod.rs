@@ -8,6 +8,7 @@ pub mod events;
 pub mod instances;
 pub mod nonces;
 pub mod orders;
+pub mod outbox;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;

@@ -7,13 +7,17 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
 
-use super::request::{AllOrgSync, AppSync, AuthSync, Org, SingleOrgSync, SyncCommand, TenantSync};
+use super::request::{
+    AllOrgSync, AppSync, AuthSync, Common, Org, SingleOrgSync, SyncCommand, TenantSync,
+};
 use super::Flag;
 use crate::error::Error;
 use crate::marketplace::client_secret::decrypt_client_secret;
 use crate::marketplace::inbound::Call;
 use crate::marketplace::result::Answer;
+use crate::outbox::{Event, EventType};
 use crate::startup::AppState;
 use crate::store;
 use entity::{department, grant, tenant, tenant_app, user};
@@ -39,24 +43,32 @@ pub async fn execute(
         nonce.write(conn).await?;
     }
     store::lock_tenant(conn, &command.common().tenant_id).await?;
+    // Events for the vendor's app, written with the change (crate::outbox).
+    let mut events = Vec::new();
+    let e = &mut events;
     let detail = match command {
-        SyncCommand::Tenant(t) => tenant_sync(conn, t).await?,
-        SyncCommand::App(a) => app_sync(state, conn, a, client_secret).await?,
-        SyncCommand::Auth(a) => auth_sync(state, conn, a).await?,
-        SyncCommand::SingleOrg(o) => single_org_sync(conn, o).await?,
-        SyncCommand::AllOrg(o) => all_org_sync(conn, o).await?,
+        SyncCommand::Tenant(t) => tenant_sync(conn, t, e).await?,
+        SyncCommand::App(a) => app_sync(state, conn, a, client_secret, e).await?,
+        SyncCommand::Auth(a) => auth_sync(state, conn, a, e).await?,
+        SyncCommand::SingleOrg(o) => single_org_sync(conn, o, e).await?,
+        SyncCommand::AllOrg(o) => all_org_sync(conn, o, e).await?,
     };
     let answer = Answer::success();
     let mut event = call.event(&answer);
     event.detail = detail.map(|d| d.to_string());
     store::events::insert(conn, event).await?;
+    let told = state.outbox.record(conn, events).await?;
     tx.commit().await?;
+    if told {
+        state.outbox.committed();
+    }
     Ok(answer)
 }
 
 async fn tenant_sync(
     conn: &impl ConnectionTrait,
     sync: &TenantSync,
+    events: &mut Vec<Event>,
 ) -> Result<Option<Value>, Error> {
     let tenant_id = &sync.common.tenant_id;
     let existing = store::tenants::find(conn, tenant_id).await?;
@@ -66,6 +78,7 @@ async fn tenant_sync(
             if let Some(mut row) = existing.filter(|t| !t.deleted) {
                 row.deleted = true;
                 row.updated_at = now;
+                events.push(tenant_event(EventType::TenantDeleted, &row, &sync.common));
                 store::tenants::upsert(conn, row).await?;
             }
             crate::sso::revoke::tenant(conn, tenant_id, "released").await?;
@@ -77,20 +90,34 @@ async fn tenant_sync(
                 (Some(row), Flag::Modify) => row.tenant_code.clone(),
                 _ => sync.tenant_code.clone().unwrap_or_default(),
             };
-            store::tenants::upsert(
-                conn,
-                tenant::Model {
-                    tenant_id: tenant_id.clone(),
-                    tenant_code,
-                    name: sync.name.clone().unwrap_or_default(),
-                    domain_name: sync.domain_name.clone().unwrap_or_default(),
-                    test_flag: sync.common.test_flag,
-                    deleted: false,
-                    created_at: existing.as_ref().map_or(now, |t| t.created_at),
-                    updated_at: now,
-                },
-            )
-            .await?;
+            let row = tenant::Model {
+                tenant_id: tenant_id.clone(),
+                tenant_code,
+                name: sync.name.clone().unwrap_or_default(),
+                domain_name: sync.domain_name.clone().unwrap_or_default(),
+                test_flag: sync.common.test_flag,
+                deleted: false,
+                created_at: existing.as_ref().map_or(now, |t| t.created_at),
+                updated_at: now,
+            };
+            let newly_bound = match &sync.common.instance_id {
+                Some(id) => !store::tenants::instance_ids(conn, tenant_id).await?.contains(id),
+                None => false,
+            };
+            // A repeat that changes nothing tells the vendor nothing.
+            let event_type = match existing.as_ref().filter(|t| !t.deleted) {
+                None => Some(EventType::TenantAdded),
+                Some(old) => (newly_bound
+                    || old.tenant_code != row.tenant_code
+                    || old.name != row.name
+                    || old.domain_name != row.domain_name
+                    || old.test_flag != row.test_flag)
+                    .then_some(EventType::TenantChanged),
+            };
+            if let Some(event_type) = event_type {
+                events.push(tenant_event(event_type, &row, &sync.common));
+            }
+            store::tenants::upsert(conn, row).await?;
             if let Some(instance_id) = &sync.common.instance_id {
                 store::tenants::link_instance(conn, tenant_id, instance_id).await?;
             }
@@ -113,18 +140,51 @@ async fn app_sync(
     conn: &impl ConnectionTrait,
     sync: &AppSync,
     client_secret: Option<String>,
+    events: &mut Vec<Event>,
 ) -> Result<Option<Value>, Error> {
     let tenant_id = &sync.common.tenant_id;
+    let existing = store::apps::for_tenant(conn, tenant_id)
+        .await?
+        .into_iter()
+        .find(|a| a.app_id == sync.app_id);
+    let app_event = |action: &str, client_id: &str| {
+        Event::new(
+            EventType::AppCredentialsChanged,
+            Some(tenant_id),
+            sync.common.instance_id.as_deref(),
+            // Never the secret: the vendor's app only learns to look again.
+            json!({"tenantId": tenant_id, "appId": sync.app_id, "clientId": client_id, "action": action}),
+        )
+    };
     match (sync.flag, client_secret) {
-        (Flag::Delete, _) => store::apps::delete(conn, tenant_id, &sync.app_id).await?,
+        (Flag::Delete, _) => {
+            if let Some(old) = &existing {
+                events.push(app_event("deleted", &old.client_id));
+            }
+            store::apps::delete(conn, tenant_id, &sync.app_id).await?
+        }
         (_, Some(secret)) => {
+            let client_id = sync.client_id.clone().unwrap_or_default();
+            let same_secret = |sealed: &str| {
+                state
+                    .vault
+                    .open(sealed)
+                    .is_ok_and(|old| bool::from(old.as_bytes().ct_eq(secret.as_bytes())))
+            };
+            let unchanged = existing.as_ref().is_some_and(|old| {
+                old.client_id == client_id
+                    && old.client_secret_sealed.as_deref().is_some_and(same_secret)
+            });
+            if !unchanged {
+                events.push(app_event("set", &client_id));
+            }
             store::apps::upsert(
                 conn,
                 tenant_app::Model {
                     tenant_id: tenant_id.clone(),
                     app_id: sync.app_id.clone(),
                     instance_id: sync.common.instance_id.clone().unwrap_or_default(),
-                    client_id: sync.client_id.clone().unwrap_or_default(),
+                    client_id,
                     client_secret_sealed: Some(state.vault.seal(&secret)?),
                     updated_at: Utc::now(),
                 },
@@ -140,8 +200,19 @@ async fn auth_sync(
     state: &AppState,
     conn: &impl ConnectionTrait,
     sync: &AuthSync,
+    events: &mut Vec<Event>,
 ) -> Result<Option<Value>, Error> {
     let tenant_id = &sync.common.tenant_id;
+    let user_event = |event_type: EventType, users: Vec<Value>| {
+        (!users.is_empty()).then(|| {
+            Event::new(
+                event_type,
+                Some(tenant_id),
+                sync.common.instance_id.as_deref(),
+                json!({"tenantId": tenant_id, "appId": sync.app_id, "users": users}),
+            )
+        })
+    };
     let names: Vec<String> = sync.users.iter().map(|u| u.user_name.clone()).collect();
     let stored: HashMap<String, grant::Model> =
         store::users::grants(conn, tenant_id, &sync.app_id, &names)
@@ -217,11 +288,37 @@ async fn auth_sync(
                 })
                 .map(|u| u.user_name.clone())
                 .collect();
+            let (mut granted, mut changed) = (Vec::new(), Vec::new());
+            for u in &users {
+                let was_granted = stored.get(&u.user_name).is_some_and(|g| g.granted);
+                let is_granted =
+                    sync.flag == Flag::Add || stored.get(&u.user_name).is_none_or(|g| g.granted);
+                let differs = before.get(&u.user_name).is_none_or(|old| {
+                    old.deleted
+                        || old.name != u.name
+                        || old.org_code != u.org_code
+                        || old.role != u.role
+                        || old.enabled != u.enabled
+                });
+                if is_granted && !was_granted {
+                    granted.push(user_json(u));
+                } else if differs {
+                    changed.push(user_json(u));
+                }
+            }
+            events.extend(user_event(EventType::UserGranted, granted));
+            events.extend(user_event(EventType::UserChanged, changed));
             store::users::upsert_users(conn, users).await?;
             store::users::upsert_grants(conn, grants).await?;
             crate::sso::revoke::users(conn, tenant_id, &ended).await?;
         }
         Flag::Cancel => {
+            let revoked = current
+                .iter()
+                .filter(|u| stored.get(&u.user_name).is_some_and(|g| g.granted))
+                .map(|u| json!({"userName": u.user_name}))
+                .collect();
+            events.extend(user_event(EventType::UserRevoked, revoked));
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
@@ -229,6 +326,13 @@ async fn auth_sync(
         }
         Flag::Delete => {
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
+            let deleted = store::users::find_many(conn, tenant_id, &names)
+                .await?
+                .into_iter()
+                .filter(|u| !u.deleted)
+                .map(|u| json!({"userName": u.user_name}))
+                .collect();
+            events.extend(user_event(EventType::UserDeleted, deleted));
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             store::users::delete(conn, tenant_id, &names).await?;
@@ -241,20 +345,38 @@ async fn auth_sync(
 async fn single_org_sync(
     conn: &impl ConnectionTrait,
     sync: &SingleOrgSync,
+    events: &mut Vec<Event>,
 ) -> Result<Option<Value>, Error> {
     let tenant_id = &sync.common.tenant_id;
     let org = &sync.org;
+    let existing = store::departments::find(conn, tenant_id, &org.org_code).await?;
+    let live = existing.as_ref().filter(|d| !d.retired);
     if sync.flag == Flag::Delete {
+        if live.is_some() {
+            let diff = Diff { retired: vec![org.org_code.clone()], ..Diff::default() };
+            events.extend(diff.event(&sync.common));
+        }
         store::departments::retire(conn, tenant_id, &org.org_code).await?;
         return Ok(None);
     }
     if let Some(parent) = &org.parent_code {
         check_move(conn, tenant_id, &org.org_code, parent).await?;
     }
-    let mark = store::departments::find(conn, tenant_id, &org.org_code)
-        .await?
-        .map(|d| d.sync_mark)
-        .unwrap_or_default();
+    let row = department_row(tenant_id, org, "");
+    let mut diff = Diff::default();
+    match live {
+        None => diff.added.push(org),
+        Some(old) => {
+            if old.org_name != row.org_name {
+                diff.renamed.push(org);
+            }
+            if old.parent_code != row.parent_code {
+                diff.moved.push(org);
+            }
+        }
+    }
+    events.extend(diff.event(&sync.common));
+    let mark = existing.map(|d| d.sync_mark).unwrap_or_default();
     store::departments::upsert_many(conn, vec![department_row(tenant_id, org, &mark)]).await?;
     Ok(None)
 }
@@ -288,6 +410,7 @@ async fn check_move(
 async fn all_org_sync(
     conn: &impl ConnectionTrait,
     sync: &AllOrgSync,
+    events: &mut Vec<Event>,
 ) -> Result<Option<Value>, Error> {
     let tenant_id = &sync.common.tenant_id;
     let before: HashMap<String, department::Model> = store::departments::all(conn, tenant_id)
@@ -296,15 +419,21 @@ async fn all_org_sync(
         .map(|d| (d.org_code.clone(), d))
         .collect();
     let (mut added, mut renamed, mut moved) = (Vec::new(), Vec::new(), Vec::new());
+    let mut diff = Diff::default();
     for org in &sync.orgs {
         match before.get(&org.org_code).filter(|d| !d.retired) {
-            None => added.push(org.org_code.clone()),
+            None => {
+                added.push(org.org_code.clone());
+                diff.added.push(org);
+            }
             Some(old) => {
                 if org.org_name.as_ref() != Some(&old.org_name) {
                     renamed.push(org.org_code.clone());
+                    diff.renamed.push(org);
                 }
                 if org.parent_code != old.parent_code {
                     moved.push(org.org_code.clone());
+                    diff.moved.push(org);
                 }
             }
         }
@@ -316,12 +445,87 @@ async fn all_org_sync(
         .map(|d| d.org_code.clone())
         .collect();
     retired.sort();
+    diff.retired = retired.clone();
+    events.extend(diff.event(&sync.common));
     // A fresh mark per full sync: whatever it does not touch is retired.
     let mark = format!("{:x}", rand::random::<u64>());
     let rows = sync.orgs.iter().map(|o| department_row(tenant_id, o, &mark)).collect();
     store::departments::upsert_many(conn, rows).await?;
     store::departments::retire_unmarked(conn, tenant_id, &mark).await?;
     Ok(Some(json!({"added": added, "renamed": renamed, "moved": moved, "retired": retired})))
+}
+
+/// What a department sync changed, for the `departments.changed` event.
+#[derive(Default)]
+struct Diff<'a> {
+    added: Vec<&'a Org>,
+    renamed: Vec<&'a Org>,
+    moved: Vec<&'a Org>,
+    retired: Vec<String>,
+}
+
+impl Diff<'_> {
+    /// The event, or none when nothing changed.
+    fn event(&self, common: &Common) -> Option<Event> {
+        if self.added.is_empty()
+            && self.renamed.is_empty()
+            && self.moved.is_empty()
+            && self.retired.is_empty()
+        {
+            return None;
+        }
+        let list = |orgs: &[&Org]| -> Vec<Value> {
+            orgs.iter()
+                .map(|o| {
+                    json!({
+                        "orgCode": o.org_code,
+                        "orgName": o.org_name.clone().unwrap_or_default(),
+                        "parentCode": o.parent_code,
+                    })
+                })
+                .collect()
+        };
+        Some(Event::new(
+            EventType::DepartmentsChanged,
+            Some(&common.tenant_id),
+            common.instance_id.as_deref(),
+            json!({
+                "tenantId": common.tenant_id,
+                "added": list(&self.added),
+                "renamed": list(&self.renamed),
+                "moved": list(&self.moved),
+                "retired": self.retired,
+            }),
+        ))
+    }
+}
+
+fn tenant_event(event_type: EventType, row: &tenant::Model, common: &Common) -> Event {
+    Event::new(
+        event_type,
+        Some(&row.tenant_id),
+        common.instance_id.as_deref(),
+        json!({
+            "tenantId": row.tenant_id,
+            "tenantCode": row.tenant_code,
+            "name": row.name,
+            "domainName": row.domain_name,
+            "testFlag": row.test_flag,
+            "instanceId": common.instance_id,
+        }),
+    )
+}
+
+/// A user as events show them: ids, name, department, role; never the
+/// personal fields (mobile, email…).
+fn user_json(user: &user::Model) -> Value {
+    json!({
+        "userName": user.user_name,
+        "name": user.name,
+        "orgCode": user.org_code,
+        "role": user.role,
+        "enabled": user.enabled,
+    })
 }
 
 fn department_row(tenant_id: &str, org: &Org, mark: &str) -> department::Model {

@@ -243,12 +243,30 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> TestApp 
 /// database (they migrate it together).
 pub async fn spawn_three_replicas_together(overrides: &[(&str, &str)]) -> [TestApp; 3] {
     let (url, name) = fresh_postgres_database().await;
-    let start = |database_name| start_app(Backend::Postgres, url.clone(), None, database_name, overrides);
+    let start =
+        |database_name| start_app(Backend::Postgres, url.clone(), None, database_name, overrides);
     let (a, b, c) = tokio::join!(start(Some(name.clone())), start(None), start(None));
     [a, b, c]
 }
 
 impl TestApp {
+    /// This app's database and client, reaching a replica the test
+    /// started by itself at `address`.
+    pub fn at(&self, address: &str) -> TestApp {
+        let port = address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+        TestApp {
+            address: address.to_string(),
+            port,
+            backend: self.backend,
+            db: self.db.clone(),
+            database_name: None,
+            marketplace_path: self.marketplace_path.clone(),
+            database_url: self.database_url.clone(),
+            http: self.http.clone(),
+            _dir: None,
+        }
+    }
+
     /// Another replica on this app's PostgreSQL database, with its own
     /// settings (for instance the same `redis.url`).
     pub async fn replica(&self, overrides: &[(&str, &str)]) -> TestApp {

@@ -138,7 +138,10 @@ fn through(url: &str, port: u16) -> String {
 /// most `IN_FLIGHT` at once; a delivery answered 000004 or 000005 is sent
 /// again (as the marketplace retries). Returns each order's instanceIds
 /// and every result code seen.
-async fn storm(replicas: &[Replica], orders: &[String]) -> (HashMap<String, HashSet<String>>, HashMap<String, usize>) {
+async fn storm(
+    replicas: &[Replica],
+    orders: &[String],
+) -> (HashMap<String, HashSet<String>>, HashMap<String, usize>) {
     let markets: Vec<Arc<Marketplace>> = replicas
         .iter()
         .map(|r| {
@@ -168,7 +171,8 @@ async fn storm(replicas: &[Replica], orders: &[String]) -> (HashMap<String, Hash
                         Ok(reply) => {
                             let code = reply.code().to_string();
                             if code == "000000" {
-                                let id = reply.json["instanceId"].as_str().unwrap_or("").to_string();
+                                let id =
+                                    reply.json["instanceId"].as_str().unwrap_or("").to_string();
                                 seen.push(code);
                                 return (order, id, seen);
                             }
@@ -176,7 +180,10 @@ async fn storm(replicas: &[Replica], orders: &[String]) -> (HashMap<String, Hash
                         }
                         Err(_) => "no-answer".to_string(),
                     };
-                    assert!(matches!(code.as_str(), "000004" | "000005"), "unexpected {code} for {order}");
+                    assert!(
+                        matches!(code.as_str(), "000004" | "000005"),
+                        "unexpected {code} for {order}"
+                    );
                     seen.push(code);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -257,7 +264,8 @@ async fn postgres_gone_for_seconds_in_the_storm_loses_and_doubles_nothing() {
         cable.plug_in();
         (status, body)
     };
-    let ((instances, codes), (ready_status, ready_body)) = tokio::join!(storm(&replicas, &orders), outage);
+    let ((instances, codes), (ready_status, ready_body)) =
+        tokio::join!(storm(&replicas, &orders), outage);
 
     assert_eq!(ready_status, 503, "{ready_body}");
     assert!(ready_body.contains(r#""database":"unavailable""#), "{ready_body}");

@@ -1,0 +1,138 @@
+//! `/admin/api/outbox…`: the backlog, the dead letters, and redelivery,
+//! for operators and for the admin pages.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::api::AdminAccess;
+use crate::error::Error;
+use crate::startup::AppState;
+use crate::store;
+use entity::outbox;
+
+/// One event and where its delivery stands. Never a secret: the payload
+/// was written without any.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEventView {
+    pub webhook_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub tenant_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub created_at: String,
+    pub attempts: i32,
+    /// For a pending event: when it is next tried.
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub dead_at: Option<String>,
+    pub data: Value,
+}
+
+impl From<outbox::Model> for OutboxEventView {
+    fn from(row: outbox::Model) -> Self {
+        let pending = row.status == store::outbox::PENDING;
+        OutboxEventView {
+            webhook_id: row.webhook_id,
+            event_type: row.event_type,
+            tenant_id: row.tenant_id,
+            instance_id: row.instance_id,
+            created_at: rfc3339(row.created_at),
+            attempts: row.attempts,
+            next_attempt_at: pending.then(|| rfc3339(row.next_attempt_at)),
+            last_error: row.last_error,
+            delivered_at: row.delivered_at.map(rfc3339),
+            dead_at: row.dead_at.map(rfc3339),
+            data: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
+            status: row.status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxSummary {
+    /// Whether `upstream.webhook_url` is set (without it nothing is written).
+    pub webhook_configured: bool,
+    pub pending: u64,
+    pub dead: u64,
+    /// Age of the oldest pending event, whole seconds; null when none.
+    pub oldest_pending_age_secs: Option<i64>,
+}
+
+fn rfc3339(at_ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<u64>,
+}
+
+/// `GET /admin/api/outbox`
+pub async fn outbox_summary(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Error> {
+    let stats = store::outbox::stats(&state.db.conn).await?;
+    let now = Utc::now().timestamp_millis();
+    Ok(HttpResponse::Ok().json(OutboxSummary {
+        webhook_configured: state.outbox.enabled(),
+        pending: stats.pending,
+        dead: stats.dead,
+        oldest_pending_age_secs: stats.oldest_pending_at.map(|at| (now - at).max(0) / 1000),
+    }))
+}
+
+/// `GET /admin/api/outbox/backlog?limit=N`: pending events, oldest first.
+pub async fn outbox_backlog(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Error> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = store::outbox::backlog(&state.db.conn, limit).await?;
+    let views: Vec<OutboxEventView> = rows.into_iter().map(OutboxEventView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `GET /admin/api/outbox/dead?limit=N`: dead letters, newest first.
+pub async fn outbox_dead(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Error> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = store::outbox::dead(&state.db.conn, limit).await?;
+    let views: Vec<OutboxEventView> = rows.into_iter().map(OutboxEventView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `POST /admin/api/outbox/{webhookId}/redeliver`: a dead letter goes back
+/// in line (same `webhook-id`, a fresh retry period); 404 for an unknown
+/// id, 400 for an event that is not dead.
+pub async fn outbox_redeliver(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let webhook_id = path.into_inner();
+    let tx = state.db.begin_write().await?;
+    let now = Utc::now().timestamp_millis();
+    let redelivered = store::outbox::redeliver(&tx.txn, &webhook_id, now).await?;
+    let row = store::outbox::find(&tx.txn, &webhook_id).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    if !redelivered {
+        return Err(Error::invalid("only a dead letter can be redelivered"));
+    }
+    state.outbox.committed();
+    tracing::info!(webhook_id = %row.webhook_id, "an operator redelivers a dead letter");
+    Ok(HttpResponse::Ok().json(OutboxEventView::from(row)))
+}
