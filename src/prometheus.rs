@@ -8,9 +8,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::startup::AppState;
 
 /// Marketplace activities and Kit calls (protocol §5-6), the only values
 /// the `activity` label takes besides `other`.
@@ -55,8 +57,19 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// `GET /metrics`
-pub async fn render() -> HttpResponse {
+/// `GET /metrics`: the outbox is measured at each scrape (two counts on
+/// an index), the rest as it happens.
+pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+    match crate::store::outbox::stats(&state.db.conn).await {
+        Ok(stats) => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let oldest_ms = stats.oldest_pending_at.map_or(0, |at| now.saturating_sub(at).max(0));
+            gauge!("koogate_outbox_backlog").set(stats.pending as f64);
+            gauge!("koogate_outbox_dead").set(stats.dead as f64);
+            gauge!("koogate_outbox_oldest_age_seconds").set(oldest_ms as f64 / 1000.0);
+        }
+        Err(err) => tracing::warn!(error = ?err, "cannot measure the outbox"),
+    }
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
 }

@@ -34,6 +34,8 @@ async fn calls_are_counted_by_channel_activity_and_result_without_ids() {
     assert!(sample(&after, ok) >= sample(&before, ok) + 1.0, "{after}");
     assert!(sample(&after, strange) >= sample(&before, strange) + 1.0, "{after}");
     assert!(after.contains("koogate_marketplace_call_duration_seconds_bucket"), "{after}");
+    assert!(after.contains("koogate_outbox_backlog "), "{after}");
+    assert!(after.contains("koogate_outbox_oldest_age_seconds "), "{after}");
     for secretish in [order_id.as_str(), instance_id.as_str(), "<script>", ACCESS_KEY] {
         assert!(!after.contains(secretish), "{secretish} leaked into /metrics");
     }
