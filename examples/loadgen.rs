@@ -2,7 +2,9 @@
 //! each a new order, from N concurrent clients for a fixed time. Prints
 //! calls/s, p50 and p99 and the result codes seen.
 //!
-//! cargo run --release --example loadgen -- URL ACCESS_KEY [CONCURRENCY] [SECONDS]
+//! cargo run --release --example loadgen -- URL[,URL…] ACCESS_KEY [CONCURRENCY] [SECONDS]
+//!
+//! Several URLs (replicas) are used in turn, one per client.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,10 +16,10 @@ use rand::distributions::{Alphanumeric, DistString};
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: loadgen URL ACCESS_KEY [CONCURRENCY=32] [SECONDS=20]");
+        eprintln!("usage: loadgen URL[,URL...] ACCESS_KEY [CONCURRENCY=32] [SECONDS=20]");
         std::process::exit(2);
     }
-    let url = args[1].clone();
+    let urls: Vec<String> = args[1].split(',').map(str::to_string).collect();
     let key = args[2].clone();
     let concurrency: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
     let seconds: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20);
@@ -29,8 +31,9 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        .map(|worker| {
+            let url = urls[worker % urls.len()].clone();
+            let (client, key) = (client.clone(), key.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut codes: BTreeMap<String, u64> = BTreeMap::new();

@@ -28,7 +28,7 @@ fn free_port() -> u16 {
 
 /// One `koogate serve` process, killed when dropped.
 struct Replica {
-    _child: Child,
+    child: Child,
     _dir: tempfile::TempDir,
     address: String,
 }
@@ -57,7 +57,7 @@ async fn start_replica(database_url: &str, redis_url: &str) -> Replica {
     let address = format!("http://127.0.0.1:{port}");
     for _ in 0..300 {
         if reqwest::get(format!("{address}/readyz")).await.is_ok_and(|r| r.status() == 200) {
-            return Replica { _child: child, _dir: dir, address };
+            return Replica { child, _dir: dir, address };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -272,4 +272,46 @@ async fn postgres_gone_for_seconds_in_the_storm_loses_and_doubles_nothing() {
     assert!(codes.get("000005").copied().unwrap_or(0) > 0, "the outage was felt: {codes:?}");
     assert_each_order_once(&orders, &instances);
     assert_eq!(stored_instances(&database_url).await, ORDERS as i64);
+}
+
+/// Stopping a replica (SIGTERM, as an orchestrator does) lets the call it
+/// is working on finish and be answered; then the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_replica_finishes_the_call_in_flight() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if postgres_url().is_none() {
+        return;
+    }
+    let (database_url, _name) = fresh_postgres_database().await;
+    let mut replica = start_replica(&database_url, "").await;
+    let market =
+        Marketplace::new(&format!("{}/koogallery", replica.address), ACCESS_KEY, ACCESS_KEY)
+            .expect("client");
+
+    // Hold the orders table so the purchase waits inside koogate.
+    let db = sea_orm::Database::connect(database_url.as_str()).await.expect("connect");
+    let hold = db.begin().await.expect("begin");
+    hold.execute_unprepared("LOCK TABLE orders IN EXCLUSIVE MODE").await.expect("lock");
+    let body = json!({
+        "activity": "newInstance", "orderId": "GRACEFUL1", "orderLineId": "GRACEFUL1-1",
+        "businessId": "biz-graceful", "testFlag": "0",
+    });
+    let call = tokio::spawn(async move { market.lifecycle(Version::V2, &body).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let pid = replica.child.id().expect("running");
+    let signal =
+        Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill");
+    assert!(signal.success());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    hold.rollback().await.expect("release the table");
+
+    let reply = call.await.expect("joined").expect("answered, not cut off");
+    assert_eq!(reply.code(), "000000", "{:?}", reply.json);
+    let status = tokio::time::timeout(Duration::from_secs(15), replica.child.wait())
+        .await
+        .expect("exits after its calls")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(stored_instances(&database_url).await, 1);
 }
