@@ -50,8 +50,8 @@ now = int(time.time() * 1000)
 con = sqlite3.connect(db)
 con.execute("""INSERT INTO sessions (id_hash, tenant_id, app_id, instance_id, user_name, name, role,
   org_code, email_sealed, access_token_sealed, refresh_token_sealed, access_expires_at, created_at,
-  last_seen_at, expires_at, ended) VALUES (?, 't-bench', 'app', NULL, 'bench', 'Bench', 'user', '10',
-  NULL, 'x', NULL, ?, ?, ?, ?, NULL)""", (hashlib.sha256(token.encode()).hexdigest(), now + 86400000, now, now, now + 86400000))
+  last_seen_at, expires_at) VALUES (?, 't-bench', 'app', NULL, 'bench', 'Bench', 'user', '10',
+  NULL, 'x', NULL, ?, ?, ?, ?)""", (hashlib.sha256(token.encode()).hexdigest(), now + 86400000, now, now, now + 86400000))
 con.commit()
 PY
 
