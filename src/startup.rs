@@ -78,11 +78,7 @@ impl Application {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
-        let upstream_http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
+        let upstream_http = crate::gate::proxy::upstream_client()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let outbox = crate::outbox::Outbox::from_settings(&settings)?;
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
@@ -120,8 +116,12 @@ impl Application {
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
+            // Built as at start, which succeeded; the shared one otherwise.
+            let client = crate::gate::proxy::upstream_client()
+                .unwrap_or_else(|_| server_state.upstream_http.clone());
             App::new()
                 .app_data(server_state.clone())
+                .app_data(web::Data::new(crate::gate::proxy::WorkerClient(client)))
                 .wrap(from_fn(telemetry::log_request))
                 .configure(|cfg| routes(cfg, &path))
         })

@@ -31,9 +31,26 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
+/// The client for the vendor's app, one per worker thread: a client's
+/// connections are driven by the runtime that opened them, so one client
+/// shared by actix's single-threaded workers would pass every response
+/// from thread to thread.
+pub struct WorkerClient(pub reqwest::Client);
+
+/// Builds a client for the vendor's app: pooled keep-alive connections,
+/// no redirects followed (the browser sees them).
+pub fn upstream_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build()
+}
+
 /// Every path koogate does not own.
 pub async fn forward(
     state: web::Data<AppState>,
+    client: web::Data<WorkerClient>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
@@ -61,7 +78,7 @@ pub async fn forward(
     };
     let (session, token) = (&seen.session, &*seen.token);
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let mut outbound = state.upstream_http.request(method, format!("{upstream}{path}"));
+    let mut outbound = client.0.request(method, format!("{upstream}{path}"));
     for (name, value) in forwarded_headers(&req) {
         outbound = outbound.header(name, value);
     }
