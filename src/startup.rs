@@ -180,6 +180,8 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/admin/events", get().to(pages::events));
     cfg.route("/admin/events/{id}", get().to(pages::event));
     cfg.route("/admin/events/{id}/replay", post().to(actions::replay));
+    cfg.route("/admin/outbox", get().to(outbox::page));
+    cfg.route("/admin/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
     cfg.route("/admin/api/instances", get().to(api::list_instances));
     cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/admin/api/events", get().to(api::events));

@@ -136,3 +136,90 @@ pub async fn outbox_redeliver(
     tracing::info!(webhook_id = %row.webhook_id, "an operator redelivers a dead letter");
     Ok(HttpResponse::Ok().json(OutboxEventView::from(row)))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /admin/outbox`: the page of the same data: the backlog (oldest
+/// hundred), the dead letters (newest hundred), a redeliver button each.
+pub async fn page(
+    state: web::Data<AppState>,
+    operator: super::auth::Operator,
+    query: web::Query<PageQuery>,
+) -> super::pages::PageResult {
+    let conn = &state.db.conn;
+    let stats = store::outbox::stats(conn).await?;
+    let now = Utc::now().timestamp_millis();
+    let shown = |row: outbox::Model| {
+        let at = |ms: i64| {
+            DateTime::<Utc>::from_timestamp_millis(ms).map(super::pages::when).unwrap_or_default()
+        };
+        let pending = row.status == store::outbox::PENDING;
+        serde_json::json!({
+            "webhook_id": row.webhook_id,
+            "type": row.event_type,
+            "tenant_id": row.tenant_id,
+            "instance_id": row.instance_id,
+            "created_at": at(row.created_at),
+            "attempts": row.attempts,
+            "next_attempt_at": pending.then(|| at(row.next_attempt_at)),
+            "dead_at": row.dead_at.map(at),
+            "last_error": row.last_error,
+        })
+    };
+    let backlog: Vec<Value> =
+        store::outbox::backlog(conn, 100).await?.into_iter().map(shown).collect();
+    let dead_letters: Vec<Value> =
+        store::outbox::dead(conn, 100).await?.into_iter().map(shown).collect();
+    let oldest = stats.oldest_pending_at.map(|at| {
+        let secs = (now - at).max(0) / 1000;
+        format!("{} min {} s", secs / 60, secs % 60)
+    });
+    super::pages::render(
+        &state,
+        &operator,
+        "admin/outbox.html",
+        serde_json::json!({
+            "configured": state.outbox.enabled(),
+            "pending": stats.pending,
+            "dead": stats.dead,
+            "oldest": oldest,
+            "backlog": backlog,
+            "dead_letters": dead_letters,
+            "done": query.done,
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RedeliverForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /admin/outbox/{webhookId}/redeliver` (the page's button): 303
+/// back to the page, which says so.
+pub async fn redeliver_form(
+    state: web::Data<AppState>,
+    operator: super::auth::Operator,
+    path: web::Path<String>,
+    form: web::Form<RedeliverForm>,
+) -> super::pages::PageResult {
+    operator.check_csrf(&form.csrf_token)?;
+    let webhook_id = path.into_inner();
+    let tx = state.db.begin_write().await?;
+    let now = Utc::now().timestamp_millis();
+    let redelivered = store::outbox::redeliver(&tx.txn, &webhook_id, now).await?;
+    tx.commit().await?;
+    if !redelivered {
+        return Err(Error::invalid("this event is not a dead letter (or no longer exists)").into());
+    }
+    state.outbox.committed();
+    tracing::info!(username = %operator.username, webhook_id = %webhook_id, "operator redelivered an outbox event");
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/admin/outbox?done=redelivered"))
+        .finish())
+}

@@ -39,6 +39,7 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/instances.html", include_str!("../../templates/admin/instances.html")),
         ("admin/events.html", include_str!("../../templates/admin/events.html")),
         ("admin/event.html", include_str!("../../templates/admin/event.html")),
+        ("admin/outbox.html", include_str!("../../templates/admin/outbox.html")),
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
     ];
     for (name, source) in templates {

@@ -819,3 +819,50 @@ async fn an_event_outlives_the_koogate_process_killed_while_delivering_it() {
         assert_eq!(receiver.attempts(&a.id), 3, "{}", a.id);
     }
 }
+
+/// The operator sees the backlog and the dead letters on the admin site
+/// and puts a dead letter back in line with a button; the vendor's app
+/// then gets it, under its first webhook-id.
+#[tokio::test]
+async fn an_operator_sees_the_backlog_and_redelivers_a_dead_letter_from_the_site() {
+    use crate::admin_support::{admin_password_hash, csrf_token, Operator};
+    let receiver = Receiver::start(Behaviour { always_fail: true, ..Behaviour::default() });
+    let mut settings = receiver.settings(&[]);
+    settings.push(("outbox.give_up_after_ms".into(), "1500".into()));
+    settings.push(("admin.password_hash".into(), admin_password_hash().to_string()));
+    let app = spawn_with(Backend::Sqlite, &settings).await.expect("an app");
+    let (_, bought) = app.buy().await;
+    let instance_id = bought.json["instanceId"].as_str().expect("instanceId").to_string();
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let waiting = operator.page("/admin/outbox").await;
+    assert_eq!(waiting.status, 200);
+    assert!(waiting.body.contains("instance.created"), "{}", waiting.body);
+    assert!(waiting.body.contains(&instance_id), "{}", waiting.body);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let page = operator.page("/admin/outbox").await;
+        if page.body.contains("Redeliver") {
+            break page;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never dead: {}", page.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.body.contains("HTTP 500"), "the last error shows: {}", page.body);
+    let (_, dead) = app.admin_get("/admin/api/outbox/dead").await;
+    let webhook_id = dead[0]["webhookId"].as_str().expect("webhookId").to_string();
+    let action = format!("/admin/outbox/{webhook_id}/redeliver");
+
+    // Without the page's token nothing happens.
+    assert_eq!(operator.post_form(&action, &[("csrf_token", "forged")]).await.status, 403);
+    receiver.behave(Behaviour::default());
+    let done = operator.post_form(&action, &[("csrf_token", &csrf_token(&page))]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location.as_deref(), Some("/admin/outbox?done=redelivered"));
+    let accepted = receiver.wait_for(1).await;
+    assert_eq!(accepted[0].id, webhook_id);
+    let shown = operator.page("/admin/outbox?done=redelivered").await;
+    assert!(shown.body.contains("back in line"), "{}", shown.body);
+}
