@@ -185,6 +185,13 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/admin/api/instances", get().to(api::list_instances));
     cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/admin/api/events", get().to(api::events));
+    // The pages' data as JSON (the same handlers, with the API token).
+    cfg.route("/admin/api/dashboard", get().to(pages::dashboard));
+    cfg.route("/admin/api/tenants", get().to(pages::tenants));
+    cfg.route("/admin/api/tenants/{tenant_id}/overview", get().to(pages::tenant));
+    cfg.route("/admin/api/events/filtered", get().to(pages::events));
+    cfg.route("/admin/api/events/{id}", get().to(pages::event));
+    cfg.route("/admin/api/outbox/overview", get().to(outbox::page));
     cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
     cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));

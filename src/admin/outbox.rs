@@ -147,7 +147,7 @@ pub struct PageQuery {
 /// hundred), the dead letters (newest hundred), a redeliver button each.
 pub async fn page(
     state: web::Data<AppState>,
-    operator: super::auth::Operator,
+    operator: super::pages::Viewer,
     query: web::Query<PageQuery>,
 ) -> super::pages::PageResult {
     let conn = &state.db.conn;

@@ -103,8 +103,74 @@ fn escape(text: &str) -> String {
 
 pub type PageResult = Result<HttpResponse, HtmlError>;
 
-/// Renders a page of the admin layout.
-pub fn render(state: &AppState, operator: &Operator, name: &str, mut data: Value) -> PageResult {
+/// Who is looking: an operator in a browser (a page), or a program with
+/// the admin API token under `/admin/api/` (the same data as JSON, keys
+/// in camelCase). The pages' handlers serve both, so the API shows exactly
+/// what the pages show.
+pub enum Viewer {
+    Operator(Operator),
+    Api,
+}
+
+impl actix_web::FromRequest for Viewer {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Viewer, Self::Error>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        if req.path().starts_with("/admin/api/") {
+            let allowed = req.app_data::<web::Data<AppState>>().is_some_and(|state| {
+                crate::bearer::presented(
+                    req,
+                    secrecy::ExposeSecret::expose_secret(&state.settings.admin.api_token),
+                )
+            });
+            return Box::pin(std::future::ready(if allowed {
+                Ok(Viewer::Api)
+            } else {
+                Err(Error::Unauthenticated("a valid admin bearer token is required").into())
+            }));
+        }
+        let operator = Operator::from_request(req, payload);
+        Box::pin(async move { Ok(Viewer::Operator(operator.await?)) })
+    }
+}
+
+/// `snake_case` keys, at every depth, as `camelCase`.
+fn camel_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, v)| {
+                    let mut camel = String::with_capacity(key.len());
+                    let mut upper = false;
+                    for c in key.chars() {
+                        if c == '_' {
+                            upper = true;
+                        } else if upper {
+                            camel.extend(c.to_uppercase());
+                            upper = false;
+                        } else {
+                            camel.push(c);
+                        }
+                    }
+                    (camel, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
+/// Renders a page of the admin layout (or, for the API, its data).
+pub fn render(state: &AppState, viewer: &Viewer, name: &str, mut data: Value) -> PageResult {
+    let operator = match viewer {
+        Viewer::Operator(operator) => operator,
+        Viewer::Api => return Ok(HttpResponse::Ok().json(camel_keys(data))),
+    };
     data["operator"] = json!({"username": operator.username, "csrf_token": operator.csrf_token});
     let body = state
         .pages
@@ -123,7 +189,7 @@ pub fn when(at: DateTime<Utc>) -> String {
 }
 
 /// `GET /admin`: the dashboard.
-pub async fn dashboard(state: web::Data<AppState>, operator: Operator) -> PageResult {
+pub async fn dashboard(state: web::Data<AppState>, operator: Viewer) -> PageResult {
     let conn = &state.db.conn;
     let mut by_status: Vec<Value> = Vec::new();
     let counts = store::instances::count_by_status(conn).await?;
@@ -188,7 +254,7 @@ pub struct TenantsQuery {
 /// `GET /admin/tenants?q&status&test&page`
 pub async fn tenants(
     state: web::Data<AppState>,
-    operator: Operator,
+    operator: Viewer,
     query: web::Query<TenantsQuery>,
 ) -> PageResult {
     let conn = &state.db.conn;
@@ -278,7 +344,7 @@ pub struct TenantQuery {
 /// `GET /admin/tenants/{tenantId}`
 pub async fn tenant(
     state: web::Data<AppState>,
-    operator: Operator,
+    operator: Viewer,
     path: web::Path<String>,
     query: web::Query<TenantQuery>,
 ) -> PageResult {
@@ -511,7 +577,7 @@ pub struct InstancesQuery {
 /// `GET /admin/instances?status&tenant&order`: the newest hundred.
 pub async fn instances(
     state: web::Data<AppState>,
-    operator: Operator,
+    operator: Viewer,
     query: web::Query<InstancesQuery>,
 ) -> PageResult {
     let query = query.into_inner();
@@ -563,7 +629,7 @@ pub struct EventsQuery {
 /// `GET /admin/events?channel&activity&result&tenant&instance&since&until&before`
 pub async fn events(
     state: web::Data<AppState>,
-    operator: Operator,
+    operator: Viewer,
     query: web::Query<EventsQuery>,
 ) -> PageResult {
     let query = query.into_inner();
@@ -650,7 +716,7 @@ pub struct EventQuery {
 /// `GET /admin/events/{id}`: the redacted request and the answer sent.
 pub async fn event(
     state: web::Data<AppState>,
-    operator: Operator,
+    operator: Viewer,
     path: web::Path<i64>,
     query: web::Query<EventQuery>,
 ) -> PageResult {

@@ -577,3 +577,55 @@ crate::on_both_backends!(
     a_v1_call_replays_without_its_token,
     &crate::admin_support::admin_settings()
 );
+
+/// A program with the admin API token reads what the pages show, as JSON:
+/// the dashboard, the tenant search, a tenant's overview with its state
+/// history, an event with its redacted request and answer. No token, no
+/// data; a browser's admin cookie does not open the API.
+async fn the_api_shows_what_the_pages_show(app: TestApp) {
+    let enterprise = populated_enterprise(&app, "Acme").await;
+    app.set_instance_status(&enterprise.instance_id, "FREEZE").await;
+
+    let (status, dashboard) = app.admin_get("/admin/api/dashboard").await;
+    assert_eq!(status, 200, "{dashboard}");
+    let frozen = dashboard["byStatus"]
+        .as_array()
+        .expect("byStatus")
+        .iter()
+        .find(|s| s["status"] == "frozen")
+        .expect("a frozen row")
+        .clone();
+    assert_eq!(frozen["production"], 1);
+    assert!(dashboard["usersGranted"].as_i64().expect("usersGranted") >= 1, "{dashboard}");
+
+    let (status, found) = app.admin_get("/admin/api/tenants?q=acme").await;
+    assert_eq!(status, 200);
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["tenants"][0]["tenantId"], enterprise.tenant_id.as_str());
+    assert_eq!(found["tenants"][0]["status"], "frozen");
+
+    let (status, overview) =
+        app.admin_get(&format!("/admin/api/tenants/{}/overview", enterprise.tenant_id)).await;
+    assert_eq!(status, 200);
+    let history = &overview["instances"][0]["history"];
+    assert!(history.to_string().contains("frozen"), "the freeze is in the history: {history}");
+    assert!(!overview.to_string().contains("clientSecret"), "{overview}");
+    assert!(overview["apps"][0]["clientId"].is_string(), "{overview}");
+
+    let event_id = app.last_event().await.id;
+    let (status, event) = app.admin_get(&format!("/admin/api/events/{event_id}")).await;
+    assert_eq!(status, 200);
+    let shown = &event["event"];
+    assert!(shown["request"].as_str().expect("request").contains("FREEZE"), "{event}");
+    assert!(shown["response"].as_str().expect("response").contains("000000"), "{event}");
+
+    let anonymous = app.http.get(format!("{}/admin/api/dashboard", app.address)).send().await;
+    assert_eq!(anonymous.expect("sent").status(), 401);
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+    assert_eq!(operator.open("/admin/api/dashboard").await.status, 401);
+}
+crate::on_both_backends!(
+    the_api_shows_what_the_pages_show,
+    &crate::admin_support::admin_settings()
+);
