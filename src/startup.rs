@@ -143,67 +143,95 @@ impl Application {
 }
 
 /// Every route, in one table.
+/// Routes are grouped under their prefixes, so a request for the vendor's
+/// app (the default service) is told apart by a few prefix checks instead
+/// of being tried against every route's pattern.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
-    use crate::admin::{actions, api, auth, outbox, pages};
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
-    use crate::sso;
     use crate::sync::handlers::{kit_v1, kit_v2};
     use web::{get, post};
-    let path = marketplace_path;
-    let base = path.trim_end_matches('/');
-    cfg.route(path, post().to(lifecycle_v2));
-    cfg.route(path, get().to(lifecycle_v1));
-    cfg.route(&format!("{base}/produceAPI/v2/{{call}}"), post().to(kit_v2));
-    cfg.route(&format!("{base}/produceAPI/{{call}}"), post().to(kit_v1));
-    cfg.route("/sso/login", get().to(sso::handlers::login));
-    cfg.route("/sso/callback", get().to(sso::handlers::callback));
-    cfg.route("/sso/logout", get().to(sso::handlers::logout));
-    cfg.route("/sso/logout", post().to(sso::handlers::logout));
-    cfg.route("/sso/me", get().to(sso::handlers::me));
-    cfg.route("/sso/local", get().to(sso::local::form));
-    cfg.route("/sso/local", post().to(sso::local::submit));
-    cfg.route("/static/koogate.css", get().to(sso::pages::stylesheet));
+    let base = marketplace_path.trim_end_matches('/');
+    let marketplace = |scope: &mut web::ServiceConfig| {
+        scope.route("", post().to(lifecycle_v2));
+        scope.route("", get().to(lifecycle_v1));
+        scope.route("/produceAPI/v2/{call}", post().to(kit_v2));
+        scope.route("/produceAPI/{call}", post().to(kit_v1));
+    };
+    if base.is_empty() {
+        // The marketplace at the root: its routes beside everything else.
+        cfg.route("/", post().to(lifecycle_v2));
+        cfg.route("/", get().to(lifecycle_v1));
+        cfg.route("/produceAPI/v2/{call}", post().to(kit_v2));
+        cfg.route("/produceAPI/{call}", post().to(kit_v1));
+    } else {
+        cfg.service(web::scope(base).configure(marketplace));
+    }
+    cfg.service(web::scope("/sso").configure(sso_routes));
+    cfg.service(web::scope("/admin").configure(admin_routes));
+    cfg.service(web::scope("/app-api/v1").configure(app_api_routes));
+    cfg.route("/static/koogate.css", get().to(crate::sso::pages::stylesheet));
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/metrics", get().to(crate::prometheus::render));
-    cfg.route("/admin", get().to(pages::dashboard));
-    cfg.route("/admin/", get().to(pages::dashboard));
-    cfg.route("/admin/login", get().to(auth::login_form));
-    cfg.route("/admin/login", post().to(auth::login_submit));
-    cfg.route("/admin/logout", post().to(auth::logout));
-    cfg.route("/admin/tenants", get().to(pages::tenants));
-    cfg.route("/admin/tenants/{tenant_id}", get().to(pages::tenant));
-    cfg.route("/admin/instances", get().to(pages::instances));
-    cfg.route("/admin/instances/{instance_id}/freeze", post().to(actions::freeze));
-    cfg.route("/admin/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
-    cfg.route("/admin/events", get().to(pages::events));
-    cfg.route("/admin/events/{id}", get().to(pages::event));
-    cfg.route("/admin/events/{id}/replay", post().to(actions::replay));
-    cfg.route("/admin/outbox", get().to(outbox::page));
-    cfg.route("/admin/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
-    cfg.route("/admin/api/instances", get().to(api::list_instances));
-    cfg.route("/admin/api/instances/{instance_id}", get().to(api::instance));
-    cfg.route("/admin/api/events", get().to(api::events));
-    // The pages' data as JSON (the same handlers, with the API token).
-    cfg.route("/admin/api/dashboard", get().to(pages::dashboard));
-    cfg.route("/admin/api/tenants", get().to(pages::tenants));
-    cfg.route("/admin/api/tenants/{tenant_id}/overview", get().to(pages::tenant));
-    cfg.route("/admin/api/events/filtered", get().to(pages::events));
-    cfg.route("/admin/api/events/{id}", get().to(pages::event));
-    cfg.route("/admin/api/outbox/overview", get().to(outbox::page));
-    cfg.route("/admin/api/tenants/{tenant_id}", get().to(api::tenant));
-    cfg.route("/admin/api/tenants/{tenant_id}/departments", get().to(api::departments));
-    cfg.route("/admin/api/tenants/{tenant_id}/users", get().to(api::users));
-    cfg.route("/app-api/v1/tenants/{tenant_id}", get().to(crate::app_api::tenant));
-    cfg.route("/app-api/v1/tenants/{tenant_id}/departments", get().to(crate::app_api::departments));
-    cfg.route("/app-api/v1/tenants/{tenant_id}/users", get().to(crate::app_api::users));
-    cfg.route("/admin/api/outbox", get().to(outbox::outbox_summary));
-    cfg.route("/admin/api/outbox/backlog", get().to(outbox::outbox_backlog));
-    cfg.route("/admin/api/outbox/dead", get().to(outbox::outbox_dead));
-    cfg.route("/admin/api/outbox/{webhook_id}/redeliver", post().to(outbox::outbox_redeliver));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
+}
+
+fn sso_routes(cfg: &mut web::ServiceConfig) {
+    use crate::sso::{handlers, local};
+    use web::{get, post};
+    cfg.route("/login", get().to(handlers::login));
+    cfg.route("/callback", get().to(handlers::callback));
+    cfg.route("/logout", get().to(handlers::logout));
+    cfg.route("/logout", post().to(handlers::logout));
+    cfg.route("/me", get().to(handlers::me));
+    cfg.route("/local", get().to(local::form));
+    cfg.route("/local", post().to(local::submit));
+}
+
+fn admin_routes(cfg: &mut web::ServiceConfig) {
+    use crate::admin::{actions, api, auth, outbox, pages};
+    use web::{get, post};
+    cfg.route("", get().to(pages::dashboard));
+    cfg.route("/", get().to(pages::dashboard));
+    cfg.route("/login", get().to(auth::login_form));
+    cfg.route("/login", post().to(auth::login_submit));
+    cfg.route("/logout", post().to(auth::logout));
+    cfg.route("/tenants", get().to(pages::tenants));
+    cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
+    cfg.route("/instances", get().to(pages::instances));
+    cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
+    cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
+    cfg.route("/events", get().to(pages::events));
+    cfg.route("/events/{id}", get().to(pages::event));
+    cfg.route("/events/{id}/replay", post().to(actions::replay));
+    cfg.route("/outbox", get().to(outbox::page));
+    cfg.route("/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
+    cfg.route("/api/instances", get().to(api::list_instances));
+    cfg.route("/api/instances/{instance_id}", get().to(api::instance));
+    cfg.route("/api/events", get().to(api::events));
+    // The pages' data as JSON (the same handlers, with the API token).
+    cfg.route("/api/dashboard", get().to(pages::dashboard));
+    cfg.route("/api/tenants", get().to(pages::tenants));
+    cfg.route("/api/tenants/{tenant_id}/overview", get().to(pages::tenant));
+    cfg.route("/api/events/filtered", get().to(pages::events));
+    cfg.route("/api/events/{id}", get().to(pages::event));
+    cfg.route("/api/outbox/overview", get().to(outbox::page));
+    cfg.route("/api/tenants/{tenant_id}", get().to(api::tenant));
+    cfg.route("/api/tenants/{tenant_id}/departments", get().to(api::departments));
+    cfg.route("/api/tenants/{tenant_id}/users", get().to(api::users));
+    cfg.route("/api/outbox", get().to(outbox::outbox_summary));
+    cfg.route("/api/outbox/backlog", get().to(outbox::outbox_backlog));
+    cfg.route("/api/outbox/dead", get().to(outbox::outbox_dead));
+    cfg.route("/api/outbox/{webhook_id}/redeliver", post().to(outbox::outbox_redeliver));
+}
+
+fn app_api_routes(cfg: &mut web::ServiceConfig) {
+    use crate::app_api;
+    cfg.route("/tenants/{tenant_id}", web::get().to(app_api::tenant));
+    cfg.route("/tenants/{tenant_id}/departments", web::get().to(app_api::departments));
+    cfg.route("/tenants/{tenant_id}/users", web::get().to(app_api::users));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the
