@@ -24,23 +24,33 @@ fn time_to_live_ms(row: &session::Model, idle_ms: i64) -> i64 {
 impl Kv {
     pub async fn insert_session(&self, row: &session::Model, idle_ms: i64) -> Result<(), Error> {
         match &self.redis {
-            Some(redis) => {
-                let mut conn = redis.connection().await?;
-                let _: Option<String> = redis::cmd("SET")
-                    .arg(key(&row.id_hash))
-                    .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(time_to_live_ms(row, idle_ms))
-                    .query_async(&mut conn)
-                    .await?;
-            }
+            Some(_) => self.write_to_redis(row, idle_ms, "NX").await,
             None => {
                 let tx = self.db.begin_write().await?;
                 store::sessions::insert(&tx.txn, row.clone()).await?;
-                tx.commit().await?;
+                tx.commit().await
             }
         }
+    }
+
+    /// Writes a session to Redis with its time to live; `NX` only if new,
+    /// `XX` only if still there.
+    async fn write_to_redis(
+        &self,
+        row: &session::Model,
+        idle_ms: i64,
+        condition: &str,
+    ) -> Result<(), Error> {
+        let Some(redis) = &self.redis else { return Ok(()) };
+        let mut conn = redis.connection().await?;
+        let _: Option<String> = redis::cmd("SET")
+            .arg(key(&row.id_hash))
+            .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
+            .arg(condition)
+            .arg("PX")
+            .arg(time_to_live_ms(row, idle_ms))
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
@@ -61,24 +71,13 @@ impl Kv {
     /// meanwhile (logout) stays deleted.
     pub async fn update_session(&self, row: &session::Model, idle_ms: i64) -> Result<(), Error> {
         match &self.redis {
-            Some(redis) => {
-                let mut conn = redis.connection().await?;
-                let _: Option<String> = redis::cmd("SET")
-                    .arg(key(&row.id_hash))
-                    .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
-                    .arg("XX")
-                    .arg("PX")
-                    .arg(time_to_live_ms(row, idle_ms))
-                    .query_async(&mut conn)
-                    .await?;
-            }
+            Some(_) => self.write_to_redis(row, idle_ms, "XX").await,
             None => {
                 let tx = self.db.begin_write().await?;
                 store::sessions::update(&tx.txn, row).await?;
-                tx.commit().await?;
+                tx.commit().await
             }
         }
-        Ok(())
     }
 
     /// Sessions open now (for `/metrics`): a count in the database, a
