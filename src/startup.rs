@@ -331,8 +331,8 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
 }
 
 /// Background chores once a minute: forget expired nonces, login states,
-/// sessions, admin sessions and old delivered or dead outbox events; count
-/// the open sessions for `/metrics`.
+/// sessions, admin sessions, old delivered or dead outbox events and old
+/// replay inputs; count the open sessions for `/metrics`.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -346,6 +346,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             if let Err(err) = crate::outbox::relay::purge(&state).await {
                 tracing::warn!(error = ?err, "outbox purge failed");
+            }
+            if let Err(err) = crate::admin::actions::forget_old_replay_inputs(&state.db).await {
+                tracing::warn!(error = ?err, "forgetting old replay inputs failed");
             }
             match state.kv.count_sessions().await {
                 Ok(count) => crate::prometheus::active_sessions(count),

@@ -131,3 +131,20 @@ pub async fn latest_replay_of(
         .one(conn)
         .await?)
 }
+
+/// Forgets the sealed replay input of calls received before `before`: an
+/// old call is no longer replayed, and the bodies (up to megabytes for a
+/// full department sync) would otherwise grow without end. The redacted
+/// request and the answer stay.
+pub async fn forget_replay_inputs(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let result = Event::update_many()
+        .col_expr(event::Column::ReplaySealed, Expr::value(Option::<String>::None))
+        .filter(event::Column::ReceivedAt.lt(before))
+        .filter(event::Column::ReplaySealed.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

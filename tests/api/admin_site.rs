@@ -629,3 +629,31 @@ crate::on_both_backends!(
     the_api_shows_what_the_pages_show,
     &crate::admin_support::admin_settings()
 );
+
+/// A call's sealed input is kept for replays for 30 days, then forgotten
+/// by housekeeping; the event itself (redacted request, answer) stays.
+async fn replay_inputs_are_forgotten_after_thirty_days(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, Set};
+    app.buy().await;
+    let old = app.last_event().await;
+    app.buy().await;
+    let recent = app.last_event().await;
+    assert!(old.replay_sealed.is_some() && recent.replay_sealed.is_some());
+    let mut backdated: entity::event::ActiveModel = old.clone().into();
+    backdated.received_at = Set(chrono::Utc::now() - chrono::Duration::days(31));
+    backdated.update(&app.db).await.expect("backdated");
+
+    let db = koogate::store::Db::connect(&app.database_url, 2).await.expect("connect");
+    let forgotten = koogate::admin::actions::forget_old_replay_inputs(&db).await.expect("purge");
+    assert_eq!(forgotten, 1);
+    let events = app.events().await;
+    let old_now = events.iter().find(|e| e.id == old.id).expect("the old event stays");
+    assert!(old_now.replay_sealed.is_none(), "its input is forgotten");
+    assert_eq!(old_now.request, old.request, "the redacted request stays");
+    let recent_now = events.iter().find(|e| e.id == recent.id).expect("the recent event");
+    assert!(recent_now.replay_sealed.is_some(), "a recent call can still be replayed");
+}
+crate::on_both_backends!(
+    replay_inputs_are_forgotten_after_thirty_days,
+    &crate::admin_support::admin_settings()
+);
