@@ -277,8 +277,16 @@ async fn a_tenant_hears_purchase_binding_freeze_unfreeze_and_release_once_in_ord
     assert_eq!(accepted[2].body["data"]["status"], "frozen");
     assert_eq!(receiver.badly_signed(), 0);
 
-    let (status, summary) = app.admin_get("/admin/api/outbox").await;
-    assert_eq!(status, 200);
+    // The relay records the last delivery just after the receiver saw it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let summary = loop {
+        let (status, summary) = app.admin_get("/admin/api/outbox").await;
+        assert_eq!(status, 200);
+        if summary["pending"] == 0 || tokio::time::Instant::now() > deadline {
+            break summary;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(summary["pending"], 0);
     assert_eq!(summary["dead"], 0);
     assert_eq!(summary["webhookConfigured"], true);
