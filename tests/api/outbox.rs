@@ -651,7 +651,7 @@ async fn replica_on(database_url: &str, settings: &[(String, String)]) -> String
 /// with three replicas on one PostgreSQL database. A measurement, not a
 /// check: `cargo test --test api -- --ignored outbox_delivery_rate --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
+#[ignore = "a measurement (prints events/s); run with --ignored --nocapture"]
 async fn outbox_delivery_rate() {
     for replicas in [1, 3] {
         let receiver = Receiver::start(Behaviour::default());
