@@ -6,11 +6,14 @@
 //!
 //! Several URLs (replicas) are used in turn, one per client.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use koogate::marketplace::signature;
 use rand::distributions::{Alphanumeric, DistString};
+
+#[path = "common/tally.rs"]
+mod tally;
+use tally::Tally;
 
 #[tokio::main]
 async fn main() {
@@ -35,8 +38,7 @@ async fn main() {
             let url = urls[worker % urls.len()].clone();
             let (client, key) = (client.clone(), key.clone());
             tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut codes: BTreeMap<String, u64> = BTreeMap::new();
+                let mut tally = Tally::default();
                 while Instant::now() < deadline {
                     let order =
                         format!("CS{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 16));
@@ -64,36 +66,15 @@ async fn main() {
                         },
                         Err(_) => "http-error".to_string(),
                     };
-                    latencies.push(sent.elapsed());
-                    *codes.entry(code).or_default() += 1;
+                    tally.record(code, Some(sent.elapsed()));
                 }
-                (latencies, codes)
+                tally
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut codes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tally = Tally::default();
     for worker in workers {
-        let (l, c) = worker.await.unwrap_or_default();
-        latencies.extend(l);
-        for (code, n) in c {
-            *codes.entry(code).or_default() += n;
-        }
+        tally.merge(worker.await.unwrap_or_default());
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0)
-    };
-    println!(
-        "calls={} calls_per_s={:.0} p50_ms={:.2} p99_ms={:.2} codes={:?}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        pct(0.50),
-        pct(0.99),
-        codes
-    );
+    println!("{}", tally.report("calls", "codes", started.elapsed()));
 }

@@ -6,11 +6,14 @@
 //!
 //! cargo run --release --example loginbench -- KOOGATE_URL ACCESS_KEY ISV_PUBLIC_PEM [CONCURRENCY] [SECONDS]
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use koogate::sim::{auth_centre, client::Marketplace, client::Version, story::Story};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+#[path = "common/tally.rs"]
+mod tally;
+use tally::Tally;
 
 #[tokio::main]
 async fn main() {
@@ -66,45 +69,22 @@ async fn main() {
         .map(|_| {
             let (client, base, tenant) = (client.clone(), base.clone(), made.tenant_id.clone());
             tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+                let mut tally = Tally::default();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
                     let outcome = sign_in(&client, &base, &tenant).await;
-                    if outcome == "signed-in" {
-                        latencies.push(sent.elapsed());
-                    }
-                    *outcomes.entry(outcome).or_default() += 1;
+                    let latency = (outcome == "signed-in").then(|| sent.elapsed());
+                    tally.record(outcome, latency);
                 }
-                (latencies, outcomes)
+                tally
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tally = Tally::default();
     for worker in workers {
-        let (l, o) = worker.await.unwrap_or_default();
-        latencies.extend(l);
-        for (outcome, n) in o {
-            *outcomes.entry(outcome).or_default() += n;
-        }
+        tally.merge(worker.await.unwrap_or_default());
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0)
-    };
-    println!(
-        "signins={} signins_per_s={:.0} p50_ms={:.2} p99_ms={:.2} outcomes={:?}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        pct(0.50),
-        pct(0.99),
-        outcomes
-    );
+    println!("{}", tally.report("signins", "outcomes", started.elapsed()));
 }
 
 /// One browser's whole sign-in; `"signed-in"` or what went wrong.
