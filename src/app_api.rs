@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, tenants::Access};
 use entity::{department, tenant};
 

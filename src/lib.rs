@@ -16,6 +16,7 @@ pub mod settings;
 pub mod sim;
 pub mod sso;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use actix_web::{web, HttpResponse};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Marketplace activities and Kit calls (protocol §5-6), the only values
 /// the `activity` label takes besides `other`.

@@ -16,38 +16,8 @@ use crate::kv::Kv;
 use crate::settings::Settings;
 use crate::store::Db;
 use crate::vault::Vault;
+use crate::state::AppState;
 use crate::{health, telemetry};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub settings: Settings,
-    pub db: Db,
-    pub kv: Kv,
-    pub vault: Vault,
-    /// Lifecycle keys, the first signs answers (spec §3).
-    pub access_keys: Vec<String>,
-    /// Kit keys, the first signs Kit answers.
-    pub kit_access_keys: Vec<String>,
-    /// Opens applicationSync client secrets (`marketplace.rsa_private_key_file`).
-    pub rsa_key: Option<rsa::RsaPrivateKey>,
-    /// The one outbound HTTP client (auth centres), pooled. It never
-    /// follows redirects: an auth centre answers, it does not send us on.
-    pub http: reqwest::Client,
-    /// The client to `upstream.url`: pooled, no overall timeout (bodies
-    /// stream), never following redirects (they are the browser's).
-    pub upstream_http: reqwest::Client,
-    /// Signs the identity handed upstream.
-    pub identity: crate::gate::identity::Keys,
-    /// Recently checked sessions and their identity tokens (half a second).
-    pub gate_cache: crate::gate::cache::GateCache,
-    pub revocations: crate::sso::revoke::Revocations,
-    /// Which tenants sign in with OpenID Connect, and their providers.
-    pub oidc: crate::sso::oidc::Discoveries,
-    /// The user-facing page templates.
-    pub pages: minijinja::Environment<'static>,
-    /// Events for the vendor's app (`upstream.webhook_url`).
-    pub outbox: crate::outbox::Outbox,
-}
 
 pub struct Application {
     port: u16,

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::lifecycle::{handlers as lifecycle, service as lifecycle_service};
 use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::sync::handlers as kit;
 

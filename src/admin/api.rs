@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use entity::{event, instance};
 

@@ -34,7 +34,7 @@ use crate::settings::Settings;
 use crate::sso::handlers::{cookie_secure, local_path};
 use crate::sso::local::{hash_password, verify_password, MAX_FAILURES, WINDOW_MS};
 use crate::sso::{random_token, token_hash};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, Db};
 use entity::admin_session;
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::api::AdminAccess;
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use entity::outbox;
 

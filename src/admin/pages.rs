@@ -15,7 +15,7 @@ use super::auth::Operator;
 use crate::error::Error;
 use crate::lifecycle::Status;
 use crate::marketplace::inbound::Channel;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use entity::{department, event, instance};
 

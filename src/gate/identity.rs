@@ -14,7 +14,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{json, Value};
 
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, Db};
 use crate::vault::Vault;
 

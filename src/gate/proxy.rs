@@ -16,7 +16,7 @@ use crate::gate::identity::Claims;
 use crate::sso::handlers::{cookie_secure, current_session, Current};
 use crate::sso::pages;
 use crate::sso::{session_cookie_name, token_hash};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[&str] = &[

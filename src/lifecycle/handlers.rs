@@ -12,7 +12,7 @@ use crate::marketplace::fields::Fields;
 use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `POST {path}`: lifecycle V2 (spec §3.1, §5).
 pub async fn lifecycle_v2(

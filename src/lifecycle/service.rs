@@ -18,7 +18,7 @@ use crate::marketplace::inbound::Call;
 use crate::marketplace::result::{Answer, AppInfo, InstanceInfo};
 use crate::marketplace::timestamp::expire_time_utc;
 use crate::outbox::{Event, EventType};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, orders::OrderKey, transitions::NewTransition};
 use entity::{instance, order};
 

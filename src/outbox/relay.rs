@@ -24,7 +24,7 @@ use rand::Rng;
 use super::webhook;
 use crate::error::Error;
 use crate::settings::OutboxTuning;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, outbox::AfterFailure};
 
 /// Events claimed at once; each is the head of its own tenant's queue, so

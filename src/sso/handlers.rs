@@ -12,7 +12,7 @@ use super::{
     login_cookie_name, pages, random_token, session_cookie_name, tenant_cookie_name, token_hash,
 };
 use crate::error::Error;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, tenants::Access};
 use entity::{login_state, session, tenant, tenant_app};
 

@@ -21,7 +21,7 @@ use super::handlers::{cookie_secure, local_path, open_session, page, Refusal};
 use super::random_token;
 use crate::error::Error;
 use crate::lifecycle::Status;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use entity::session;
 

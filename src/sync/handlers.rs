@@ -11,7 +11,7 @@ use crate::marketplace::fields::Fields;
 use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `POST {path}/produceAPI/v2/{call}`: `x-sign`, `x-timestamp`, `x-nonce`.
 pub async fn kit_v2(

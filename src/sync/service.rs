@@ -18,7 +18,7 @@ use crate::marketplace::client_secret::decrypt_client_secret;
 use crate::marketplace::inbound::Call;
 use crate::marketplace::result::Answer;
 use crate::outbox::{Event, EventType};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use entity::{department, grant, tenant, tenant_app, user};
 
