@@ -3,7 +3,6 @@
 //! from `test-support/oidc/`. The browser walks koogate → the provider's
 //! login and consent forms → koogate, as a person would.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -28,14 +27,14 @@ impl OidcProvider {
     /// Starts the provider, or says loudly how to install it and returns
     /// `None` (in CI, where it must run, a missing install fails the test).
     pub async fn start(client_id: &str, client_secret: &str) -> Option<OidcProvider> {
-        if !Path::new(SUPPORT_DIR).join("node_modules/oidc-provider").is_dir() {
-            let how = "run `npm ci --prefix test-support/oidc` to install oidc-provider";
-            assert!(
-                std::env::var("CI").is_err(),
-                "test-support/oidc/node_modules is missing: {how}"
-            );
+        if let Err(why) = crate::npm_setup::install_oidc_provider() {
+            let how = "install Node.js 20+ and npm, or run `npm ci --prefix test-support/oidc`";
+            assert!(std::env::var("CI").is_err(), "oidc-provider cannot be installed: {why}");
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIPPED: an OpenID Connect sign-in test ({how})");
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: an OpenID Connect sign-in test ({why}; {how})"
+            );
             return None;
         }
         let mut process = Command::new("node")
