@@ -30,7 +30,7 @@ fn install(dir: &Path) -> Result<(), String> {
     }
     let node = Command::new("node").arg("--version").output();
     if !node.is_ok_and(|out| out.status.success()) {
-        return Err("Node.js 20 or later is not installed".to_string());
+        return Err("Node.js is not installed (20 or later is needed)".to_string());
     }
     let scratch = dir.join(format!(".install-{}", std::process::id()));
     let outcome = install_into(dir, &scratch).and_then(|()| {

@@ -24,8 +24,9 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    /// Starts the provider, or says loudly how to install it and returns
-    /// `None` (in CI, where it must run, a missing install fails the test).
+    /// Starts the provider, installing its locked npm dependencies first
+    /// when they are missing; or says loudly why it cannot and returns
+    /// `None` (in CI, where it must run, that fails the test).
     pub async fn start(client_id: &str, client_secret: &str) -> Option<OidcProvider> {
         if let Err(why) = crate::npm_setup::install_oidc_provider() {
             let how = "install Node.js 20+ and npm, or run `npm ci --prefix test-support/oidc`";
