@@ -22,6 +22,7 @@ mod replicas;
 mod secrets;
 mod sim;
 mod sso;
+mod storage_faults;
 mod sso_local;
 mod sso_oidc;
 mod sso_revocation;
