@@ -1109,9 +1109,9 @@ impl Process {
                 base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
             )
             .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
             .kill_on_drop(true);
+        let file = std::fs::File::create(&log).expect("log file");
+        command.stdout(file.try_clone().expect("log file")).stderr(file);
         for (key, value) in settings {
             command.env(key, value);
         }

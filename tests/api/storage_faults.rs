@@ -103,8 +103,17 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     assert!(refused.is_empty(), "orders after the fault succeed: {refused:?}\ncodes: {codes:?}\n{}", process.log_text());
     assert_eq!(answered.len(), 5 + 40 + 5, "every order is eventually answered 000000");
 
+    let metrics = app.http.get(format!("{}/metrics", app.address)).send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    assert!(
+        metrics.contains("koogate_storage_write_failures_total{class=\"disk_full\"}"),
+        "the failures are counted: {metrics}"
+    );
+
     drop(app);
     let log = process.stop().await;
+    let said = log.matches("the database cannot write").count();
+    assert_eq!(said, 1, "one log line for the full disk, not one per call:\n{log}");
     let process = Process::start(&url, &[]).await;
     let app = process.client().await;
     let missing = missing_through_the_admin_api(&app, &answered).await;
@@ -116,5 +125,4 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     assert_eq!(ready_while_full, 503, "readiness says the disk is full: {ready_body}");
     assert_eq!(ready_body["database"], "unavailable", "{ready_body}");
     assert_eq!(ready_after, 200, "readiness recovers by itself once space returns");
-    let _ = log;
 }
