@@ -1150,6 +1150,22 @@ impl Process {
         }
     }
 
+    /// A client for the process at `address`, without a database
+    /// connection of the test's own (for a task that only sends calls).
+    pub fn client_at(address: &str) -> TestApp {
+        TestApp {
+            address: address.to_string(),
+            port: address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port"),
+            backend: Backend::Postgres,
+            db: DatabaseConnection::Disconnected,
+            database_name: None,
+            marketplace_path: "/koogallery".to_string(),
+            database_url: String::new(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
+            _dir: None,
+        }
+    }
+
     fn pid(&self) -> String {
         self.child.id().expect("still running").to_string()
     }
@@ -1223,5 +1239,116 @@ impl SmallDisk {
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// A TCP relay to `127.0.0.1:target_port` the test can cut: while cut,
+/// every connection through it is dropped and new ones hang unanswered,
+/// as when the network to the server is partitioned.
+pub struct Relay {
+    pub port: u16,
+    connected: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Relay {
+    pub fn start(target_port: u16) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("address").port();
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (flag, cuts) = (connected.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut = cuts.subscribe();
+                if !flag.load(Ordering::SeqCst) {
+                    // A partition, not a refusal: the connection is taken
+                    // and never answered until the cable is back.
+                    let flag = flag.clone();
+                    tokio::spawn(async move {
+                        while !flag.load(Ordering::SeqCst) {
+                            let _ = tokio::time::timeout(Duration::from_millis(50), cut.changed()).await;
+                        }
+                        drop(inbound);
+                    });
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { port, connected, cut }
+    }
+
+    pub fn cut(&self) {
+        self.connected.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    pub fn reconnect(&self) {
+        self.connected.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `url` (PostgreSQL) with its port replaced by the relay's.
+    pub fn in_front_of(&self, url: &str) -> String {
+        let mut url = reqwest::Url::parse(url).expect("a URL");
+        url.set_port(Some(self.port)).expect("a port");
+        url.to_string()
+    }
+}
+
+/// A `redis-server` of the test's own on a free port (never the shared
+/// one), killed when dropped or by [`OwnRedis::kill`].
+pub struct OwnRedis {
+    child: Option<std::process::Child>,
+    pub url: String,
+}
+
+impl OwnRedis {
+    /// `None` (said loudly, never in CI) where `redis-server` is missing.
+    pub async fn start() -> Option<OwnRedis> {
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            skip_loudly("redis-server on PATH", "Redis-killing");
+            return None;
+        };
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Some(OwnRedis { child: Some(child), url });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server on {port} never listened");
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill redis-server");
+            child.wait().expect("redis-server exits");
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

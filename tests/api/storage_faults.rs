@@ -126,3 +126,135 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     assert_eq!(ready_body["database"], "unavailable", "{ready_body}");
     assert_eq!(ready_after, 200, "readiness recovers by itself once space returns");
 }
+
+/// Sends `count` fresh purchases one after another; returns how long each took.
+async fn purchase_latencies(app: &TestApp, count: usize) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for _ in 0..count {
+        let started = std::time::Instant::now();
+        let reply = app.v2(&new_instance_body(&random_id("CS"), &random_id("biz-"))).await;
+        took.push(started.elapsed());
+        assert_eq!(reply.code(), "000000", "{:?}", reply.json);
+    }
+    took.sort();
+    took
+}
+
+#[tokio::test]
+async fn redis_killed_mid_run_costs_no_latency_and_opens_no_replay_window() {
+    let Some(mut redis) = OwnRedis::start().await else { return };
+    let app = spawn_app(Backend::Sqlite, &[("redis.url", redis.url.as_str())]).await;
+    let normal = purchase_latencies(&app, 10).await;
+
+    // A nonce used just before Redis dies.
+    let nonce = random_nonce();
+    let options = V2Options { nonce: nonce.clone(), ..V2Options::default() };
+    let body = || new_instance_body(&random_id("CS"), &random_id("biz-")).into_bytes();
+    assert_eq!(app.v2_with(body(), options.clone()).await.code(), "000000");
+
+    redis.kill();
+    let replay = app.v2_with(body(), options.clone()).await;
+    assert_eq!(replay.code(), "000001", "a nonce used before the switch is still refused");
+
+    let started = std::time::Instant::now();
+    let ready = app.http.get(format!("{}/readyz", app.address)).send().await.expect("readyz");
+    let readiness_took = started.elapsed();
+    assert_eq!(ready.status().as_u16(), 503);
+    let down = purchase_latencies(&app, 10).await;
+    let (normal_median, down_median, down_worst) = (normal[5], down[5], down[9]);
+    eprintln!(
+        "purchase latency: median {normal_median:?} with Redis, median {down_median:?} (worst {down_worst:?}) with Redis dead; /readyz {readiness_took:?}"
+    );
+    assert!(
+        down_median <= normal_median * 4 + Duration::from_millis(20),
+        "with Redis dead a purchase takes {down_median:?}, normally {normal_median:?}"
+    );
+    assert!(down_worst < Duration::from_millis(300), "no call waits for a dead Redis: {down:?}");
+    assert!(readiness_took < Duration::from_secs(1), "/readyz took {readiness_took:?}");
+    assert_eq!(app.v2_with(body(), options).await.code(), "000001", "and stays refused");
+}
+
+#[tokio::test]
+async fn postgres_cut_mid_commit_loses_no_answered_purchase_and_readiness_answers_at_once() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let (direct, _) = fresh_postgres_database().await;
+    let port = reqwest::Url::parse(&direct).expect("url").port().unwrap_or(5432);
+    let relay = Relay::start(port);
+    let process = Process::start(&relay.in_front_of(&direct), &[]).await;
+    let app = process.client().await;
+
+    // Purchases keep arriving, 8 at a time, while the cable is cut for 3 s.
+    let orders: Vec<String> = (0..120).map(|i| format!("PGCUT{i}")).collect();
+    let sender = {
+        let address = app.address.clone();
+        let orders = orders.clone();
+        tokio::spawn(async move {
+            let app = Process::client_at(&address);
+            let mut answers: Vec<(String, String, Option<String>)> = Vec::new();
+            for chunk in orders.chunks(8) {
+                let calls = chunk.iter().map(|id| {
+                    let app = &app;
+                    async move { (id.clone(), order(app, id).await) }
+                });
+                for (id, (code, instance)) in futures_util::future::join_all(calls).await {
+                    answers.push((id, code, instance));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            answers
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.cut();
+    let mut polls = Vec::new();
+    let cut_at = std::time::Instant::now();
+    while cut_at.elapsed() < Duration::from_secs(3) {
+        let started = std::time::Instant::now();
+        let (status, _) = readiness(&app).await;
+        polls.push((status, started.elapsed()));
+    }
+    relay.reconnect();
+    let answers = sender.await.expect("sender");
+
+    let worst = polls.iter().map(|(_, took)| *took).max().expect("polled");
+    eprintln!("/readyz during the cut: {} polls, the slowest {worst:?}", polls.len());
+    assert!(polls.iter().all(|(status, _)| *status == 503), "{polls:?}");
+    assert!(worst < Duration::from_secs(1), "/readyz answers within a second: {polls:?}");
+
+    let codes: Vec<&str> = answers.iter().map(|(_, code, _)| code.as_str()).collect();
+    assert!(
+        codes.iter().all(|c| ["000000", "000004", "000005"].contains(c)),
+        "only retryable refusals: {codes:?}"
+    );
+    assert!(codes.iter().any(|c| *c != "000000"), "the cut was felt: {codes:?}");
+    let mut answered: HashMap<String, String> = HashMap::new();
+    for (id, code, instance) in &answers {
+        if code == "000000" {
+            answered.insert(id.clone(), instance.clone().expect("instance"));
+        }
+    }
+    // The marketplace retries the rest once the database is back.
+    for id in &orders {
+        if answered.contains_key(id) {
+            continue;
+        }
+        for _ in 0..50 {
+            if let (code, Some(instance)) = order(&app, id).await {
+                if code == "000000" {
+                    answered.insert(id.clone(), instance);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(answered.len(), orders.len(), "every order is eventually answered 000000");
+    let missing = missing_through_the_admin_api(&app, &answered).await;
+    assert!(missing.is_empty(), "answered 000000 but missing: {missing:?}");
+    let db = sea_orm::Database::connect(direct.clone()).await.expect("direct connection");
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let stored = entity::instance::Entity::find().count(&db).await.expect("count");
+    assert_eq!(stored, orders.len() as u64, "each order stored exactly once");
+}
