@@ -258,3 +258,83 @@ async fn postgres_cut_mid_commit_loses_no_answered_purchase_and_readiness_answer
     let stored = entity::instance::Entity::find().count(&db).await.expect("count");
     assert_eq!(stored, orders.len() as u64, "each order stored exactly once");
 }
+
+/// `kill -9` while purchases and freezes are being written: after a
+/// restart each instance is either absent or whole (its order, and a
+/// transition history ending in its status), and everything answered
+/// 000000 is there.
+#[tokio::test]
+async fn kill_9_during_lifecycle_writes_leaves_the_old_or_the_new_state() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
+    let process = Process::start(&url, &[]).await;
+
+    // (instanceId, status answered 000000)
+    let done: Arc<Mutex<Vec<(String, &'static str)>>> = Arc::default();
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (app, done) = (Process::client_at(&process.address), done.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let id = format!("KILL{worker}-{i}");
+                let (code, instance) = order(&app, &id).await;
+                let Some(instance) = instance.filter(|_| code == "000000") else { continue };
+                done.lock().expect("lock").push((instance.clone(), "active"));
+                let freeze = serde_json::json!({"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"});
+                if app.v2(&freeze.to_string()).await.code() == "000000" {
+                    done.lock().expect("lock").push((instance, "frozen"));
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    process.kill_hard().await;
+    for worker in workers {
+        // Each ends in a panic on its refused connection; that is the point.
+        let _ = worker.await;
+    }
+    let done = done.lock().expect("lock").clone();
+    assert!(done.len() > 10, "writes were under way: {}", done.len());
+
+    let process = Process::start(&url, &[]).await;
+    let app = process.client().await;
+    let mut expected: HashMap<String, &str> = HashMap::new();
+    for (instance, status) in done {
+        let entry = expected.entry(instance).or_insert(status);
+        if status == "frozen" {
+            *entry = status;
+        }
+    }
+    for (instance, status) in &expected {
+        let (code, body) = app.admin_get(&format!("/admin/api/instances/{instance}")).await;
+        assert_eq!(code, 200, "{instance} was answered 000000");
+        assert_eq!(body["status"], *status, "{instance}: {body}");
+    }
+
+    use sea_orm::{EntityTrait, QueryOrder};
+    let instances = entity::instance::Entity::find().all(&app.db).await.expect("instances");
+    let orders = entity::order::Entity::find().all(&app.db).await.expect("orders");
+    let transitions = entity::transition::Entity::find()
+        .order_by_asc(entity::transition::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("transitions");
+    for instance in &instances {
+        let id = &instance.instance_id;
+        assert!(orders.iter().any(|o| &o.instance_id == id), "{id} has its order");
+        let last = transitions.iter().filter(|t| &t.instance_id == id).next_back();
+        assert_eq!(
+            last.map(|t| t.to_status.as_str()),
+            Some(instance.status.as_str()),
+            "{id}: its history ends in its status"
+        );
+    }
+    let known: std::collections::HashSet<&String> =
+        instances.iter().map(|i| &i.instance_id).collect();
+    assert!(orders.iter().all(|o| known.contains(&o.instance_id)), "no order without its instance");
+    assert!(
+        transitions.iter().all(|t| known.contains(&t.instance_id)),
+        "no transition without its instance"
+    );
+}
