@@ -57,13 +57,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         if !state.kv.has_redis() {
             return None;
         }
-        Some(time_boxed(async {
-            if state.kv.ping().await.is_ok() {
-                Probe::Ok
-            } else {
-                Probe::Unavailable
-            }
-        }).await)
+        Some(
+            time_boxed(async {
+                if state.kv.ping().await.is_ok() {
+                    Probe::Ok
+                } else {
+                    Probe::Unavailable
+                }
+            })
+            .await,
+        )
     };
     let (database, redis) = tokio::join!(database, redis);
     let ready = database == Probe::Ok && redis.is_none_or(|r| r == Probe::Ok);

@@ -55,7 +55,8 @@ impl Kv {
     pub async fn find_session(&self, id_hash: &str) -> Result<Option<session::Model>, Error> {
         match &self.redis {
             Some(redis) => {
-                let stored: Option<String> = redis.query(redis::cmd("GET").arg(key(id_hash))).await?;
+                let stored: Option<String> =
+                    redis.query(redis::cmd("GET").arg(key(id_hash))).await?;
                 // Something unreadable under our key is no session.
                 Ok(stored.and_then(|json| serde_json::from_str(&json).ok()))
             }

@@ -24,7 +24,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::pool::{PoolConnectionMetadata, PoolOptions};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::sqlx::{self, Connection, ConnectOptions as _};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,

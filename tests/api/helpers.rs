@@ -1129,14 +1129,20 @@ impl Process {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("koogate on {address} never answered: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        panic!(
+            "koogate on {address} never answered: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     /// A client for this process (signing, admin API) plus a connection
     /// of the test's own to its database.
     pub async fn client(&self) -> TestApp {
-        let backend =
-            if self.database_url.starts_with("sqlite") { Backend::Sqlite } else { Backend::Postgres };
+        let backend = if self.database_url.starts_with("sqlite") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
         TestApp {
             address: self.address.clone(),
             port: self.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port"),
@@ -1145,7 +1151,10 @@ impl Process {
             database_name: None,
             marketplace_path: "/koogallery".to_string(),
             database_url: self.database_url.clone(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("client"),
             _dir: None,
         }
     }
@@ -1161,7 +1170,10 @@ impl Process {
             database_name: None,
             marketplace_path: "/koogallery".to_string(),
             database_url: String::new(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("client"),
             _dir: None,
         }
     }
@@ -1270,7 +1282,8 @@ impl Relay {
                     let flag = flag.clone();
                     tokio::spawn(async move {
                         while !flag.load(Ordering::SeqCst) {
-                            let _ = tokio::time::timeout(Duration::from_millis(50), cut.changed()).await;
+                            let _ = tokio::time::timeout(Duration::from_millis(50), cut.changed())
+                                .await;
                         }
                         drop(inbound);
                     });

@@ -16,7 +16,10 @@ async fn order(app: &TestApp, order_id: &str) -> (String, Option<String>) {
 }
 
 /// Every instance answered 000000 is there through the admin API.
-async fn missing_through_the_admin_api(app: &TestApp, answered: &HashMap<String, String>) -> Vec<String> {
+async fn missing_through_the_admin_api(
+    app: &TestApp,
+    answered: &HashMap<String, String>,
+) -> Vec<String> {
     let mut missing = Vec::new();
     for (order_id, instance_id) in answered {
         let (status, _) = app.admin_get(&format!("/admin/api/instances/{instance_id}")).await;
@@ -45,17 +48,18 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     let mut answered: HashMap<String, String> = HashMap::new();
     let mut refused: Vec<String> = Vec::new();
     let mut codes: Vec<String> = Vec::new();
-    let mut note = |order_id: &str, (code, instance): (String, Option<String>), refused: &mut Vec<String>| {
-        if code == "000000" {
-            let instance = instance.expect("a success names its instance");
-            if let Some(before) = answered.insert(order_id.to_string(), instance.clone()) {
-                assert_eq!(before, instance, "a retried order keeps its instance");
+    let mut note =
+        |order_id: &str, (code, instance): (String, Option<String>), refused: &mut Vec<String>| {
+            if code == "000000" {
+                let instance = instance.expect("a success names its instance");
+                if let Some(before) = answered.insert(order_id.to_string(), instance.clone()) {
+                    assert_eq!(before, instance, "a retried order keeps its instance");
+                }
+            } else {
+                refused.push(order_id.to_string());
             }
-        } else {
-            refused.push(order_id.to_string());
-        }
-        codes.push(code);
-    };
+            codes.push(code);
+        };
 
     for i in 0..5 {
         let id = format!("BEFORE{i}");
@@ -91,7 +95,8 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     }
     let (ready_after, _) = readiness(&app).await;
 
-    let odd: Vec<&String> = codes.iter().filter(|c| !["000000", "000004", "000005"].contains(&c.as_str())).collect();
+    let odd: Vec<&String> =
+        codes.iter().filter(|c| !["000000", "000004", "000005"].contains(&c.as_str())).collect();
     assert!(odd.is_empty(), "only retryable refusals: {odd:?}");
     assert!(refused_while_full > 0, "the disk really was full: every call succeeded");
     let missing = missing_through_the_admin_api(&app, &answered).await;
@@ -100,7 +105,11 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
         "answered 000000 but missing from the running process: {missing:?}\ncodes: {codes:?}\n{}",
         process.log_text()
     );
-    assert!(refused.is_empty(), "orders after the fault succeed: {refused:?}\ncodes: {codes:?}\n{}", process.log_text());
+    assert!(
+        refused.is_empty(),
+        "orders after the fault succeed: {refused:?}\ncodes: {codes:?}\n{}",
+        process.log_text()
+    );
     assert_eq!(answered.len(), 5 + 40 + 5, "every order is eventually answered 000000");
 
     let metrics = app.http.get(format!("{}/metrics", app.address)).send().await.expect("metrics");
@@ -117,7 +126,10 @@ async fn sqlite_on_a_full_disk_loses_no_answered_purchase() {
     let process = Process::start(&url, &[]).await;
     let app = process.client().await;
     let missing = missing_through_the_admin_api(&app, &answered).await;
-    assert!(missing.is_empty(), "answered 000000 but gone after a clean restart: {missing:?}\n{log}");
+    assert!(
+        missing.is_empty(),
+        "answered 000000 but gone after a clean restart: {missing:?}\n{log}"
+    );
     use sea_orm::{EntityTrait, PaginatorTrait};
     let stored = entity::instance::Entity::find().count(&app.db).await.expect("count");
     assert_eq!(stored, answered.len() as u64, "each order stored exactly once");
@@ -323,7 +335,7 @@ async fn kill_9_during_lifecycle_writes_leaves_the_old_or_the_new_state() {
     for instance in &instances {
         let id = &instance.instance_id;
         assert!(orders.iter().any(|o| &o.instance_id == id), "{id} has its order");
-        let last = transitions.iter().filter(|t| &t.instance_id == id).next_back();
+        let last = transitions.iter().rfind(|t| &t.instance_id == id);
         assert_eq!(
             last.map(|t| t.to_status.as_str()),
             Some(instance.status.as_str()),
