@@ -93,16 +93,20 @@ impl WriteTx {
 /// transaction itself. A connection reused in that state runs every later
 /// `BEGIN` as a `SAVEPOINT` and every `COMMIT` as a `RELEASE` inside a
 /// transaction that never commits: calls answered `000000` that vanish
-/// when the connection closes (issue 17). The ping first makes the queued
-/// rollback run (the connection executes commands in order); a
-/// connection still inside a transaction afterwards is closed, which
-/// rolls it back for certain.
-fn release_check<C: Connection>(
+/// when the connection closes (issue 17). On SQLite (`FLUSH`) a ping
+/// first makes the queued rollback run, since its worker counts the depth
+/// only once it has executed it (commands run in order); PostgreSQL
+/// counts it when the rollback is queued, and sqlx's own ping after this
+/// hook sends it. A connection still inside a transaction then is closed,
+/// which rolls it back for certain.
+fn release_check<C: Connection, const FLUSH: bool>(
     conn: &mut C,
     _meta: PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
     Box::pin(async move {
-        conn.ping().await?;
+        if FLUSH {
+            conn.ping().await?;
+        }
         if conn.is_in_transaction() {
             tracing::warn!("a connection left inside a transaction is closed, not reused");
             return Ok(false);
@@ -126,7 +130,10 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(LOCK_WAIT)
                 .disable_statement_logging();
-            let pool = pool_options(max_connections).connect_with(options).await;
+            let pool = pool_options(max_connections)
+                .after_release(release_check::<_, true>)
+                .connect_with(options)
+                .await;
             SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.map_err(connect_error)?)
         } else {
             // Bounded waits: a row held by a concurrent request answers
@@ -137,7 +144,10 @@ impl Db {
                 .map_err(connect_error)?
                 .options([("lock_timeout", "2s"), ("statement_timeout", "4s")])
                 .disable_statement_logging();
-            let pool = pool_options(max_connections).connect_with(options).await;
+            let pool = pool_options(max_connections)
+                .after_release(release_check::<_, false>)
+                .connect_with(options)
+                .await;
             SqlxPostgresConnector::from_sqlx_postgres_pool(pool.map_err(connect_error)?)
         };
         Ok(Db {
@@ -216,15 +226,13 @@ impl Db {
 
 /// sqlx's pool settings: bounded waits, no ping before every use (a round
 /// trip per call, about a fifth of the throughput: a connection an outage
-/// cut fails once, is dropped, and that call answers a retryable 000005),
-/// and [`release_check`] on the way back.
+/// cut fails once, is dropped, and that call answers a retryable 000005).
 fn pool_options<DB: sqlx::Database>(max_connections: u32) -> PoolOptions<DB> {
     PoolOptions::<DB>::new()
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(3))
         .test_before_acquire(false)
-        .after_release(release_check)
 }
 
 fn connect_error(err: sqlx::Error) -> Error {

@@ -40,17 +40,23 @@ impl WriteFailure {
         match sqlx_err {
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                // SQLite reports extended codes; the primary code is the low byte.
-                match code.parse::<i32>().map(|c| c & 0xff) {
-                    Ok(13) => WriteFailure::DiskFull,
-                    Ok(10) | Ok(11) | Ok(26) => WriteFailure::Io,
-                    Ok(_) => WriteFailure::Other,
-                    Err(_) if code.starts_with("53") => WriteFailure::DiskFull,
-                    Err(_) if code.starts_with("08") || code.starts_with("57P") => {
-                        WriteFailure::ConnectionLost
+                // A SQLSTATE (PostgreSQL) is always five characters; SQLite
+                // reports a number of at most four digits, an extended code
+                // whose primary code is the low byte.
+                if code.len() == 5 {
+                    // 57P: the server shutting down or restarting.
+                    match (&code[..2], code.starts_with("57P")) {
+                        ("53", _) => WriteFailure::DiskFull,
+                        ("58", _) | ("XX", _) => WriteFailure::Io,
+                        ("08", _) | (_, true) => WriteFailure::ConnectionLost,
+                        _ => WriteFailure::Other,
                     }
-                    Err(_) if code.starts_with("58") => WriteFailure::Io,
-                    Err(_) => WriteFailure::Other,
+                } else {
+                    match code.parse::<i32>().map(|c| c & 0xff) {
+                        Ok(13) => WriteFailure::DiskFull,
+                        Ok(10) | Ok(11) | Ok(26) => WriteFailure::Io,
+                        _ => WriteFailure::Other,
+                    }
                 }
             }
             sqlx::Error::Io(_)
@@ -114,5 +120,84 @@ impl WriteHealth {
     /// The classes failing now; empty when the last commit worked.
     pub fn failing(&self) -> Vec<WriteFailure> {
         self.failing.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::*;
+
+    /// A database error as a driver reports it: only its code matters.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "code {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl DatabaseError for Coded {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn failed_commit(code: &'static str) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(Box::new(Coded(code)))))
+    }
+
+    #[test]
+    fn commit_failures_are_told_apart_by_their_codes() {
+        let cases = [
+            ("13", WriteFailure::DiskFull),          // SQLITE_FULL
+            ("53100", WriteFailure::DiskFull),       // PostgreSQL disk_full
+            ("10", WriteFailure::Io),                // SQLITE_IOERR
+            ("778", WriteFailure::Io),               // SQLITE_IOERR_WRITE
+            ("58030", WriteFailure::Io),             // PostgreSQL io_error
+            ("08006", WriteFailure::ConnectionLost), // connection_failure
+            ("57P01", WriteFailure::ConnectionLost), // admin_shutdown
+            ("57014", WriteFailure::Other),          // a statement timeout
+            ("2067", WriteFailure::Other),           // SQLITE_CONSTRAINT_UNIQUE
+            ("23505", WriteFailure::Other),          // unique_violation
+        ];
+        for (code, class) in cases {
+            assert_eq!(WriteFailure::classify(&failed_commit(code)), class, "code {code}");
+        }
+        let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let cut = DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Io(cut)));
+        assert_eq!(WriteFailure::classify(&cut), WriteFailure::ConnectionLost);
+    }
+
+    #[test]
+    fn an_outage_is_said_once_until_writes_work_again() {
+        let health = WriteHealth::default();
+        health.failed(&failed_commit("13"));
+        health.failed(&failed_commit("13"));
+        health.failed(&failed_commit("2067"));
+        assert_eq!(health.failing(), vec![WriteFailure::DiskFull], "a refusal is no outage");
+        health.succeeded();
+        assert!(health.failing().is_empty());
     }
 }
