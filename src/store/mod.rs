@@ -123,11 +123,14 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
         let is_sqlite = url.starts_with("sqlite:");
         let conn = if is_sqlite {
+            // FULL, not NORMAL: in WAL mode NORMAL lets a power cut or an
+            // OS crash take back the last commits, and a purchase answered
+            // 000000 is never sent again. FULL syncs the WAL at each commit.
             let options = url
                 .parse::<SqliteConnectOptions>()
                 .map_err(connect_error)?
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(LOCK_WAIT)
                 .disable_statement_logging();
             let pool = pool_options(max_connections)
