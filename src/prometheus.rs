@@ -112,3 +112,14 @@ pub fn proxy_upstream_error() {
 pub fn active_sessions(count: u64) {
     gauge!("koogate_sessions_active").set(count as f64);
 }
+
+/// A commit failed; `class` is `disk_full`, `io_error`,
+/// `connection_lost` or `other`.
+pub fn storage_write_failure(class: &'static str) {
+    counter!("koogate_storage_write_failures_total", "class" => class).increment(1);
+}
+
+/// Whether Redis is being used (1) or bypassed by the breaker (0).
+pub fn redis_breaker_closed(closed: bool) {
+    gauge!("koogate_redis_available").set(if closed { 1.0 } else { 0.0 });
+}

@@ -3,6 +3,10 @@
 
 mod sessions;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
@@ -37,25 +41,101 @@ pub struct Kv {
 /// A Redis connection made on first use, so koogate starts (and keeps
 /// answering the marketplace) while Redis is down; once made, the manager
 /// reconnects by itself.
+///
+/// Behind a breaker: the first failure opens it, and while open every use
+/// fails at once (no connection attempt, no timeout on the call's path:
+/// nonces go to the database, sign-in says try again). One background
+/// task pings Redis every [`PROBE_EVERY`] and closes the breaker when it
+/// answers.
 #[derive(Clone)]
 struct Redis {
     client: redis::Client,
-    manager: std::sync::Arc<OnceCell<ConnectionManager>>,
+    manager: Arc<OnceCell<ConnectionManager>>,
+    /// True while the breaker is open (Redis bypassed).
+    open: Arc<AtomicBool>,
 }
+
+/// How often the background probe asks a Redis the breaker bypasses.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+/// How long one Redis command may take before it counts as a failure.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Redis {
     async fn connection(&self) -> Result<ConnectionManager, Error> {
+        if self.open.load(Ordering::Acquire) {
+            return Err(Error::Unavailable("redis is down (breaker open)"));
+        }
+        let made = tokio::time::timeout(COMMAND_TIMEOUT, self.connect()).await;
+        match made {
+            Ok(Ok(manager)) => Ok(manager),
+            Ok(Err(err)) => {
+                self.trip();
+                Err(err)
+            }
+            Err(_) => {
+                self.trip();
+                Err(Error::Unavailable("redis did not answer in time"))
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<ConnectionManager, Error> {
         let manager = self
             .manager
             .get_or_try_init(|| async {
                 let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(std::time::Duration::from_secs(2))
-                    .set_response_timeout(std::time::Duration::from_secs(2))
+                    .set_connection_timeout(COMMAND_TIMEOUT)
+                    .set_response_timeout(COMMAND_TIMEOUT)
                     .set_number_of_retries(1);
                 ConnectionManager::new_with_config(self.client.clone(), config).await
             })
             .await?;
         Ok(manager.clone())
+    }
+
+    /// Runs one command through the breaker.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Error> {
+        let mut conn = self.connection().await?;
+        match tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                // A refusal from a live Redis (a wrong type, ...) is no outage.
+                if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+                    self.trip();
+                }
+                Err(Error::Cache(err))
+            }
+            Err(_) => {
+                self.trip();
+                Err(Error::Unavailable("redis did not answer in time"))
+            }
+        }
+    }
+
+    /// Opens the breaker and starts the one probe that will close it.
+    fn trip(&self) {
+        if self.open.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::error!("redis is unavailable; using the database until it answers again");
+        crate::prometheus::redis_breaker_closed(false);
+        let (client, open) = (self.client.clone(), self.open.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                let ping = async {
+                    let mut conn = client.get_multiplexed_async_connection().await?;
+                    redis::cmd("PING").query_async::<String>(&mut conn).await
+                };
+                if let Ok(Ok(_)) = tokio::time::timeout(COMMAND_TIMEOUT, ping).await {
+                    open.store(false, Ordering::Release);
+                    crate::prometheus::redis_breaker_closed(true);
+                    tracing::warn!("redis answers again");
+                    return;
+                }
+            }
+        });
     }
 }
 
@@ -67,7 +147,8 @@ impl Kv {
         } else {
             Some(Redis {
                 client: redis::Client::open(redis_url)?,
-                manager: std::sync::Arc::new(OnceCell::new()),
+                manager: Arc::new(OnceCell::new()),
+                open: Arc::new(AtomicBool::new(false)),
             })
         };
         Ok(Kv { db, redis })
@@ -77,17 +158,19 @@ impl Kv {
         self.redis.is_some()
     }
 
-    /// Claims a nonce for `ttl_ms`. With Redis the claim is made here and
-    /// a replay is refused at once; without Redis (or while it is down) the
-    /// claim is returned to be written in the call's own transaction, so a
-    /// call costs one commit and concurrent replays wait for each other on
-    /// the database's unique key.
+    /// Claims a nonce for `ttl_ms`: refused at once when Redis already
+    /// has it, and in every other case returned to be written in the
+    /// call's own transaction, so the call costs one commit and
+    /// concurrent replays wait for each other on the database's unique key.
     ///
     /// # Security
-    /// A replay cache that forgets is a replay hole: if Redis fails, the
-    /// nonce goes to the database instead (shared by every replica), never
-    /// nowhere. An outage between a nonce's two uses can let one replay
-    /// through to the other store; the timestamp window bounds that.
+    /// A replay cache that forgets is a replay hole. Every accepted nonce
+    /// is kept in the database for its whole window, also while Redis
+    /// works, and Redis is asked first when it answers: a nonce accepted
+    /// just before Redis died is still refused by the database after the
+    /// switch, and one accepted during the outage is still refused once
+    /// Redis is back. Redis then only refuses replays early, without a
+    /// transaction.
     pub async fn claim_nonce(
         &self,
         scope: &str,
@@ -96,25 +179,13 @@ impl Kv {
     ) -> Result<Option<PendingNonce>, Error> {
         let key = format!("koogate:nonce:{scope}:{nonce}");
         if let Some(redis) = &self.redis {
-            let result = async {
-                let mut conn = redis.connection().await?;
-                let reply: Option<String> = redis::cmd("SET")
-                    .arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl_ms.max(1))
-                    .query_async(&mut conn)
-                    .await?;
-                Ok::<_, Error>(reply.is_some())
-            }
-            .await;
-            match result {
-                Ok(true) => return Ok(None),
-                Ok(false) => return Err(Error::Unauthenticated("nonce already used")),
-                Err(e) => {
-                    tracing::warn!(error = ?e, "redis unavailable for the nonce cache; using the database")
-                }
+            let mut set = redis::cmd("SET");
+            set.arg(&key).arg(1).arg("NX").arg("PX").arg(ttl_ms.max(1));
+            match redis.query::<Option<String>>(&set).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Error::Unauthenticated("nonce already used")),
+                // Said once, when the breaker opens.
+                Err(err) => tracing::debug!(error = ?err, "nonce cache bypassed"),
             }
         }
         Ok(Some(PendingNonce { key, expires_at: chrono::Utc::now().timestamp_millis() + ttl_ms }))
@@ -129,12 +200,15 @@ impl Kv {
         Ok(purged)
     }
 
-    /// `PING`, for `/readyz`; `Ok(())` when no Redis is configured.
+    /// `PING`, for `/readyz`; `Ok(())` when no Redis is configured. Asks
+    /// even while the breaker is open (readiness tells the truth), but
+    /// never waits longer than one command may.
     pub async fn ping(&self) -> Result<(), Error> {
-        if let Some(redis) = &self.redis {
-            let mut conn = redis.connection().await?;
-            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        let Some(redis) = &self.redis else { return Ok(()) };
+        if redis.open.load(Ordering::Acquire) {
+            return Err(Error::Unavailable("redis is down (breaker open)"));
         }
+        let _: String = redis.query(&redis::cmd("PING")).await?;
         Ok(())
     }
 }

@@ -42,24 +42,21 @@ impl Kv {
         condition: &str,
     ) -> Result<(), Error> {
         let Some(redis) = &self.redis else { return Ok(()) };
-        let mut conn = redis.connection().await?;
-        let _: Option<String> = redis::cmd("SET")
-            .arg(key(&row.id_hash))
+        let mut set = redis::cmd("SET");
+        set.arg(key(&row.id_hash))
             .arg(serde_json::to_string(row).map_err(|e| Error::Internal(e.to_string()))?)
             .arg(condition)
             .arg("PX")
-            .arg(time_to_live_ms(row, idle_ms))
-            .query_async(&mut conn)
-            .await?;
+            .arg(time_to_live_ms(row, idle_ms));
+        let _: Option<String> = redis.query(&set).await?;
         Ok(())
     }
 
     pub async fn find_session(&self, id_hash: &str) -> Result<Option<session::Model>, Error> {
         match &self.redis {
             Some(redis) => {
-                let mut conn = redis.connection().await?;
                 let stored: Option<String> =
-                    redis::cmd("GET").arg(key(id_hash)).query_async(&mut conn).await?;
+                    redis.query(redis::cmd("GET").arg(key(id_hash))).await?;
                 // Something unreadable under our key is no session.
                 Ok(stored.and_then(|json| serde_json::from_str(&json).ok()))
             }
@@ -85,18 +82,12 @@ impl Kv {
     pub async fn count_sessions(&self) -> Result<u64, Error> {
         match &self.redis {
             Some(redis) => {
-                let mut conn = redis.connection().await?;
                 let mut cursor: u64 = 0;
                 let mut count: u64 = 0;
                 loop {
-                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg("koogate:session:*")
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn)
-                        .await?;
+                    let mut scan = redis::cmd("SCAN");
+                    scan.arg(cursor).arg("MATCH").arg("koogate:session:*").arg("COUNT").arg(1000);
+                    let (next, keys): (u64, Vec<String>) = redis.query(&scan).await?;
                     count += keys.len() as u64;
                     if next == 0 {
                         return Ok(count);
@@ -111,8 +102,7 @@ impl Kv {
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), Error> {
         match &self.redis {
             Some(redis) => {
-                let mut conn = redis.connection().await?;
-                let _: i64 = redis::cmd("DEL").arg(key(id_hash)).query_async(&mut conn).await?;
+                let _: i64 = redis.query(redis::cmd("DEL").arg(key(id_hash))).await?;
             }
             None => {
                 let tx = self.db.begin_write().await?;

@@ -15,20 +15,24 @@ pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;
 pub mod users;
+pub mod write_health;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::pool::{PoolConnectionMetadata, PoolOptions};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::Error;
+use write_health::WriteHealth;
 
 /// The advisory lock key replicas take turns on while migrating ("kgmi").
 const MIGRATION_LOCK: i64 = 0x6b67_6d69;
@@ -47,48 +51,113 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 pub struct Db {
     pub conn: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    health: Arc<WriteHealth>,
 }
 
 /// A write transaction; holds the SQLite writer lock until dropped.
 pub struct WriteTx {
     pub txn: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
+    health: Arc<WriteHealth>,
 }
 
 impl WriteTx {
+    /// Commits; `Ok` only once the database said the commit succeeded, so
+    /// a call answers `000000` only for what is durably stored. A failed
+    /// commit is an error (`000005`, or `000004` for a lock wait) and its
+    /// connection never serves another call in an unknown state: see
+    /// [`release_check`].
     pub async fn commit(self) -> Result<(), Error> {
-        self.txn.commit().await.map_err(Error::from)
+        let health = self.health.clone();
+        match self.txn.commit().await {
+            Ok(()) => {
+                health.succeeded();
+                Ok(())
+            }
+            Err(err) => {
+                health.failed(&err);
+                Err(Error::from(err))
+            }
+        }
     }
+}
+
+/// Runs on every connection the pool takes back, before anyone else may
+/// use it; `Ok(false)` or an error closes the connection instead.
+///
+/// # Why
+/// After a failed `COMMIT` (SQLITE_FULL, SQLITE_IOERR, a cut PostgreSQL
+/// connection) SeaORM drops the transaction with only a queued, unchecked
+/// `ROLLBACK`, and sqlx keeps its transaction depth at 1 when the commit
+/// or that rollback fails. SQLite may or may not have ended the
+/// transaction itself. A connection reused in that state runs every later
+/// `BEGIN` as a `SAVEPOINT` and every `COMMIT` as a `RELEASE` inside a
+/// transaction that never commits: calls answered `000000` that vanish
+/// when the connection closes (issue 17). On SQLite (`FLUSH`) a ping
+/// first makes the queued rollback run, since its worker counts the depth
+/// only once it has executed it (commands run in order); PostgreSQL
+/// counts it when the rollback is queued, and sqlx's own ping after this
+/// hook sends it. A connection still inside a transaction then is closed,
+/// which rolls it back for certain.
+fn release_check<C: Connection, const FLUSH: bool>(
+    conn: &mut C,
+    _meta: PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if FLUSH {
+            conn.ping().await?;
+        }
+        if conn.is_in_transaction() {
+            tracing::warn!("a connection left inside a transaction is closed, not reused");
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 impl Db {
     /// Connects (SQLite file or PostgreSQL URL) with koogate's pool options.
+    ///
+    /// The sqlx pools are built here rather than by SeaORM so every
+    /// returned connection passes [`release_check`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
         let is_sqlite = url.starts_with("sqlite:");
-        let mut options = ConnectOptions::new(url.to_string());
-        options
-            .max_connections(max_connections)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(3))
-            .acquire_timeout(Duration::from_secs(3))
-            .sqlx_logging(false)
-            // No ping before every use (a round trip per call, about a fifth
-            // of the throughput); a connection an outage cut fails once, is
-            // dropped, and that call answers a retryable 000005.
-            .test_before_acquire(false)
-            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(LOCK_WAIT)
-            })
-            .map_sqlx_postgres_opts(|o: PgConnectOptions| {
-                // Bounded waits: a row held by a concurrent request answers
-                // 000004, a stuck statement 000005, both before the
-                // marketplace's 5 s timeout.
-                o.options([("lock_timeout", "2s"), ("statement_timeout", "4s")])
-            });
-        let conn = Database::connect(options).await.map_err(Error::Storage)?;
-        Ok(Db { conn, sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
+        let conn = if is_sqlite {
+            // FULL, not NORMAL: in WAL mode NORMAL lets a power cut or an
+            // OS crash take back the last commits, and a purchase answered
+            // 000000 is never sent again. FULL syncs the WAL at each commit.
+            let options = url
+                .parse::<SqliteConnectOptions>()
+                .map_err(connect_error)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(LOCK_WAIT)
+                .disable_statement_logging();
+            let pool = pool_options(max_connections)
+                .after_release(release_check::<_, true>)
+                .connect_with(options)
+                .await;
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.map_err(connect_error)?)
+        } else {
+            // Bounded waits: a row held by a concurrent request answers
+            // 000004, a stuck statement 000005, both before the
+            // marketplace's 5 s timeout.
+            let options = url
+                .parse::<PgConnectOptions>()
+                .map_err(connect_error)?
+                .options([("lock_timeout", "2s"), ("statement_timeout", "4s")])
+                .disable_statement_logging();
+            let pool = pool_options(max_connections)
+                .after_release(release_check::<_, false>)
+                .connect_with(options)
+                .await;
+            SqlxPostgresConnector::from_sqlx_postgres_pool(pool.map_err(connect_error)?)
+        };
+        Ok(Db {
+            conn,
+            sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            health: Arc::new(WriteHealth::default()),
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL they run in one
@@ -123,8 +192,29 @@ impl Db {
             ),
             None => None,
         };
-        let txn = self.conn.begin().await?;
-        Ok(WriteTx { txn, _writer: writer })
+        let txn = self.conn.begin().await.inspect_err(|err| self.health.failed(err))?;
+        Ok(WriteTx { txn, _writer: writer, health: self.health.clone() })
+    }
+
+    /// The write failure classes seen since the last successful commit.
+    pub fn failing_writes(&self) -> Vec<write_health::WriteFailure> {
+        self.health.failing()
+    }
+
+    /// Proves the database takes a write again (for `/readyz` while writes
+    /// fail, so readiness recovers without waiting for a call): a row in
+    /// the nonce table under a key no call can claim, already expired.
+    pub async fn probe_write(&self) -> Result<(), Error> {
+        let tx = self.begin_write().await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let statement = Statement::from_sql_and_values(
+            tx.txn.get_database_backend(),
+            "DELETE FROM nonces WHERE nonce = $1",
+            ["koogate:readyz-probe".into()],
+        );
+        tx.txn.execute(statement).await?;
+        nonces::remember(&tx.txn, "koogate:readyz-probe", now - 1).await?;
+        tx.commit().await
     }
 
     /// `SELECT 1`, for `/readyz`.
@@ -135,6 +225,21 @@ impl Db {
     pub fn is_sqlite(&self) -> bool {
         self.sqlite_writer.is_some()
     }
+}
+
+/// sqlx's pool settings: bounded waits, no ping before every use (a round
+/// trip per call, about a fifth of the throughput: a connection an outage
+/// cut fails once, is dropped, and that call answers a retryable 000005).
+fn pool_options<DB: sqlx::Database>(max_connections: u32) -> PoolOptions<DB> {
+    PoolOptions::<DB>::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+}
+
+fn connect_error(err: sqlx::Error) -> Error {
+    Error::Storage(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err)))
 }
 
 /// Serialises the writes about one tenant across every replica until the

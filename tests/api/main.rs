@@ -26,6 +26,7 @@ mod sso;
 mod sso_local;
 mod sso_oidc;
 mod sso_revocation;
+mod storage_faults;
 mod sync_apps;
 mod sync_departments;
 mod sync_faults;
