@@ -16,6 +16,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
 mod outbox;
+mod protocol_shapes;
 mod redis_down;
 mod refusals;
 mod replicas;
