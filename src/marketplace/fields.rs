@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::marketplace::exact_json;
 use crate::marketplace::timestamp::to_contract_time;
 
 /// Identifier fields are at most 64 characters (spec §2).
@@ -25,9 +26,9 @@ impl From<Map<String, Value>> for Fields {
 }
 
 impl Fields {
-    /// A V2 body: a JSON object.
+    /// A V2 body: a JSON object, its numbers kept as written.
     pub fn from_json(body: &[u8]) -> Result<Fields, Error> {
-        match serde_json::from_slice::<Value>(body) {
+        match exact_json::parse_slice(body) {
             Ok(Value::Object(map)) => Ok(Fields { map }),
             Ok(_) => Err(Error::invalid("the body is not a JSON object")),
             Err(_) => Err(Error::invalid("the body is not valid JSON")),
@@ -121,7 +122,7 @@ pub fn objects(value: &Value, single_allowed: bool) -> Option<Vec<Map<String, Va
     let parsed;
     let value = match value {
         Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text).ok()?;
+            parsed = exact_json::parse(text).ok()?;
             &parsed
         }
         other => other,
@@ -160,7 +161,7 @@ pub fn decode_extend_params(encoded: &str) -> Option<Value> {
         .map(|c| if c == ' ' { '+' } else { c })
         .collect();
     let bytes = LENIENT_BASE64.decode(base64.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()
+    exact_json::parse_slice(&bytes).ok()
 }
 
 /// Standard base64 with or without its `=` padding.
@@ -283,6 +284,8 @@ mod tests {
         assert_eq!(fields.optional("orderAmount", 20).unwrap().as_deref(), Some("12.50"));
         assert_eq!(fields.optional("periodNumber", 20).unwrap().as_deref(), Some("-3.000"));
         assert_eq!(fields.optional("n", 20).unwrap().as_deref(), Some("1"));
+        let list = objects(&json!(r#"[{"linearValue":20.50}]"#), false).expect("a list");
+        assert_eq!(list[0]["linearValue"], "20.50", "inside a string too");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::Flag;
 use crate::error::Error;
+use crate::marketplace::exact_json;
 use crate::marketplace::fields::{objects, Fields, ID_LEN};
 use crate::marketplace::timestamp::to_millis_time;
 
@@ -244,7 +245,7 @@ fn user(item: Map<String, Value>, needs_details: bool) -> Result<SyncUser, Error
     // V1 puts optional fields under `extension`; top-level wins.
     let mut merged = match item.get("extension") {
         Some(Value::Object(extension)) => extension.clone(),
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+        Some(Value::String(text)) => match exact_json::parse(text) {
             Ok(Value::Object(extension)) => extension,
             _ => Map::new(),
         },

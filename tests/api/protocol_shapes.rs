@@ -206,7 +206,7 @@ async fn product_info_flags_and_times_are_read_in_every_shape(app: TestApp) {
         );
         let logged = app.last_event().await.request;
         assert!(
-            logged.contains(r#""orderAmount":12.50"#),
+            logged.contains(r#""orderAmount":"12.50""#),
             "{what}: the event log keeps 12.50: {logged}"
         );
 
