@@ -92,6 +92,14 @@ pub fn marketplace_call(channel: &'static str, activity: &str, result_code: &str
         .record(took.as_secs_f64());
 }
 
+/// A `refreshInstance` whose scene koogate does not know: the marketplace
+/// retries it until koogate learns the scene, so an operator must see it.
+/// The scene is named in the answer and the event log, not in a label: a
+/// label takes only values koogate defines.
+pub fn unknown_scene(activity: &str) {
+    counter!("koogate_unknown_scene_total", "activity" => activity_label(activity)).increment(1);
+}
+
 /// One sign-in finished: `signed_in`, `refused`, `auth_centre_failed`,
 /// `bad_request` or `error`.
 pub fn login(outcome: &'static str) {

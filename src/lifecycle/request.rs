@@ -3,14 +3,15 @@
 //! marketplace is inconsistent (scalars as numbers, two newInstance body
 //! shapes), strict everywhere else.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use self::new_instance::{new_instance_v1, new_instance_v2};
 use super::FreezeReason;
 use crate::error::Error;
-use crate::marketplace::fields::{flag, Fields, ID_LEN};
+use crate::marketplace::fields::{Fields, ID_LEN};
 use crate::store::orders::OrderKey;
+
+mod new_instance;
 
 /// queryInstance takes at most 100 ids.
 pub const MAX_QUERY_IDS: usize = 100;
@@ -48,11 +49,49 @@ pub struct NewInstance {
     pub buyer: Option<Value>,
 }
 
+/// A `refreshInstance` scene (spec §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scene {
     TrialToFormal,
     Renewal,
+    /// A renewal with a change of specification (续费变更): the expiry moves
+    /// and the productId/SKU may change.
+    RenewalChange,
     UnsubscribeRenewalPeriod,
+}
+
+impl Scene {
+    const ALL: [Scene; 4] = [
+        Scene::TrialToFormal,
+        Scene::Renewal,
+        Scene::RenewalChange,
+        Scene::UnsubscribeRenewalPeriod,
+    ];
+
+    /// The marketplace's name of the scene.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Scene::TrialToFormal => "TRIAL_TO_FORMAL",
+            Scene::Renewal => "RENEWAL",
+            Scene::RenewalChange => "RENEWAL_CHANGE",
+            Scene::UnsubscribeRenewalPeriod => "UNSUBSCRIBE_RENEWAL_PERIOD",
+        }
+    }
+
+    /// The scene's order kind (its idempotency key: orderId + orderLineId +
+    /// scene) and its transition cause.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scene::TrialToFormal => "trial_to_formal",
+            Scene::Renewal => "renewal",
+            Scene::RenewalChange => "renewal_change",
+            Scene::UnsubscribeRenewalPeriod => "unsubscribe_renewal_period",
+        }
+    }
+
+    pub fn parse(wire_name: &str) -> Option<Scene> {
+        Scene::ALL.into_iter().find(|s| s.wire_name() == wire_name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +101,7 @@ pub struct Refresh {
     pub scene: Scene,
     pub expire_time: String,
     pub product_id: Option<String>,
+    pub sku_code: Option<String>,
     /// V1 renewals lift an expiry freeze when the new expiry is ahead.
     pub lifts_expiry_freeze: bool,
 }
@@ -107,31 +147,7 @@ pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
         "queryInstance" => Ok(Command::Query {
             instance_ids: query_ids(&fields.required("instanceId", MAX_QUERY_IDS * (ID_LEN + 1))?)?,
         }),
-        "refreshInstance" => {
-            let scene = match fields.required("scene", 64)?.as_str() {
-                "TRIAL_TO_FORMAL" => Scene::TrialToFormal,
-                "RENEWAL" => Scene::Renewal,
-                "UNSUBSCRIBE_RENEWAL_PERIOD" => Scene::UnsubscribeRenewalPeriod,
-                _ => {
-                    return Err(Error::invalid(
-                        "scene is not TRIAL_TO_FORMAL, RENEWAL or UNSUBSCRIBE_RENEWAL_PERIOD",
-                    ))
-                }
-            };
-            let kind = match scene {
-                Scene::TrialToFormal => "trial_to_formal",
-                Scene::Renewal => "renewal",
-                Scene::UnsubscribeRenewalPeriod => "unsubscribe_renewal_period",
-            };
-            Ok(Command::Refresh(Refresh {
-                instance_id: fields.id("instanceId")?,
-                key: order_key(kind, fields.id("orderId")?, Some(fields.id("orderLineId")?), None),
-                scene,
-                expire_time: fields.expire_time("expireTime", true)?.unwrap_or_default(),
-                product_id: fields.optional_id("productId")?,
-                lifts_expiry_freeze: false,
-            }))
-        }
+        "refreshInstance" => refresh_v2(fields),
         "updateInstanceStatus" => {
             let instance_id = fields.id("instanceId")?;
             match fields.required("status", 32)?.as_str() {
@@ -164,102 +180,54 @@ pub fn parse_v2(fields: &Fields, activity: &str) -> Result<Command, Error> {
     }
 }
 
-/// Both V2 newInstance shapes: the current one (ids only) and the 2022 one
-/// with `buyerInfo` and `orderInfo[]` (spec §5).
-fn new_instance_v2(fields: &Fields) -> Result<Command, Error> {
-    let Some(order_info) = fields.get("orderInfo") else {
-        let order_line_id = fields.id("orderLineId")?;
-        return Ok(Command::NewInstance(NewInstance {
-            instance_id: fields.id("businessId")?,
-            key: order_key("new", fields.id("orderId")?, Some(order_line_id.clone()), None),
-            order_line_id: Some(order_line_id),
-            product_id: fields.optional_id("productId")?,
-            sku_code: fields.optional_id("skuCode")?,
-            customer_id: fields.optional("customerId", 100)?,
-            trial: false,
-            expire_time: None,
-            channel: "v2",
-            test_flag: fields.test_flag()?,
-            details: json!({}),
-            buyer: None,
-        }));
+fn refresh_v2(fields: &Fields) -> Result<Command, Error> {
+    let wire_scene = fields.required("scene", 64)?;
+    let Some(scene) = Scene::parse(&wire_scene) else {
+        // A scene the marketplace added since: the operator must see it the
+        // same hour, and the marketplace retries until koogate knows it.
+        crate::prometheus::unknown_scene("refreshInstance");
+        let known: Vec<&str> = Scene::ALL.iter().map(|s| s.wire_name()).collect();
+        return Err(Error::invalid(format!(
+            "scene {wire_scene} is unknown (known: {})",
+            known.join(", ")
+        )));
     };
-    let first = match order_info {
-        Value::Array(items) => items.first(),
-        _ => None,
-    };
-    let Some(Value::Object(order)) = first else {
-        return Err(Error::invalid("orderInfo must be a non-empty array of objects"));
-    };
-    let order = Fields::from(order.clone());
-    let product = match order.get("productInfo") {
-        Some(Value::Array(items)) => match items.first() {
-            Some(Value::Object(p)) => Some(Fields::from(p.clone())),
-            _ => None,
-        },
-        Some(Value::Object(p)) => Some(Fields::from(p.clone())),
-        _ => None,
-    };
-    let product_id = match &product {
-        Some(p) => p.optional_id("productId")?,
-        None => None,
-    };
-    let sku_code = match &product {
-        Some(p) => p.optional_id("skuCode")?,
-        None => None,
-    };
-    let charging_mode = order.optional("chargingMode", 32)?;
-    let pay_per_use = charging_mode.as_deref() == Some("ON_DEMAND");
-    let buyer = match fields.get("buyerInfo") {
-        Some(Value::Object(b)) => Some(b.clone()),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(Error::invalid("buyerInfo must be an object")),
-    };
-    let buyer_fields = buyer.clone().map(Fields::from);
-    let customer_id = match &buyer_fields {
-        Some(b) => b.optional("customerId", 100)?,
-        None => None,
-    };
-    let order_line_id = order.optional_id("orderLineId")?.or(fields.optional_id("orderLineId")?);
-    let mut details = Map::new();
-    for name in
-        ["chargingMode", "periodType", "periodNumber", "provisionType", "orderAmount", "createTime"]
-    {
-        if let Some(v) = order.optional(name, 64)? {
-            details.insert(name.to_string(), Value::String(v));
+    let (mut product_id, mut sku_code) =
+        (fields.optional_id("productId")?, fields.optional_id("skuCode")?);
+    if scene == Scene::RenewalChange && (product_id.is_none() || sku_code.is_none()) {
+        if let Some(product) = first_product(fields.get("productInfo")) {
+            product_id = product_id.or(product.optional_id("productId")?);
+            sku_code = sku_code.or(product.optional_id("skuCode")?);
         }
     }
-    if let Some(Value::Array(params)) = order.get("extendParams") {
-        details.insert("extendParams".to_string(), Value::Array(params.clone()));
-    }
-    if let Some(p) = &product {
-        if let Some(v) = p.optional("linearValue", 32)? {
-            details.insert("linearValue".to_string(), Value::String(v));
-        }
-    }
-    let order_id = order.id("orderId")?;
-    Ok(Command::NewInstance(NewInstance {
-        instance_id: order.id("businessId")?,
+    Ok(Command::Refresh(Refresh {
+        instance_id: fields.id("instanceId")?,
         key: order_key(
-            "new",
-            order_id,
-            order_line_id.clone(),
-            pay_per_use.then(|| product_id.clone()).flatten(),
+            scene.as_str(),
+            fields.id("orderId")?,
+            Some(fields.id("orderLineId")?),
+            None,
         ),
-        order_line_id,
+        scene,
+        expire_time: fields.expire_time("expireTime", true)?.unwrap_or_default(),
         product_id,
         sku_code,
-        customer_id,
-        trial: flag(order.optional("trialFlag", 2)?.as_deref(), "trialFlag")?,
-        expire_time: order.expire_time("expireTime", false)?,
-        channel: "v2",
-        test_flag: fields.test_flag()?,
-        details: Value::Object(details),
-        buyer: buyer.map(|mut b| {
-            b.remove("customerId");
-            Value::Object(b)
-        }),
+        lifts_expiry_freeze: false,
     }))
+}
+
+/// The first product of a `productInfo` in any of its shapes (an object, an
+/// array of objects, a string holding either). It only describes: one that
+/// cannot be read is dropped with a log line naming it (spec §5).
+fn first_product(value: Option<&Value>) -> Option<Fields> {
+    let value = value.filter(|v| !v.is_null())?;
+    match crate::marketplace::fields::objects(value, true) {
+        Some(items) => items.into_iter().next().map(Fields::from),
+        None => {
+            tracing::warn!(field = "productInfo", "productInfo is not readable; not kept");
+            None
+        }
+    }
 }
 
 /// Parses a V1 call (`GET`, query string). `decrypt` opens the AES fields
@@ -280,6 +248,7 @@ pub fn parse_v1(
             scene: Scene::Renewal,
             expire_time: fields.expire_time("expireTime", true)?.unwrap_or_default(),
             product_id: fields.optional_id("productId")?,
+            sku_code: None,
             lifts_expiry_freeze: true,
         })),
         "expireInstance" => {
@@ -308,81 +277,6 @@ pub fn parse_v1(
             }
         }
         _ => Err(Error::invalid("unknown activity")),
-    }
-}
-
-fn new_instance_v1(
-    fields: &Fields,
-    decrypt: &dyn Fn(&str) -> Option<String>,
-) -> Result<Command, Error> {
-    let order_id = fields.id("orderId")?;
-    let product_id = fields.id("productId")?;
-    let charging_mode = fields.optional("chargingMode", 32)?;
-    // Pay-per-use (chargingMode 3): one order may hold several billing
-    // items, each its own instance (research §3.1).
-    let pay_per_use = charging_mode.as_deref() == Some("3");
-    let mut details = Map::new();
-    for name in [
-        "chargingMode",
-        "periodType",
-        "periodNumber",
-        "orderAmount",
-        "provisionType",
-        "amount",
-        "diskSize",
-        "bandWidth",
-    ] {
-        if let Some(v) = fields.optional(name, 64)? {
-            details.insert(name.to_string(), Value::String(v));
-        }
-    }
-    if let Some(encoded) = fields.optional("saasExtendParams", 8192)? {
-        details.insert("extendParams".to_string(), decode_extend_params(&encoded)?);
-    }
-    let mut buyer = Map::new();
-    for name in ["customerName", "userId", "userName"] {
-        if let Some(v) = fields.optional(name, 64)? {
-            buyer.insert(name.to_string(), Value::String(v));
-        }
-    }
-    for name in ["mobilePhone", "email"] {
-        if let Some(sealed) = fields.optional(name, 256)? {
-            // An unreadable contact field must not lose a purchase: it is
-            // optional and only informative. Log its name, never its value.
-            match decrypt(&sealed) {
-                Some(plain) => {
-                    buyer.insert(name.to_string(), Value::String(plain));
-                }
-                None => {
-                    tracing::warn!(field = name, "V1 newInstance field did not decrypt; not kept")
-                }
-            }
-        }
-    }
-    Ok(Command::NewInstance(NewInstance {
-        instance_id: fields.id("businessId")?,
-        key: order_key("new", order_id, None, pay_per_use.then(|| product_id.clone())),
-        order_line_id: None,
-        product_id: Some(product_id),
-        sku_code: fields.optional_id("skuCode")?,
-        customer_id: Some(fields.required("customerId", 100)?),
-        trial: flag(fields.optional("trialFlag", 2)?.as_deref(), "trialFlag")?,
-        expire_time: fields.expire_time("expireTime", false)?,
-        channel: "v1",
-        test_flag: fields.test_flag()?,
-        details: Value::Object(details),
-        buyer: (!buyer.is_empty()).then_some(Value::Object(buyer)),
-    }))
-}
-
-/// `saasExtendParams` = base64(JSON array of {name, value}); the URL
-/// encoding is already undone by the query parser.
-fn decode_extend_params(encoded: &str) -> Result<Value, Error> {
-    let bytes =
-        B64.decode(encoded.trim()).map_err(|_| Error::invalid("saasExtendParams is not base64"))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Array(items)) => Ok(Value::Array(items)),
-        _ => Err(Error::invalid("saasExtendParams is not a JSON array")),
     }
 }
 
@@ -455,11 +349,11 @@ mod tests {
             ),
             (
                 r#"{"activity":"refreshInstance","instanceId":"I","orderId":"O","orderLineId":"L","scene":"RENEWAL","expireTime":"2026-01-01"}"#,
-                "expireTime is not yyyyMMddHHmmss",
+                "expireTime is not yyyyMMddHHmmss or yyyyMMddHHmmssSSS",
             ),
             (
                 r#"{"activity":"refreshInstance","instanceId":"I","orderId":"O","orderLineId":"L","scene":"SOMETHING","expireTime":"20260101000000"}"#,
-                "scene is not",
+                "scene SOMETHING is unknown (known: TRIAL_TO_FORMAL, RENEWAL, RENEWAL_CHANGE, UNSUBSCRIBE_RENEWAL_PERIOD)",
             ),
             (
                 r#"{"activity":"updateInstanceStatus","instanceId":"I","status":"PAUSE"}"#,
@@ -480,6 +374,34 @@ mod tests {
     }
 
     #[test]
+    fn a_renewal_change_takes_its_specification_from_the_top_level_or_product_info() {
+        let base = r#""activity":"refreshInstance","instanceId":"I","orderId":"O","orderLineId":"L","scene":"RENEWAL_CHANGE","expireTime":"20221124023618256""#;
+        let shapes = [
+            format!(r#"{{{base},"productId":"P2","skuCode":"S2"}}"#),
+            format!(r#"{{{base},"productInfo":{{"productId":"P2","skuCode":"S2"}}}}"#),
+            format!(r#"{{{base},"productInfo":"[{{\"productId\":\"P2\",\"skuCode\":\"S2\"}}]"}}"#),
+        ];
+        for body in shapes {
+            let Ok(Command::Refresh(r)) = v2(&body) else { panic!("not parsed: {body}") };
+            assert_eq!(r.scene, Scene::RenewalChange);
+            assert_eq!((r.product_id.as_deref(), r.sku_code.as_deref()), (Some("P2"), Some("S2")));
+            assert_eq!(r.expire_time, "20221124023618");
+            assert_eq!(r.key.kind, "renewal_change");
+        }
+        let bare = format!(r#"{{{base},"productInfo":"???"}}"#);
+        let Ok(Command::Refresh(r)) = v2(&bare) else { panic!("not parsed: {bare}") };
+        assert_eq!((r.product_id, r.sku_code), (None, None), "unreadable productInfo is dropped");
+    }
+
+    #[test]
+    fn scenes_round_trip_through_their_wire_names() {
+        for scene in Scene::ALL {
+            assert_eq!(Scene::parse(scene.wire_name()), Some(scene));
+        }
+        assert_eq!(Scene::parse("renewal"), None, "case matters");
+    }
+
+    #[test]
     fn query_takes_up_to_one_hundred_ids() {
         let ids: Vec<String> = (0..100).map(|i| format!("i{i}")).collect();
         let ok = v2(&format!(r#"{{"activity":"queryInstance","instanceId":"{}"}}"#, ids.join(",")));
@@ -488,13 +410,5 @@ mod tests {
         let err =
             v2(&format!(r#"{{"activity":"queryInstance","instanceId":"{}"}}"#, too_many.join(",")));
         assert!(err.is_err());
-    }
-
-    #[test]
-    fn v1_extend_params_must_be_base64_json() {
-        let good = B64.encode(r#"[{"name":"emailDomainName","value":"x.com"}]"#);
-        assert!(decode_extend_params(&good).is_ok());
-        assert!(decode_extend_params("%%%").is_err());
-        assert!(decode_extend_params(&B64.encode("{}")).is_err());
     }
 }

@@ -241,7 +241,7 @@ async fn refresh_instance(
         &refresh.key,
         &row.instance_id,
         refresh.product_id.clone(),
-        None,
+        refresh.sku_code.clone(),
         Some(refresh.expire_time.clone()),
     )
     .await?
@@ -275,6 +275,21 @@ async fn refresh_instance(
                 transitions.push(transition(&row, before, Status::Active, "renewal"));
                 events.push(status_event(EventType::InstanceUnfrozen, &row, "renewal"));
             }
+        }
+        Scene::RenewalChange => {
+            // The new specification comes in the body when the marketplace
+            // sends it; otherwise the SKU stays as it was and the order's
+            // details come from the Open API (spec §9): the order row of
+            // kind `renewal_change` without product/SKU is what that lookup
+            // starts from.
+            if refresh.product_id.is_some() {
+                row.product_id = refresh.product_id.clone();
+            }
+            if refresh.sku_code.is_some() {
+                row.sku_code = refresh.sku_code.clone();
+            }
+            transitions.push(transition(&row, before, before, Scene::RenewalChange.as_str()));
+            events.push(instance_event(EventType::InstanceRenewed, &row, &refresh.key));
         }
         // A shortened renewal period is a renewal too: the expiry moved.
         Scene::UnsubscribeRenewalPeriod => {

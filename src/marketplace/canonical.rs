@@ -15,7 +15,7 @@ use super::WireError;
 /// Deepest nesting we canonicalise. Each level re-parses its own text, so the
 /// limit bounds the work an unauthenticated body can cause; marketplace bodies
 /// nest 3 or 4 levels. A deeper body is not canonical and is checked raw.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Which channel's canonical form to produce (protocol §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub(crate) fn trimmed(value: &RawValue) -> &str {
     value.get().trim_matches([' ', '\t', '\n', '\r'])
 }
 
-fn parse_object(text: &str) -> Result<Vec<(String, &RawValue)>, WireError> {
+pub(crate) fn parse_object(text: &str) -> Result<Vec<(String, &RawValue)>, WireError> {
     let start = text.trim_start_matches([' ', '\t', '\n', '\r']);
     if !start.starts_with('{') {
         // Tell "valid JSON, wrong type" from "not JSON at all".

@@ -308,7 +308,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
 /// The request as the event log keeps it: a JSON body with sensitive
 /// fields masked at any depth; an unparsable body only by its size.
 pub fn redact_body(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
+    match super::exact_json::parse_slice(body) {
         Ok(mut value) => {
             mask(&mut value);
             value.to_string()
@@ -342,7 +342,7 @@ fn mask(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(mask),
         // Kit lists may arrive as strings holding JSON (spec §6).
         Value::String(text) if text.starts_with('[') || text.starts_with('{') => {
-            if let Ok(mut inner) = serde_json::from_str::<Value>(text) {
+            if let Ok(mut inner) = super::exact_json::parse(text) {
                 mask(&mut inner);
                 *text = inner.to_string();
             }

@@ -8,6 +8,7 @@ pub mod appinfo;
 pub mod canonical;
 pub mod client_secret;
 pub mod error;
+pub mod exact_json;
 pub mod fields;
 pub mod inbound;
 pub mod result;

@@ -52,16 +52,41 @@ fn parse_v1(timestamp: &str, offset_hours: i32) -> Option<DateTime<Utc>> {
     zone.from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
 }
 
-/// A marketplace `expireTime`: exactly `yyyyMMddHHmmss`, a real date.
-pub fn is_valid_expire_time(value: &str) -> bool {
-    value.len() == 14
-        && value.bytes().all(|b| b.is_ascii_digit())
-        && NaiveDateTime::parse_from_str(value, "%Y%m%d%H%M%S").is_ok()
+/// A V2 time field (`expireTime`, `createTime`, `currentSyncTime`) as the
+/// marketplace writes it: 14 digits `yyyyMMddHHmmss`, or 17 digits
+/// `yyyyMMddHHmmssSSS` as the current help page's own example does. A real
+/// date, read as UTC.
+pub fn parse_time(value: &str) -> Option<DateTime<Utc>> {
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let format = match value.len() {
+        14 => "%Y%m%d%H%M%S",
+        17 => "%Y%m%d%H%M%S%3f",
+        _ => return None,
+    };
+    let naive = NaiveDateTime::parse_from_str(value, format).ok()?;
+    // chrono reads second 60 as a leap second; no calendar time has one.
+    (naive.and_utc().timestamp_subsec_nanos() < 1_000_000_000)
+        .then(|| Utc.from_utc_datetime(&naive))
 }
 
-/// Parses a valid `expireTime` as UTC.
+/// The contract's `yyyyMMddHHmmss` of a time field in either width (what
+/// koogate stores and shows); the milliseconds of a 17-digit time are dropped.
+pub fn to_contract_time(value: &str) -> Option<String> {
+    parse_time(value).map(|t| t.format("%Y%m%d%H%M%S").to_string())
+}
+
+/// The 17-digit `yyyyMMddHHmmssSSS` of a time field in either width, for
+/// fields that are compared as text (Kit `currentSyncTime`): a 14-digit
+/// time is its second's first millisecond.
+pub fn to_millis_time(value: &str) -> Option<String> {
+    parse_time(value).map(|t| t.format("%Y%m%d%H%M%S%3f").to_string())
+}
+
+/// Parses a stored contract time (`yyyyMMddHHmmss`) as UTC.
 pub fn expire_time_utc(value: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(value, "%Y%m%d%H%M%S").ok().map(|n| Utc.from_utc_datetime(&n))
+    parse_time(value)
 }
 
 #[cfg(test)]
@@ -103,10 +128,53 @@ mod tests {
     }
 
     #[test]
-    fn expire_times_must_be_real_dates() {
-        assert!(is_valid_expire_time("20260101000000"));
-        assert!(!is_valid_expire_time("20261301000000"));
-        assert!(!is_valid_expire_time("2026-01-01"));
-        assert!(!is_valid_expire_time("202601010000000"));
+    fn time_fields_take_14_or_17_digits_and_must_be_real_dates() {
+        assert_eq!(to_contract_time("20260101000000").as_deref(), Some("20260101000000"));
+        assert_eq!(to_contract_time("20221124023618256").as_deref(), Some("20221124023618"));
+        assert_eq!(to_millis_time("20221124023618").as_deref(), Some("20221124023618000"));
+        assert_eq!(to_millis_time("20221124023618256").as_deref(), Some("20221124023618256"));
+        let instant = parse_time("20221124023618256").expect("17 digits");
+        assert_eq!(instant.timestamp_millis(), 1_669_257_378_256, "read as UTC");
+        for bad in [
+            "20261301000000",
+            "2026-01-01",
+            "202601010000000",
+            "2026010100000000",
+            "20260101235960",
+            "2026013100000O",
+            "",
+            "+2026010100000",
+        ] {
+            assert!(parse_time(bad).is_none(), "{bad}");
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any instant written either way reads back as that instant
+            /// (to the millisecond with 17 digits, to the second with 14),
+            /// and both widths agree on the contract's 14 digits.
+            #[test]
+            fn both_widths_read_back_as_the_written_instant(ms in 0i64..253_402_300_799_999) {
+                let t = DateTime::from_timestamp_millis(ms).expect("in range");
+                let long = format!("{}{:03}", t.format("%Y%m%d%H%M%S"), ms.rem_euclid(1000));
+                let short = t.format("%Y%m%d%H%M%S").to_string();
+                prop_assert_eq!(parse_time(&long), Some(t));
+                prop_assert_eq!(parse_time(&short).map(|p| p.timestamp()), Some(ms.div_euclid(1000)));
+                prop_assert_eq!(to_contract_time(&long), Some(short.clone()));
+                prop_assert_eq!(to_contract_time(&short), Some(short.clone()));
+                prop_assert_eq!(to_millis_time(&long), Some(long.clone()));
+                prop_assert!(to_millis_time(&short).is_some_and(|m| m.starts_with(&short) && m.ends_with("000")));
+            }
+
+            /// Text of any other width, or with a non-digit, is refused.
+            #[test]
+            fn other_text_is_refused(text in "[0-9]{0,13}|[0-9]{15,16}|[0-9]{18,20}|[0-9]{5}[^0-9][0-9]{8}") {
+                prop_assert!(parse_time(&text).is_none());
+            }
+        }
     }
 }

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use super::Flag;
 use crate::error::Error;
-use crate::marketplace::fields::{Fields, ID_LEN};
+use crate::marketplace::exact_json;
+use crate::marketplace::fields::{objects, Fields, ID_LEN};
+use crate::marketplace::timestamp::to_millis_time;
 
 /// V1 authSync carries at most 500 users; koogate holds V2 to the same.
 pub const MAX_USERS: usize = 500;
@@ -57,7 +59,7 @@ pub struct AuthSync {
     pub common: Common,
     pub flag: Flag,
     pub app_id: String,
-    /// `currentSyncTime`, `yyyyMMddHHmmssSSS`: compares as text.
+    /// `currentSyncTime` as 17 digits `yyyyMMddHHmmssSSS`: compares as text.
     pub sync_time: String,
     pub users: Vec<SyncUser>,
 }
@@ -147,10 +149,12 @@ pub fn parse(call: &str, fields: &Fields) -> Result<SyncCommand, Error> {
         }
         "authSync" => {
             let flag = flag(fields, true)?;
-            let sync_time = fields.required("currentSyncTime", 17)?;
-            if sync_time.len() != 17 || !sync_time.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid("currentSyncTime is not yyyyMMddHHmmssSSS"));
-            }
+            // Compared as text with the stored one, so both widths are
+            // stored as 17 digits.
+            let sync_time =
+                to_millis_time(&fields.required("currentSyncTime", 17)?).ok_or_else(|| {
+                    Error::invalid("currentSyncTime is not yyyyMMddHHmmssSSS or yyyyMMddHHmmss")
+                })?;
             let items = list(fields, &["userList"])?;
             if items.len() > MAX_USERS {
                 return Err(Error::invalid(format!(
@@ -233,33 +237,15 @@ fn list(fields: &Fields, names: &[&str]) -> Result<Vec<Map<String, Value>>, Erro
     let Some((name, value)) = names.iter().find_map(|n| fields.get(n).map(|v| (*n, v))) else {
         return Err(Error::invalid(format!("{} is missing", names[0])));
     };
-    let parsed;
-    let items = match value {
-        Value::Array(items) => items,
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text)
-                .map_err(|_| Error::invalid(format!("{name} is not a JSON array")))?;
-            match &parsed {
-                Value::Array(items) => items,
-                _ => return Err(Error::invalid(format!("{name} is not a JSON array"))),
-            }
-        }
-        _ => return Err(Error::invalid(format!("{name} is not a JSON array"))),
-    };
-    items
-        .iter()
-        .map(|item| match item {
-            Value::Object(map) => Ok(map.clone()),
-            _ => Err(Error::invalid(format!("{name} must hold objects"))),
-        })
-        .collect()
+    objects(value, false)
+        .ok_or_else(|| Error::invalid(format!("{name} is not a JSON array of objects")))
 }
 
 fn user(item: Map<String, Value>, needs_details: bool) -> Result<SyncUser, Error> {
     // V1 puts optional fields under `extension`; top-level wins.
     let mut merged = match item.get("extension") {
         Some(Value::Object(extension)) => extension.clone(),
-        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+        Some(Value::String(text)) => match exact_json::parse(text) {
             Ok(Value::Object(extension)) => extension,
             _ => Map::new(),
         },

@@ -14,7 +14,7 @@ use super::request::{
 };
 use super::Flag;
 use crate::error::Error;
-use crate::marketplace::client_secret::decrypt_client_secret;
+use crate::marketplace::client_secret::decrypt_client_secret_off_worker;
 use crate::marketplace::inbound::Call;
 use crate::marketplace::result::Answer;
 use crate::outbox::{Event, EventType};
@@ -34,7 +34,9 @@ pub async fn execute(
     // The secret is opened before the transaction: RSA work should not
     // hold the writer.
     let client_secret = match command {
-        SyncCommand::App(app) if app.flag != Flag::Delete => Some(open_client_secret(state, app)?),
+        SyncCommand::App(app) if app.flag != Flag::Delete => {
+            Some(open_client_secret(state, app).await?)
+        }
         _ => None,
     };
     let tx = state.db.begin_write().await?;
@@ -128,10 +130,12 @@ async fn tenant_sync(
 }
 
 /// Decrypts the RSA-OAEP client secret (spec §4); any failure is `000101`.
-fn open_client_secret(state: &AppState, app: &AppSync) -> Result<String, Error> {
+async fn open_client_secret(state: &AppState, app: &AppSync) -> Result<String, Error> {
     let key = state.rsa_key.as_ref().ok_or(Error::AppSecret("no RSA private key is configured"))?;
     let sealed = app.client_secret.as_deref().unwrap_or_default();
-    decrypt_client_secret(key, sealed)
+    decrypt_client_secret_off_worker(key, sealed)
+        .await
+        .map_err(|e| Error::Internal(format!("the clientSecret task failed: {e}")))?
         .map_err(|_| Error::AppSecret("clientSecret does not decrypt with our key"))
 }
 

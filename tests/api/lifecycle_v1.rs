@@ -192,17 +192,6 @@ async fn v1_refusals_are_precise(app: TestApp) {
         .await;
     assert_eq!(reply.code(), "000002", "customerId missing");
     let reply = app
-        .v1(&[
-            ("activity", "newInstance"),
-            ("businessId", "b"),
-            ("orderId", "o"),
-            ("productId", "p"),
-            ("customerId", "c"),
-            ("saasExtendParams", "not base64!"),
-        ])
-        .await;
-    assert_eq!(reply.code(), "000002", "saasExtendParams not base64");
-    let reply = app
         .v1(&[("activity", "instanceStatus"), ("instanceId", "x"), ("instanceStatus", "PAUSED")])
         .await;
     assert_eq!(reply.code(), "000002", "unknown instanceStatus");

@@ -17,6 +17,7 @@ mod lifecycle_v2;
 mod metrics;
 mod npm_setup;
 mod outbox;
+mod protocol_shapes;
 mod redis_down;
 mod refusals;
 mod replicas;

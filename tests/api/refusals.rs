@@ -8,7 +8,7 @@ use crate::on_both_backends;
 
 /// Sends a bad call and checks its code, that it changed no row, and that
 /// the event log recorded it with that code.
-async fn refused(
+pub async fn refused(
     app: &TestApp,
     what: &str,
     expected: &str,
