@@ -5,7 +5,6 @@ mod admin_api;
 mod admin_browser;
 mod admin_scale;
 mod admin_site;
-mod admin_support;
 mod app_api;
 mod auth_centre;
 mod cli;

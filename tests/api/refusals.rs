@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::on_both_backends;
 
 /// Sends a bad call and checks its code, that it changed no row, and that
 /// the event log recorded it with that code.
