@@ -184,14 +184,6 @@ fn verify(id: &str, timestamp: &str, body: &[u8], signature: &str) -> bool {
     signature.split(' ').any(|s| s == expected)
 }
 
-async fn spawn_with(backend: Backend, settings: &[(String, String)]) -> Option<TestApp> {
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    match backend {
-        Backend::Sqlite => Some(spawn_app(Backend::Sqlite, &pairs).await),
-        Backend::Postgres => spawn_postgres_app(&pairs).await,
-    }
-}
-
 /// Runs a scenario on both backends against a fresh receiver.
 macro_rules! outbox_on_both_backends {
     ($scenario:ident, $behaviour:expr) => {
@@ -577,7 +569,7 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
         ..Behaviour::default()
     });
     // This app only made the database: it writes and relays nothing.
-    let Some(first) = spawn_app_if_postgres(KIT_SETTINGS).await else { return };
+    let Some(first) = spawn_postgres_app(KIT_SETTINGS).await else { return };
     let settings = receiver.settings(KIT_SETTINGS);
 
     // The doomed replica runs on a runtime of its own, so the test can drop
@@ -589,8 +581,10 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
     let doomed = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async move {
-            let app = replica_on(&database_url, &doomed_settings).await;
-            started.send(app).expect("started");
+            let pairs: Vec<(&str, &str)> =
+                doomed_settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let (port, _) = run_app(&database_url, &pairs).await;
+            started.send(format!("http://127.0.0.1:{port}")).expect("started");
             let _ = killed.await;
         });
         runtime.shutdown_background();
@@ -620,30 +614,6 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
         // Held by the doomed replica or refused, refused, then accepted.
         assert_eq!(receiver.attempts(&a.id), 3, "{}", a.id);
     }
-}
-
-async fn spawn_app_if_postgres(overrides: &[(&str, &str)]) -> Option<TestApp> {
-    spawn_postgres_app(overrides).await
-}
-
-/// Starts an app on `database_url` and returns its address.
-async fn replica_on(database_url: &str, settings: &[(String, String)]) -> String {
-    use koogate::settings::{Settings, Sources};
-    let mut overrides = vec![
-        ("server.bind".to_string(), "127.0.0.1:0".to_string()),
-        ("database.url".to_string(), database_url.to_string()),
-        ("database.max_connections".to_string(), "4".to_string()),
-        ("marketplace.access_key".to_string(), ACCESS_KEY.to_string()),
-        ("admin.api_token".to_string(), ADMIN_TOKEN.to_string()),
-        ("security.master_key".to_string(), STANDARD.encode([42u8; 32])),
-    ];
-    overrides.extend(settings.iter().cloned());
-    let (settings, _) =
-        Settings::load(&Sources { file: None, read_env: false, overrides }).expect("settings");
-    let app = koogate::startup::Application::build(settings).await.expect("builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
 }
 
 /// How fast the relays empty a backlog of 2,000 events (500 tenants, four

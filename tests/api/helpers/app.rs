@@ -151,10 +151,29 @@ async fn start_app(
     database_name: Option<String>,
     overrides: &[(&str, &str)],
 ) -> TestApp {
+    let (port, marketplace_path) = run_app(&url, overrides).await;
+    let db = Database::connect(url.clone()).await.expect("test connection");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        backend,
+        db,
+        database_name,
+        marketplace_path,
+        database_url: url,
+        http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
+        _dir: dir,
+    }
+}
+
+/// Builds the app on `database_url` with the test settings and
+/// `overrides`, and runs it on the current runtime (it stops with the
+/// runtime); its port and marketplace path.
+pub async fn run_app(database_url: &str, overrides: &[(&str, &str)]) -> (u16, String) {
     let master_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let mut all: Vec<(String, String)> = vec![
         ("server.bind".into(), "127.0.0.1:0".into()),
-        ("database.url".into(), url.clone()),
+        ("database.url".into(), database_url.to_string()),
         ("database.max_connections".into(), "8".into()),
         ("marketplace.access_key".into(), ACCESS_KEY.into()),
         ("admin.api_token".into(), ADMIN_TOKEN.into()),
@@ -167,17 +186,15 @@ async fn start_app(
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
-    let db = Database::connect(url.clone()).await.expect("test connection");
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        backend,
-        db,
-        database_name,
-        marketplace_path,
-        database_url: url,
-        http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client"),
-        _dir: dir,
+    (port, marketplace_path)
+}
+
+/// [`spawn_app`] with owned settings; `None` when PostgreSQL is skipped.
+pub async fn spawn_with(backend: Backend, settings: &[(String, String)]) -> Option<TestApp> {
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    match backend {
+        Backend::Sqlite => Some(spawn_app(Backend::Sqlite, &pairs).await),
+        Backend::Postgres => spawn_postgres_app(&pairs).await,
     }
 }
 
