@@ -43,7 +43,7 @@ async fn the_story_plays_a_tenants_whole_life(app: TestApp) {
         assert_eq!(app.instance(&instance_id).await["status"], "released");
     }
 }
-crate::kit_on_both_backends!(the_story_plays_a_tenants_whole_life);
+kit_on_both_backends!(the_story_plays_a_tenants_whole_life);
 
 /// The local path a developer clicks through: a story that stops once the
 /// tenant is set up, the simulated auth centre as the tenant's domain,
@@ -90,7 +90,7 @@ async fn a_developer_signs_in_through_the_simulated_auth_centre(app: TestApp) {
         (200, Some("carol"), Some(tenant_id.as_str()))
     );
 }
-crate::kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
+kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
 
 /// One call, as `koogate sim send` makes it: the answer and its Body-Sign.
 #[tokio::test]
