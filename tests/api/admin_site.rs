@@ -38,10 +38,7 @@ async fn an_operator_signs_in_browses_and_signs_out(app: TestApp) {
     assert_eq!(after.status, 303, "signed out: sent to sign in");
     assert!(after.location.as_deref().unwrap_or_default().starts_with("/admin/login"));
 }
-on_both_backends!(
-    an_operator_signs_in_browses_and_signs_out,
-    &crate::helpers::admin_settings()
-);
+on_both_backends!(an_operator_signs_in_browses_and_signs_out, &crate::helpers::admin_settings());
 
 #[tokio::test]
 async fn pages_and_actions_need_a_session() {
@@ -646,7 +643,4 @@ async fn replay_inputs_are_forgotten_after_thirty_days(app: TestApp) {
     let recent_now = events.iter().find(|e| e.id == recent.id).expect("the recent event");
     assert!(recent_now.replay_sealed.is_some(), "a recent call can still be replayed");
 }
-on_both_backends!(
-    replay_inputs_are_forgotten_after_thirty_days,
-    &crate::helpers::admin_settings()
-);
+on_both_backends!(replay_inputs_are_forgotten_after_thirty_days, &crate::helpers::admin_settings());
