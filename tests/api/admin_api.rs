@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::on_both_backends;
 
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().expect("object").keys().cloned().collect()

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 
-use crate::admin_support::*;
 use crate::helpers::*;
 
 const TENANTS: usize = 10_000;

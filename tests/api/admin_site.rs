@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 
-use crate::admin_support::*;
 use crate::helpers::*;
 
 async fn an_operator_signs_in_browses_and_signs_out(app: TestApp) {
@@ -39,10 +38,7 @@ async fn an_operator_signs_in_browses_and_signs_out(app: TestApp) {
     assert_eq!(after.status, 303, "signed out: sent to sign in");
     assert!(after.location.as_deref().unwrap_or_default().starts_with("/admin/login"));
 }
-crate::on_both_backends!(
-    an_operator_signs_in_browses_and_signs_out,
-    &crate::admin_support::admin_settings()
-);
+on_both_backends!(an_operator_signs_in_browses_and_signs_out, &crate::helpers::admin_settings());
 
 #[tokio::test]
 async fn pages_and_actions_need_a_session() {
@@ -126,9 +122,9 @@ async fn actions_without_the_session_csrf_token_are_refused(app: TestApp) {
     assert_eq!(out.status, 403);
     operator.page("/admin").await;
 }
-crate::on_both_backends!(
+on_both_backends!(
     actions_without_the_session_csrf_token_are_refused,
-    &crate::admin_support::admin_settings()
+    &crate::helpers::admin_settings()
 );
 
 #[tokio::test]
@@ -233,9 +229,9 @@ async fn markup_from_the_marketplace_is_shown_as_text_everywhere(app: TestApp) {
         }
     }
 }
-crate::on_both_backends!(
+on_both_backends!(
     markup_from_the_marketplace_is_shown_as_text_everywhere,
-    &crate::admin_support::admin_settings()
+    &crate::helpers::admin_settings()
 );
 
 #[tokio::test]
@@ -329,9 +325,9 @@ async fn replaying_a_purchase_changes_nothing_and_is_recorded_as_a_replay(app: T
             .collect();
     assert_eq!(keys(&events[0]), expected);
 }
-crate::on_both_backends!(
+on_both_backends!(
     replaying_a_purchase_changes_nothing_and_is_recorded_as_a_replay,
-    &crate::admin_support::admin_settings()
+    &crate::helpers::admin_settings()
 );
 
 #[tokio::test]
@@ -443,9 +439,9 @@ async fn an_operator_freeze_ends_sessions_and_is_recorded_as_operator(app: TestA
     assert_eq!((event.channel.as_str(), event.activity.as_str()), ("operator", "unfreeze"));
     assert!(event.request.contains("\"operator\":\"admin\""), "who did it: {}", event.request);
 }
-crate::on_both_backends!(
+on_both_backends!(
     an_operator_freeze_ends_sessions_and_is_recorded_as_operator,
-    &crate::admin_support::admin_settings()
+    &crate::helpers::admin_settings()
 );
 
 async fn tenants_are_found_by_name_id_or_code_and_by_status(app: TestApp) {
@@ -480,9 +476,9 @@ async fn tenants_are_found_by_name_id_or_code_and_by_status(app: TestApp) {
     }
     assert_eq!(operator.open("/admin/tenants/no-such-tenant").await.status, 404);
 }
-crate::on_both_backends!(
+on_both_backends!(
     tenants_are_found_by_name_id_or_code_and_by_status,
-    &crate::admin_support::admin_settings()
+    &crate::helpers::admin_settings()
 );
 
 #[tokio::test]
@@ -573,10 +569,7 @@ async fn a_v1_call_replays_without_its_token(app: TestApp) {
         (Some("frozen"), Some("expiry"))
     );
 }
-crate::on_both_backends!(
-    a_v1_call_replays_without_its_token,
-    &crate::admin_support::admin_settings()
-);
+on_both_backends!(a_v1_call_replays_without_its_token, &crate::helpers::admin_settings());
 
 /// A program with the admin API token reads what the pages show, as JSON:
 /// the dashboard, the tenant search, a tenant's overview with its state
@@ -625,10 +618,7 @@ async fn the_api_shows_what_the_pages_show(app: TestApp) {
     operator.sign_in().await;
     assert_eq!(operator.open("/admin/api/dashboard").await.status, 401);
 }
-crate::on_both_backends!(
-    the_api_shows_what_the_pages_show,
-    &crate::admin_support::admin_settings()
-);
+on_both_backends!(the_api_shows_what_the_pages_show, &crate::helpers::admin_settings());
 
 /// A call's sealed input is kept for replays for 30 days, then forgotten
 /// by housekeeping; the event itself (redacted request, answer) stays.
@@ -653,7 +643,4 @@ async fn replay_inputs_are_forgotten_after_thirty_days(app: TestApp) {
     let recent_now = events.iter().find(|e| e.id == recent.id).expect("the recent event");
     assert!(recent_now.replay_sealed.is_some(), "a recent call can still be replayed");
 }
-crate::on_both_backends!(
-    replay_inputs_are_forgotten_after_thirty_days,
-    &crate::admin_support::admin_settings()
-);
+on_both_backends!(replay_inputs_are_forgotten_after_thirty_days, &crate::helpers::admin_settings());

@@ -113,7 +113,7 @@ async fn the_app_reads_its_tenant_tree_and_people(app: TestApp) {
         assert_eq!(read(&app, &path, Some(APP_TOKEN)).await.0, 404, "{path}");
     }
 }
-crate::on_both_backends!(the_app_reads_its_tenant_tree_and_people, super::SETTINGS);
+on_both_backends!(the_app_reads_its_tenant_tree_and_people, super::SETTINGS);
 
 async fn only_the_apps_token_opens_it(app: TestApp) {
     let enterprise = organised_enterprise(&app).await;
@@ -124,7 +124,7 @@ async fn only_the_apps_token_opens_it(app: TestApp) {
     assert_eq!(read(&app, &tenant, Some(ADMIN_TOKEN)).await.0, 401);
     assert_eq!(read(&app, "/tenants/no-such-tenant", Some(APP_TOKEN)).await.0, 404);
 }
-crate::on_both_backends!(only_the_apps_token_opens_it, super::SETTINGS);
+on_both_backends!(only_the_apps_token_opens_it, super::SETTINGS);
 
 /// With no `upstream.api_token` the read API is closed to everyone.
 #[tokio::test]

@@ -4,6 +4,8 @@ use base64::Engine;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::traits::PublicKeyParts;
 
+use crate::helpers::*;
+
 /// `koogate keygen --out FILE`: the private key only its owner can read,
 /// the public key body (base64, no PEM lines) on stdout for the seller
 /// console; what the marketplace encrypts with it, koogate can open.
@@ -11,7 +13,7 @@ use rsa::traits::PublicKeyParts;
 fn keygen_makes_the_application_credential_key_pair() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("app-key.pem");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+    let run = std::process::Command::new(KOOGATE)
         .args(["keygen", "--out"])
         .arg(&out)
         .output()
@@ -46,7 +48,7 @@ fn keygen_makes_the_application_credential_key_pair() {
     );
 
     // Never overwrites an existing key.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+    let again = std::process::Command::new(KOOGATE)
         .args(["keygen", "--out"])
         .arg(&out)
         .output()
@@ -60,7 +62,7 @@ fn keygen_makes_the_application_credential_key_pair() {
 #[test]
 fn hash_password_prints_an_argon2id_hash_of_stdin() {
     use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+    let mut child = std::process::Command::new(KOOGATE)
         .arg("hash-password")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -81,42 +83,23 @@ fn hash_password_prints_an_argon2id_hash_of_stdin() {
 /// With no `admin.password_hash`, the first start prints a one-time
 /// password (and how to set a permanent one); only its hash is stored,
 /// and later starts do not print it again.
-#[test]
-fn the_first_start_prints_a_one_time_admin_password_once() {
+#[tokio::test]
+async fn the_first_start_prints_a_one_time_admin_password_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("koogate.db");
-    let start = || {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
-            .arg("serve")
-            .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
-            .env("KOOGATE__DATABASE__URL", format!("sqlite://{}?mode=rwc", db.display()))
-            .env("KOOGATE__LOG__FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let lines = std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut seen = Vec::new();
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let listening = line.contains("koogate listening");
-                seen.push(line);
-                if listening {
-                    break;
-                }
-            }
-            seen
-        });
-        let seen = lines.join().expect("read stdout");
-        let _ = child.kill();
-        let _ = child.wait();
-        seen.join("\n")
+    let start = || async {
+        let mut process = Serve::bare()
+            .setting("database.url", &format!("sqlite://{}?mode=rwc", db.display()))
+            .setting("log.format", "json")
+            .log("info")
+            .in_dir(dir.path())
+            .start()
+            .await;
+        let seen = process.stdout_through("koogate listening").await;
+        process.kill().await;
+        seen
     };
-    let first = start();
+    let first = start().await;
     let marker = "with the one-time password: ";
     let at = first.find(marker).unwrap_or_else(|| panic!("no password printed:\n{first}"));
     let password: String =
@@ -125,18 +108,15 @@ fn the_first_start_prints_a_one_time_admin_password_once() {
     assert!(first.contains("koogate hash-password"), "says how to set a permanent one");
     assert_eq!(first.matches(&password).count(), 1, "printed once, logged nowhere else");
 
-    let second = start();
+    let second = start().await;
     assert!(!second.contains(marker), "not printed again:\n{second}");
     assert!(!second.contains(&password));
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    let rows = runtime.block_on(async {
-        use sea_orm::EntityTrait;
-        let conn = sea_orm::Database::connect(format!("sqlite://{}", db.display()))
-            .await
-            .expect("open the database");
-        entity::admin_credential::Entity::find().all(&conn).await.expect("credentials")
-    });
+    use sea_orm::EntityTrait;
+    let conn = sea_orm::Database::connect(format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the database");
+    let rows = entity::admin_credential::Entity::find().all(&conn).await.expect("credentials");
     assert_eq!(rows.len(), 1);
     assert!(rows[0].password_hash.starts_with("$argon2id$"));
     assert!(koogate::sso::local::verify_password(&password, &rows[0].password_hash));

@@ -4,7 +4,6 @@ use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::on_both_backends;
 
 /// Makes the database refuse the last write of a purchase (the transition
 /// row), after the order, instance and event rows were written in the same

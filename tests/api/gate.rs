@@ -10,7 +10,6 @@ use p256::ecdsa::signature::Verifier;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::sso::Scene;
 
 /// A stand-in for the vendor's app: it answers what it received.
 async fn start_upstream() -> String {

@@ -5,8 +5,6 @@ use base64::Engine;
 use koogate::marketplace::appinfo::{self, EncryptType};
 
 use crate::helpers::*;
-use crate::lifecycle_v2::transitions;
-use crate::on_both_backends;
 
 fn new_instance_params(order_id: &str, business_id: &str) -> Vec<(&'static str, String)> {
     let extend = base64::engine::general_purpose::STANDARD

@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::on_both_backends;
 
 async fn a_purchase_is_answered_with_its_instance_and_a_signed_body(app: TestApp) {
     let order_id = random_id("CS");
@@ -171,19 +170,6 @@ async fn freeze_unfreeze_upgrade_check_and_release(app: TestApp) {
     );
 }
 on_both_backends!(freeze_unfreeze_upgrade_check_and_release);
-
-/// (from, to, cause) of an instance, oldest first; each with its event.
-pub async fn transitions(app: &TestApp, id: &str) -> Vec<(String, String, String)> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    let rows = entity::transition::Entity::find()
-        .filter(entity::transition::Column::InstanceId.eq(id))
-        .order_by_asc(entity::transition::Column::Id)
-        .all(&app.db)
-        .await
-        .expect("transitions");
-    assert!(rows.iter().all(|t| t.event_id.is_some()), "every transition names its event");
-    rows.into_iter().map(|t| (t.from_status, t.to_status, t.cause)).collect()
-}
 
 async fn a_query_answers_up_to_one_hundred_instances_in_the_order_asked(app: TestApp) {
     let mut ids = Vec::new();

@@ -184,14 +184,6 @@ fn verify(id: &str, timestamp: &str, body: &[u8], signature: &str) -> bool {
     signature.split(' ').any(|s| s == expected)
 }
 
-async fn spawn_with(backend: Backend, settings: &[(String, String)]) -> Option<TestApp> {
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    match backend {
-        Backend::Sqlite => Some(spawn_app(Backend::Sqlite, &pairs).await),
-        Backend::Postgres => spawn_postgres_app(&pairs).await,
-    }
-}
-
 /// Runs a scenario on both backends against a fresh receiver.
 macro_rules! outbox_on_both_backends {
     ($scenario:ident, $behaviour:expr) => {
@@ -577,7 +569,7 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
         ..Behaviour::default()
     });
     // This app only made the database: it writes and relays nothing.
-    let Some(first) = spawn_app_if_postgres(KIT_SETTINGS).await else { return };
+    let Some(first) = spawn_postgres_app(KIT_SETTINGS).await else { return };
     let settings = receiver.settings(KIT_SETTINGS);
 
     // The doomed replica runs on a runtime of its own, so the test can drop
@@ -589,8 +581,10 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
     let doomed = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async move {
-            let app = replica_on(&database_url, &doomed_settings).await;
-            started.send(app).expect("started");
+            let pairs: Vec<(&str, &str)> =
+                doomed_settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let (port, _) = run_app(&database_url, &pairs).await;
+            started.send(format!("http://127.0.0.1:{port}")).expect("started");
             let _ = killed.await;
         });
         runtime.shutdown_background();
@@ -620,30 +614,6 @@ async fn an_event_outlives_the_replica_killed_while_delivering_it() {
         // Held by the doomed replica or refused, refused, then accepted.
         assert_eq!(receiver.attempts(&a.id), 3, "{}", a.id);
     }
-}
-
-async fn spawn_app_if_postgres(overrides: &[(&str, &str)]) -> Option<TestApp> {
-    spawn_postgres_app(overrides).await
-}
-
-/// Starts an app on `database_url` and returns its address.
-async fn replica_on(database_url: &str, settings: &[(String, String)]) -> String {
-    use koogate::settings::{Settings, Sources};
-    let mut overrides = vec![
-        ("server.bind".to_string(), "127.0.0.1:0".to_string()),
-        ("database.url".to_string(), database_url.to_string()),
-        ("database.max_connections".to_string(), "4".to_string()),
-        ("marketplace.access_key".to_string(), ACCESS_KEY.to_string()),
-        ("admin.api_token".to_string(), ADMIN_TOKEN.to_string()),
-        ("security.master_key".to_string(), STANDARD.encode([42u8; 32])),
-    ];
-    overrides.extend(settings.iter().cloned());
-    let (settings, _) =
-        Settings::load(&Sources { file: None, read_env: false, overrides }).expect("settings");
-    let app = koogate::startup::Application::build(settings).await.expect("builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    address
 }
 
 /// How fast the relays empty a backlog of 2,000 events (500 tenants, four
@@ -733,63 +703,6 @@ outbox_on_both_backends!(
     Behaviour::default()
 );
 
-/// A `koogate serve` process started by the test (and its working
-/// directory), killed when dropped.
-struct Process {
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `koogate serve` on `database_url` with these settings (as
-/// `KOOGATE__…` variables, in an empty directory); returns it and its
-/// address once it answers.
-async fn serve_process(database_url: &str, settings: &[(String, String)]) -> (Process, String) {
-    let port =
-        TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut all: Vec<(String, String)> = vec![
-        ("server.bind".into(), format!("127.0.0.1:{port}")),
-        ("database.url".into(), database_url.to_string()),
-        ("database.max_connections".into(), "4".into()),
-        ("marketplace.access_key".into(), ACCESS_KEY.into()),
-        ("admin.api_token".into(), ADMIN_TOKEN.into()),
-        ("security.master_key".into(), STANDARD.encode([42u8; 32])),
-    ];
-    all.extend(settings.iter().cloned());
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_koogate"));
-    command
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (key, value) in &all {
-        command.env(format!("KOOGATE__{}", key.to_uppercase().replace('.', "__")), value);
-    }
-    let process = Process { child: command.spawn().expect("koogate starts"), _dir: dir };
-    let address = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{address}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return (process, address);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("koogate serve did not answer at {address}");
-}
-
 /// The must-hold of the outbox with a real process: a `koogate serve`
 /// holding a delivery is killed with SIGKILL; the event and the tenant's
 /// later ones reach the receiver through another replica, in order, each
@@ -804,16 +717,15 @@ async fn an_event_outlives_the_koogate_process_killed_while_delivering_it() {
     // This app only made the database: it writes and relays nothing.
     let Some(first) = spawn_postgres_app(KIT_SETTINGS).await else { return };
     let settings = receiver.settings(KIT_SETTINGS);
-    let (mut doomed, address) = serve_process(&first.database_url, &settings).await;
-    let doomed_app = first.at(&address);
+    let mut doomed = Serve::on(&first.database_url).settings(&settings).start().await;
+    let doomed_app = first.at(&doomed.address);
 
     let enterprise = doomed_app.bound_enterprise().await;
     doomed_app.set_instance_status(&enterprise.instance_id, "FREEZE").await;
     tokio::time::timeout(Duration::from_secs(10), receiver.shared.hanging.notified())
         .await
         .expect("the doomed process starts delivering");
-    doomed.child.kill().expect("SIGKILL");
-    doomed.child.wait().expect("reaped");
+    doomed.kill().await;
 
     receiver.behave(Behaviour { fail_first: 2, ..Behaviour::default() });
     let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -833,7 +745,6 @@ async fn an_event_outlives_the_koogate_process_killed_while_delivering_it() {
 /// then gets it, under its first webhook-id.
 #[tokio::test]
 async fn an_operator_sees_the_backlog_and_redelivers_a_dead_letter_from_the_site() {
-    use crate::admin_support::{admin_password_hash, csrf_token, Operator};
     let receiver = Receiver::start(Behaviour { always_fail: true, ..Behaviour::default() });
     let mut settings = receiver.settings(&[]);
     settings.push(("outbox.give_up_after_ms".into(), "1500".into()));

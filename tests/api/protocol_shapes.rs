@@ -9,10 +9,6 @@ use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::lifecycle_v2::transitions;
-use crate::refusals::refused;
-use crate::sync_refusals::kit_refused;
-use crate::{kit_on_both_backends, on_both_backends};
 
 /// A V2 refreshInstance body as the current help page documents it.
 fn refresh_body(id: &str, order: &str, scene: &str, expire: &str, extra: &str) -> String {

@@ -8,7 +8,6 @@ use std::net::TcpListener;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::sso::Scene;
 
 fn nowhere() -> String {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();

@@ -4,30 +4,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::on_both_backends;
-
-/// Sends a bad call and checks its code, that it changed no row, and that
-/// the event log recorded it with that code.
-pub async fn refused(
-    app: &TestApp,
-    what: &str,
-    expected: &str,
-    send: impl std::future::Future<Output = Reply>,
-) {
-    let before = app.footprint().await;
-    let snapshot = app.instances_snapshot().await;
-    let events_before = app.events().await.len();
-    let reply = send.await;
-    assert_eq!(reply.status, 200, "{what}");
-    assert_eq!(reply.code(), expected, "{what}: {:?}", reply.json);
-    assert!(reply.json["resultMsg"].as_str().is_some_and(|m| !m.is_empty()), "{what}: says why");
-    reply.assert_signed_with(ACCESS_KEY);
-    assert_eq!(app.footprint().await, before, "{what} changed rows");
-    assert_eq!(app.instances_snapshot().await, snapshot, "{what} changed an instance");
-    let events = app.events().await;
-    assert_eq!(events.len(), events_before + 1, "{what} recorded once");
-    assert_eq!(app.last_event().await.result_code, expected, "{what} recorded with its code");
-}
 
 async fn authentication_failures_answer_000001(app: TestApp) {
     let body = || new_instance_body(&random_id("CS"), &random_id("biz-")).into_bytes();

@@ -5,15 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use koogate::sim::client::{Marketplace, Version};
 use serde_json::json;
-use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
 use crate::helpers::*;
@@ -22,49 +19,18 @@ const ORDERS: usize = 1000;
 const COPIES: usize = 5;
 const IN_FLIGHT: usize = 48;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+/// One `koogate serve` process on the shared database, killed when dropped.
+async fn start_replica(database_url: &str, redis_url: &str) -> Running {
+    Serve::on(database_url)
+        .setting("database.max_connections", "8")
+        .setting("redis.url", redis_url)
+        .log("error")
+        .ready_at("/readyz")
+        .start()
+        .await
 }
 
-/// One `koogate serve` process, killed when dropped.
-struct Replica {
-    child: Child,
-    _dir: tempfile::TempDir,
-    address: String,
-}
-
-async fn start_replica(database_url: &str, redis_url: &str) -> Replica {
-    let port = free_port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let child = Command::new(env!("CARGO_BIN_EXE_koogate"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("KOOGATE__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("KOOGATE__DATABASE__URL", database_url)
-        .env("KOOGATE__DATABASE__MAX_CONNECTIONS", "8")
-        .env("KOOGATE__REDIS__URL", redis_url)
-        .env("KOOGATE__MARKETPLACE__ACCESS_KEY", ACCESS_KEY)
-        .env(
-            "KOOGATE__SECURITY__MASTER_KEY",
-            base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
-        )
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("koogate starts");
-    let address = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if reqwest::get(format!("{address}/readyz")).await.is_ok_and(|r| r.status() == 200) {
-            return Replica { child, _dir: dir, address };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("replica on {address} never became ready");
-}
-
-async fn three_replicas(database_url: &str, redis_url: &str) -> [Replica; 3] {
+async fn three_replicas(database_url: &str, redis_url: &str) -> [Running; 3] {
     let (a, b, c) = tokio::join!(
         start_replica(database_url, redis_url),
         start_replica(database_url, redis_url),
@@ -139,7 +105,7 @@ fn through(url: &str, port: u16) -> String {
 /// again (as the marketplace retries). Returns each order's instanceIds
 /// and every result code seen.
 async fn storm(
-    replicas: &[Replica],
+    replicas: &[Running],
     orders: &[String],
 ) -> (HashMap<String, HashSet<String>>, HashMap<String, usize>) {
     let markets: Vec<Arc<Marketplace>> = replicas
@@ -301,10 +267,7 @@ async fn a_stopping_replica_finishes_the_call_in_flight() {
     let call = tokio::spawn(async move { market.lifecycle(Version::V2, &body).await });
     tokio::time::sleep(Duration::from_millis(400)).await;
 
-    let pid = replica.child.id().expect("running");
-    let signal =
-        Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill");
-    assert!(signal.success());
+    replica.terminate().await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     hold.rollback().await.expect("release the table");
 

@@ -2,15 +2,12 @@
 //! output (the real binary, configured through its environment), not in
 //! the event log.
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use koogate::marketplace::appinfo::{self, EncryptType};
 use koogate::marketplace::signature;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers::*;
 
@@ -25,41 +22,22 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
     let key_file = dir.path().join("access_key");
     std::fs::write(&key_file, format!("{ACCESS_KEY}\n")).expect("key file");
     let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("RUST_LOG", "debug")
-        .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
-        .env("KOOGATE__DATABASE__URL", &db_url)
-        .env("KOOGATE__MARKETPLACE__ACCESS_KEY_FILE", &key_file)
-        .env("KOOGATE__PROVISIONING__LOCAL_ACCOUNTS", "true")
-        .env("KOOGATE__ADMIN__API_TOKEN", ADMIN_TOKEN)
+    let mut process = Serve::bare()
+        .clear_env()
+        .log("debug")
+        .in_dir(dir.path())
+        .setting("database.url", &db_url)
+        .setting("marketplace.access_key_file", &key_file.display().to_string())
+        .setting("provisioning.local_accounts", "true")
+        .setting("admin.api_token", ADMIN_TOKEN)
         .env("KOOGATE__MARKETPLACE__ACESS_KEY", "typo")
-        .env(
-            "KOOGATE__MARKETPLACE__RSA_PRIVATE_KEY_FILE",
+        .setting(
+            "marketplace.rsa_private_key_file",
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("koogate starts");
-    let output = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout"))
-            as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let output = output.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                output.lock().expect("lock").push_str(&(line + "\n"));
-            }
-        });
-    }
-    let port = wait_for_port(&output).await;
-    let address = format!("http://127.0.0.1:{port}");
+        .start()
+        .await;
+    let address = process.address.clone();
     let http = reqwest::Client::new();
 
     // A purchase in the 2022 shape with plain personal fields, answered
@@ -171,8 +149,8 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         "orgCode": "1", "role": "user", "enable": "true", "mobile": PHONE, "email": EMAIL}]).to_string()})).await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    child.kill().await.ok();
-    let logs = output.lock().expect("lock").clone();
+    process.kill().await;
+    let logs = process.output();
     assert!(
         logs.contains("KOOGATE__MARKETPLACE__ACESS_KEY"),
         "the misspelt variable is reported:\n{logs}"
@@ -209,20 +187,4 @@ async fn secrets_and_personal_fields_stay_out_of_logs_and_the_event_log() {
         assert!(!event_log.contains(secret), "{secret} appears in the event log:\n{event_log}");
         assert!(!stored.contains(secret), "{secret} is stored in clear");
     }
-}
-
-async fn wait_for_port(output: &Arc<Mutex<String>>) -> u16 {
-    for _ in 0..200 {
-        {
-            let text = output.lock().expect("lock");
-            if let Some(rest) = text.split("port=").nth(1) {
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                if let Ok(port) = digits.parse() {
-                    return port;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("koogate did not start:\n{}", output.lock().expect("lock"));
 }

@@ -1,28 +1,12 @@
 //! `koogate sim`, run as the real binary against a running koogate: the
 //! README's "try it locally" path, from purchase to a signed-in browser.
 
-use std::net::TcpListener;
 use std::process::Stdio;
 
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::helpers::*;
-
-const KOOGATE: &str = env!("CARGO_BIN_EXE_koogate");
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.start_kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
-}
 
 /// `koogate sim story …` against `app`; its printed lines.
 async fn story(app: &TestApp, extra: &[&str]) -> (bool, String) {
@@ -59,7 +43,7 @@ async fn the_story_plays_a_tenants_whole_life(app: TestApp) {
         assert_eq!(app.instance(&instance_id).await["status"], "released");
     }
 }
-crate::kit_on_both_backends!(the_story_plays_a_tenants_whole_life);
+kit_on_both_backends!(the_story_plays_a_tenants_whole_life);
 
 /// The local path a developer clicks through: a story that stops once the
 /// tenant is set up, the simulated auth centre as the tenant's domain,
@@ -72,15 +56,14 @@ async fn a_developer_signs_in_through_the_simulated_auth_centre(app: TestApp) {
     assert!(!printed.contains("freeze"), "--keep stops before the freeze:\n{printed}");
     let tenant_id = word_after(&printed, "tenant ");
 
-    let _centre = Running(
-        Command::new(KOOGATE)
-            .args(["sim", "auth-centre", "--bind", &format!("127.0.0.1:{port}")])
-            .args(["--tenant", &tenant_id])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the auth centre starts"),
-    );
+    // Killed when the test ends, however it ends.
+    let _centre = Command::new(KOOGATE)
+        .args(["sim", "auth-centre", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--tenant", &tenant_id])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the auth centre starts");
     wait_for(&format!("{domain}/api/v1/logout")).await;
 
     let browser = Browser::new(&app);
@@ -107,7 +90,7 @@ async fn a_developer_signs_in_through_the_simulated_auth_centre(app: TestApp) {
         (200, Some("carol"), Some(tenant_id.as_str()))
     );
 }
-crate::kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
+kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
 
 /// One call, as `koogate sim send` makes it: the answer and its Body-Sign.
 #[tokio::test]

@@ -3,43 +3,9 @@
 //! refusals along the way, and signing out. Revocation is in
 //! `sso_revocation.rs`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::auth_centre::{account, s256, AuthCentre, Calls};
 use crate::helpers::*;
-use crate::{kit_on_every_session_store, on_both_backends};
-
-/// The session cookie's name when `sso.cookie_secure` is off.
-pub const SESSION: &str = "koogate_session";
-
-/// The enterprise's people: (userName, name, role, orgCode).
-const PEOPLE: [(&str, &str, &str, &str); 3] = [
-    ("alice", "Alice Admin", "admin", "D1"),
-    ("bob", "Bob User", "user", "D2"),
-    // Has an account at the auth centre; the app was never granted to her.
-    ("carol", "Carol Stranger", "user", "D2"),
-];
-
-fn someone(user_name: &str) -> (&'static str, &'static str, &'static str) {
-    let (_, name, role, org) =
-        PEOPLE.iter().find(|p| p.0 == user_name).copied().expect("one of PEOPLE");
-    (name, role, org)
-}
-
-/// One of [`PEOPLE`] as authSync lists them: the same name, role,
-/// department and email as at the auth centre, so `/sso/me` has one
-/// right answer whichever side koogate reads.
-pub fn member(user_name: &str, enable: &str) -> Value {
-    let (name, role, org) = someone(user_name);
-    let mut member = person(user_name, name, org, role, enable);
-    member["email"] = json!(format!("{user_name}@example.com"));
-    member
-}
-
-/// A URL query from pairs, encoded.
-pub fn query(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
-}
 
 /// `query` with the parameter `name` set to `value`, or removed (`None`).
 fn with_param(query: &str, name: &str, value: Option<&str>) -> String {
@@ -49,71 +15,6 @@ fn with_param(query: &str, name: &str, value: Option<&str>) -> String {
         out.append_pair(name, value);
     }
     out.finish()
-}
-
-/// An app and an enterprise whose auth centre is a stand-in: the
-/// enterprise has its OAuth client, and alice and bob are granted.
-pub struct Scene {
-    pub app: TestApp,
-    pub centre: AuthCentre,
-    pub enterprise: Enterprise,
-}
-
-impl Scene {
-    pub async fn new(app: TestApp) -> Scene {
-        let centre = AuthCentre::start(&random_id("client-"), &random_id("secret-"));
-        let enterprise = app.enterprise_at(&centre.base_url).await;
-        app.give_app_credential(&enterprise, &centre.client_id, &centre.client_secret).await;
-        for (user_name, name, role, org) in PEOPLE {
-            centre.add_account(account(&enterprise.tenant_id, user_name, name, role, org));
-        }
-        let scene = Scene { app, centre, enterprise };
-        scene.auth_sync(1, 1, json!([member("alice", "true"), member("bob", "true")])).await;
-        scene
-    }
-
-    /// The login query for the enterprise: `tenant=T`.
-    pub fn tenant_query(&self) -> String {
-        query(&[("tenant", &self.enterprise.tenant_id)])
-    }
-
-    /// An authSync about the app; `day` orders them (currentSyncTime).
-    pub async fn auth_sync(&self, flag: i64, day: u32, users: Value) {
-        let time = format!("202401{day:02}000000000");
-        let body = self.enterprise.auth_sync(flag, &time, users);
-        self.app.kit_v2("authSync", &body).await.assert_kit_ok();
-    }
-
-    /// A new browser in which `user_name` goes through the whole sign-in;
-    /// the callback's answer.
-    pub async fn sign_in(&self, user_name: &str) -> (Browser, Page) {
-        self.centre.signs_in(user_name);
-        let browser = Browser::new(&self.app);
-        let page = browser.sign_in(&self.tenant_query()).await;
-        (browser, page)
-    }
-
-    /// A new browser in which `user_name` is signed in.
-    pub async fn signed_in(&self, user_name: &str) -> Browser {
-        let (browser, page) = self.sign_in(user_name).await;
-        page.assert_lands_on("/");
-        assert_eq!(browser.me().await, (200, self.me_of(user_name)));
-        browser
-    }
-
-    /// What `/sso/me` answers for one of [`PEOPLE`].
-    pub fn me_of(&self, user_name: &str) -> Value {
-        let (name, role, org) = someone(user_name);
-        json!({
-            "tenantId": self.enterprise.tenant_id,
-            "instanceId": self.enterprise.instance_id,
-            "userName": user_name,
-            "name": name,
-            "role": role,
-            "orgCode": org,
-            "email": format!("{user_name}@example.com"),
-        })
-    }
 }
 
 async fn a_granted_user_signs_in_through_the_tenants_auth_centre(app: TestApp) {

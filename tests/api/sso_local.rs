@@ -5,7 +5,6 @@ use koogate::marketplace::appinfo::{decrypt, EncryptType};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::on_both_backends;
 
 struct Buyer {
     client: reqwest::Client,

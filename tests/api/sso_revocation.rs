@@ -9,8 +9,6 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::helpers::*;
-use crate::kit_on_every_session_store;
-use crate::sso::{member, query, Scene};
 
 async fn freezing_ends_the_tenants_sessions_until_it_is_unfrozen(app: TestApp) {
     let scene = Scene::new(app).await;

@@ -6,8 +6,6 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
-use crate::sync_refusals::kit_refused;
 
 const PADDINGS: [OaepDigest; 3] =
     [OaepDigest::Sha1, OaepDigest::Sha256WithMgf1Sha1, OaepDigest::Sha256];

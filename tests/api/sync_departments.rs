@@ -5,8 +5,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
-use crate::sync_refusals::kit_refused;
 
 async fn department_count(app: &TestApp, enterprise: &Enterprise) -> u64 {
     app.tenant(&enterprise.tenant_id).await["departmentCount"].as_u64().expect("departmentCount")

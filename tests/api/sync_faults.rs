@@ -5,7 +5,6 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
 
 fn full_list(names: &str, count: usize) -> Value {
     let orgs: Vec<Value> = (0..count)

@@ -4,41 +4,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::{kit_on_both_backends, on_both_backends};
-
-/// Sends a bad Kit call and checks its code, its signed answer, that the
-/// enterprise looks the same through the admin API, and that the event log
-/// recorded it once, on its channel, under its call name, with that code.
-pub async fn kit_refused(
-    app: &TestApp,
-    enterprise: &Enterprise,
-    (channel, call): (&str, &str),
-    what: &str,
-    expected: &str,
-    send: impl std::future::Future<Output = Reply>,
-) {
-    let before = app.sync_footprint(&enterprise.tenant_id).await;
-    let rows_before = app.footprint().await;
-    let events_before = app.events().await.len();
-    let reply = send.await;
-    assert_eq!(reply.status, 200, "{what}");
-    assert_eq!(reply.code(), expected, "{what}: {:?}", reply.json);
-    assert!(reply.json["resultMsg"].as_str().is_some_and(|m| !m.is_empty()), "{what}: says why");
-    reply.assert_signed_with(KIT_KEY);
-    assert_eq!(
-        app.sync_footprint(&enterprise.tenant_id).await,
-        before,
-        "{what} changed the enterprise"
-    );
-    assert_eq!(app.footprint().await, rows_before, "{what} changed rows");
-    assert_eq!(app.events().await.len(), events_before + 1, "{what} recorded once");
-    let event = app.last_event().await;
-    assert_eq!(
-        (event.channel.as_str(), event.activity.as_str(), event.result_code.as_str()),
-        (channel, call, expected),
-        "{what} recorded with its channel, call and code"
-    );
-}
 
 async fn kit_calls_that_fail_authentication_answer_000001(app: TestApp) {
     let enterprise = app.bound_enterprise().await;

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
 
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().expect("object").keys().cloned().collect()

@@ -5,8 +5,6 @@
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
-use crate::sync_refusals::kit_refused;
 
 fn listed(
     user_name: &str,

@@ -5,8 +5,6 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::kit_on_both_backends;
-use crate::sync_refusals::kit_refused;
 
 async fn the_v1_story_from_binding_to_granted_users(app: TestApp) {
     let (order_id, bought) = app.buy().await;
