@@ -9,6 +9,7 @@ mod admin_support;
 mod app_api;
 mod auth_centre;
 mod cli;
+mod error_answers;
 mod faults;
 mod gate;
 mod helpers;
