@@ -7,10 +7,12 @@
 //! for the audience `upstream` only.
 
 use actix_web::{web, HttpResponse};
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::EncodePrivateKey;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::Error;
@@ -24,16 +26,31 @@ pub const TOKEN_TTL_SECS: i64 = 300;
 /// The signing key and the published keys.
 pub struct Keys {
     kid: String,
-    signing: SigningKey,
+    signing: EncodingKey,
     jwks: Value,
 }
 
 /// Who a token says is calling.
+#[derive(Serialize)]
 pub struct Claims<'a> {
+    #[serde(rename = "sub")]
     pub user_name: &'a str,
+    #[serde(rename = "tenant")]
     pub tenant_id: &'a str,
     pub role: &'a str,
+    #[serde(rename = "org")]
     pub org_code: Option<&'a str>,
+}
+
+/// The whole body: who, and for whom and how long.
+#[derive(Serialize)]
+struct Body<'a> {
+    iss: &'a str,
+    aud: &'static str,
+    #[serde(flatten)]
+    who: &'a Claims<'a>,
+    iat: i64,
+    exp: i64,
 }
 
 impl Keys {
@@ -66,7 +83,9 @@ impl Keys {
             jwk["use"] = json!("sig");
             published.push(jwk);
             if newest.is_none() {
-                newest = Some((row.kid, key));
+                // jsonwebtoken reads EC keys as PKCS#8 DER.
+                let der = key.to_pkcs8_der().map_err(|_| damaged())?;
+                newest = Some((row.kid, EncodingKey::from_ec_der(der.as_bytes())));
             }
         }
         let (kid, signing) =
@@ -77,21 +96,12 @@ impl Keys {
     /// A signed identity token for `claims`, issued by `issuer`.
     pub fn token(&self, issuer: &str, claims: &Claims<'_>) -> Result<String, Error> {
         let now = chrono::Utc::now().timestamp();
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
-        let body = json!({
-            "iss": issuer,
-            "aud": "upstream",
-            "sub": claims.user_name,
-            "tenant": claims.tenant_id,
-            "role": claims.role,
-            "org": claims.org_code,
-            "iat": now,
-            "exp": now + TOKEN_TTL_SECS,
-        });
-        let signing_input =
-            format!("{}.{}", B64URL.encode(header.to_string()), B64URL.encode(body.to_string()));
-        let signature: Signature = self.signing.sign(signing_input.as_bytes());
-        Ok(format!("{signing_input}.{}", B64URL.encode(signature.to_bytes())))
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let body =
+            Body { iss: issuer, aud: "upstream", who: claims, iat: now, exp: now + TOKEN_TTL_SECS };
+        jsonwebtoken::encode(&header, &body, &self.signing)
+            .map_err(|e| Error::Internal(format!("cannot sign the identity token: {e}")))
     }
 }
 

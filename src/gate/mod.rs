@@ -2,5 +2,6 @@
 //! vendor's app for signed-in users, with their identity attached.
 
 pub mod cache;
+pub mod caller;
 pub mod identity;
 pub mod proxy;

@@ -2,20 +2,15 @@
 //! both ways over a pooled client, hop-by-hop headers dropped, every
 //! client-sent `X-Koogate-*` header removed and koogate's own set.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{StreamExt, TryStreamExt};
-use serde_json::json;
-
-use std::sync::Arc;
-use std::time::Instant;
 
 use crate::error::Error;
-use crate::gate::cache::Seen;
-use crate::gate::identity::Claims;
-use crate::sso::handlers::{cookie_secure, current_session, Current};
-use crate::sso::pages;
-use crate::sso::{session_cookie_name, token_hash};
+use crate::gate::caller::{who_is_calling, Turned};
+use crate::sso::cookies::cookie_secure;
+use crate::sso::refusal::{wants_html, Refusal};
+use crate::sso::{session_cookie_name, Deps};
 use crate::state::AppState;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -56,24 +51,31 @@ pub async fn forward(
 ) -> HttpResponse {
     let upstream = state.settings.upstream.url.trim_end_matches('/');
     if upstream.is_empty() {
-        return HttpResponse::NotFound()
-            .json(json!({"error": "not_found", "message": "not found"}));
+        return Error::NotFound.error_response();
     }
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
         return HttpResponse::MethodNotAllowed().finish();
     };
-    let seen = match who_is_calling(&state, &req).await {
+    let cookie = req.cookie(session_cookie_name(cookie_secure(&state)));
+    let issuer = &state.settings.server.public_url;
+    let caller = who_is_calling(
+        &Deps::of(&state),
+        &state.gate_cache,
+        &state.identity,
+        issuer,
+        cookie.as_ref().map(|c| c.value()),
+    )
+    .await;
+    let seen = match caller {
         Ok(Ok(seen)) => seen,
-        Ok(Err(refusal)) => return refusal,
+        Ok(Err(Turned::Anonymous)) => return anonymous(&req),
+        Ok(Err(Turned::Refused(refusal))) => return refusal.answer(&state.pages, &req),
         Err(err) => {
             tracing::error!(error = ?err, "the session store failed");
-            let message = "Sign-in is briefly unavailable. Please try again in a moment.";
             if wants_html(&req) {
-                let status = StatusCode::SERVICE_UNAVAILABLE;
-                return pages::refusal(&state.pages, status, "Please try again", message, None);
+                return Refusal::TryAgain.page(&state.pages);
             }
-            return HttpResponse::ServiceUnavailable()
-                .json(json!({"error": "unavailable", "message": message}));
+            return err.error_response();
         }
     };
     let (session, token) = (&seen.session, &*seen.token);
@@ -100,64 +102,9 @@ pub async fn forward(
         Err(err) => {
             crate::prometheus::proxy_upstream_error();
             tracing::warn!(error = %err.without_url(), "the upstream did not answer");
-            HttpResponse::BadGateway()
-                .json(json!({"error": "bad_gateway", "message": "the application did not answer"}))
+            Error::UpstreamFailed.error_response()
         }
     }
-}
-
-/// The signed-in caller and their identity token, from the short memory
-/// when fresh, else from the session store (then remembered); `Err` holds
-/// the answer for a caller who is not (or no longer) signed in.
-async fn who_is_calling(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Result<Seen, HttpResponse>, Error> {
-    let id_hash =
-        req.cookie(session_cookie_name(cookie_secure(state))).map(|c| token_hash(c.value()));
-    if let Some(seen) = id_hash.as_deref().and_then(|h| state.gate_cache.get(h)) {
-        // Revocations are checked on every request, remembered or not.
-        match state.revocations.ended(&seen.session)? {
-            None => return Ok(Ok(seen)),
-            Some(reason) => {
-                if let Some(h) = &id_hash {
-                    state.gate_cache.forget(h);
-                }
-                return Ok(Err(ended(state, req, &reason)));
-            }
-        }
-    }
-    let session = match current_session(state, req).await? {
-        Current::Live(session) => session,
-        Current::Anonymous => return Ok(Err(anonymous(req))),
-        Current::Ended(reason) => {
-            if let Some(h) = &id_hash {
-                state.gate_cache.forget(h);
-            }
-            return Ok(Err(ended(state, req, &reason)));
-        }
-    };
-    let reusable = id_hash.as_deref().and_then(|h| state.gate_cache.token(h));
-    let (token, signed_at) = match reusable {
-        Some(reused) => reused,
-        None => {
-            let claims = Claims {
-                user_name: &session.user_name,
-                tenant_id: &session.tenant_id,
-                role: &session.role,
-                org_code: session.org_code.as_deref(),
-            };
-            (
-                Arc::from(state.identity.token(&state.settings.server.public_url, &claims)?),
-                Instant::now(),
-            )
-        }
-    };
-    let seen = Seen { session: Arc::new(*session), token };
-    if let Some(h) = &id_hash {
-        state.gate_cache.put(h, seen.clone(), signed_at);
-    }
-    Ok(Ok(seen))
 }
 
 /// Browsers go to sign-in; API clients get 401.
@@ -169,44 +116,7 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
             .insert_header((header::LOCATION, format!("/sso/login?next={next}")))
             .finish();
     }
-    HttpResponse::Unauthorized()
-        .json(json!({"error": "unauthenticated", "message": "sign in first"}))
-}
-
-/// A session whose access ended: a page (browsers) or JSON saying why,
-/// 403 while frozen or revoked, 410 once released.
-fn ended(state: &AppState, req: &HttpRequest, reason: &str) -> HttpResponse {
-    let (status, code, title, message) = match reason {
-        "frozen" => (
-            StatusCode::FORBIDDEN,
-            "frozen",
-            "Access suspended",
-            "Your organisation's subscription is suspended. Please contact its administrator.",
-        ),
-        "released" => (
-            StatusCode::GONE,
-            "released",
-            "Subscription ended",
-            "Your organisation's subscription has ended.",
-        ),
-        _ => (
-            StatusCode::FORBIDDEN,
-            "revoked",
-            "No access",
-            "Your access to this application changed or was withdrawn. Please sign in again.",
-        ),
-    };
-    if wants_html(req) {
-        return pages::refusal(&state.pages, status, title, message, Some("/sso/login"));
-    }
-    HttpResponse::build(status).json(json!({"error": code, "message": message}))
-}
-
-fn wants_html(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
+    Error::NotSignedIn.error_response()
 }
 
 /// The client's headers minus hop-by-hop ones, any `X-Koogate-*`, and

@@ -3,14 +3,68 @@
 //! its domain serves discovery), with the client id and secret the syncs
 //! delivered; koogate keeps the session.
 
+//!
+//! Handlers (`handlers`, `local`) only read the request, call the domain
+//! (`flow`, `session`, `local_account`, `admission`) and render; the
+//! refusals and their pages are `refusal`'s.
+
+pub mod admission;
 pub mod auth_centre;
+pub mod cookies;
+pub mod dialects;
+pub mod flow;
 pub mod handlers;
 pub mod local;
+pub mod local_account;
 pub mod oidc;
 pub mod pages;
+pub mod password;
+pub mod refusal;
 pub mod revoke;
+pub mod session;
 
 use sha2::{Digest, Sha256};
+
+use crate::kv::Kv;
+use crate::settings::SsoSettings;
+use crate::state::AppState;
+use crate::store::Db;
+use crate::vault::Vault;
+
+/// What sign-in and sessions reach: the parts of the application state
+/// they use, and nothing else (no marketplace keys, outbox or pages).
+pub struct Deps<'a> {
+    pub db: &'a Db,
+    pub kv: &'a Kv,
+    pub vault: &'a Vault,
+    /// The outbound client for auth centres.
+    pub http: &'a reqwest::Client,
+    pub oidc: &'a oidc::Discoveries,
+    pub revocations: &'a revoke::Revocations,
+    pub settings: &'a SsoSettings,
+    /// `server.public_url`: the callback and logout addresses start here.
+    pub public_url: &'a str,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(state: &'a AppState) -> Deps<'a> {
+        Deps {
+            db: &state.db,
+            kv: &state.kv,
+            vault: &state.vault,
+            http: &state.http,
+            oidc: &state.oidc,
+            revocations: &state.revocations,
+            settings: &state.settings.sso,
+            public_url: &state.settings.server.public_url,
+        }
+    }
+
+    /// Where every auth centre sends the browser back.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/sso/callback", self.public_url.trim_end_matches('/'))
+    }
+}
 
 /// The session cookie's name: `__Host-` bound to this origin when secure.
 pub fn session_cookie_name(secure: bool) -> &'static str {

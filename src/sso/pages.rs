@@ -1,9 +1,8 @@
 //! The pages a signing-in user may see, rendered from `templates/` with
-//! auto-escaping. Vendor-neutral: they say what happened, never how.
+//! auto-escaping (refusal pages are rendered by `super::refusal`).
 
-use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use minijinja::{context, Environment};
+use minijinja::Environment;
 
 /// The templates, compiled into the binary so a deployment is one file.
 pub fn environment() -> Environment<'static> {
@@ -19,21 +18,6 @@ pub fn environment() -> Environment<'static> {
         }
     }
     env
-}
-
-/// An HTML page explaining why sign-in or access stopped.
-pub fn refusal(
-    env: &Environment<'static>,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    retry_url: Option<&str>,
-) -> HttpResponse {
-    let body = env
-        .get_template("refusal.html")
-        .and_then(|t| t.render(context! { title, message, retry_url }))
-        .unwrap_or_else(|_| title.to_string());
-    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
 }
 
 /// The stylesheet.

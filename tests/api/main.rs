@@ -8,6 +8,7 @@ mod admin_site;
 mod app_api;
 mod auth_centre;
 mod cli;
+mod error_answers;
 mod faults;
 mod gate;
 mod helpers;

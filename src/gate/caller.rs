@@ -1,0 +1,73 @@
+//! Who is calling through the gate: the signed-in session and its
+//! identity token, from the short memory when fresh, else from the session
+//! store (then remembered).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::gate::cache::{GateCache, Seen};
+use crate::gate::identity::{Claims, Keys};
+use crate::sso::refusal::Refusal;
+use crate::sso::session::{self, Current};
+use crate::sso::{token_hash, Deps};
+
+/// Why the caller is not let through.
+pub enum Turned {
+    /// No live session: sign in first.
+    Anonymous,
+    /// The session's access ended.
+    Refused(Refusal),
+}
+
+/// The signed-in caller for this session cookie value, and their identity
+/// token issued by `issuer`.
+pub async fn who_is_calling(
+    deps: &Deps<'_>,
+    cache: &GateCache,
+    keys: &Keys,
+    issuer: &str,
+    session_id: Option<&str>,
+) -> Result<Result<Seen, Turned>, Error> {
+    let id_hash = session_id.map(token_hash);
+    if let Some(seen) = id_hash.as_deref().and_then(|h| cache.get(h)) {
+        // Revocations are checked on every request, remembered or not.
+        match deps.revocations.ended(&seen.session)? {
+            None => return Ok(Ok(seen)),
+            Some(reason) => {
+                if let Some(h) = &id_hash {
+                    cache.forget(h);
+                }
+                return Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))));
+            }
+        }
+    }
+    let session = match session::current(deps, session_id).await? {
+        Current::Live(session) => session,
+        Current::Anonymous => return Ok(Err(Turned::Anonymous)),
+        Current::Ended(reason) => {
+            if let Some(h) = &id_hash {
+                cache.forget(h);
+            }
+            return Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))));
+        }
+    };
+    let reusable = id_hash.as_deref().and_then(|h| cache.token(h));
+    let (token, signed_at) = match reusable {
+        Some(reused) => reused,
+        None => {
+            let claims = Claims {
+                user_name: &session.user_name,
+                tenant_id: &session.tenant_id,
+                role: &session.role,
+                org_code: session.org_code.as_deref(),
+            };
+            (Arc::from(keys.token(issuer, &claims)?), Instant::now())
+        }
+    };
+    let seen = Seen { session: Arc::new(*session), token };
+    if let Some(h) = &id_hash {
+        cache.put(h, seen.clone(), signed_at);
+    }
+    Ok(Ok(seen))
+}

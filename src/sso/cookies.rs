@@ -1,0 +1,59 @@
+//! The cookies sign-in sets, and the one rule for where a sign-in may
+//! send the browser afterwards.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+
+use super::{login_cookie_name, session_cookie_name, tenant_cookie_name};
+use crate::settings::SsoSettings;
+use crate::state::AppState;
+
+/// Whether cookies are `Secure` (and `__Host-`): `sso.cookie_secure`,
+/// on unless switched off.
+pub fn secure_cookies(settings: &SsoSettings) -> bool {
+    settings.cookie_secure.unwrap_or(true)
+}
+
+/// [`secure_cookies`] for a handler.
+pub fn cookie_secure(state: &AppState) -> bool {
+    secure_cookies(&state.settings.sso)
+}
+
+/// Only a path on this site: `/x`, never `//host` or `https://…`.
+pub fn local_path(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
+        .then(|| next.to_string())
+}
+
+fn http_only(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+/// The session id, for as long as the browser runs.
+pub fn session(secure: bool, session_id: String) -> Cookie<'static> {
+    http_only(session_cookie_name(secure), session_id, secure)
+}
+
+/// Binds a login state to this browser while the sign-in lasts.
+pub fn login(secure: bool, binding: String, ttl_secs: i64) -> Cookie<'static> {
+    let mut cookie = http_only(login_cookie_name(secure), binding, secure);
+    cookie.set_max_age(CookieDuration::seconds(ttl_secs));
+    cookie
+}
+
+/// Not a credential: only which organisation to offer next time.
+pub fn tenant(secure: bool, tenant_id: String) -> Cookie<'static> {
+    let mut cookie = http_only(tenant_cookie_name(secure), tenant_id, secure);
+    cookie.set_max_age(CookieDuration::days(30));
+    cookie
+}
+
+/// What removes the cookie of this name.
+pub fn removal(name: &'static str) -> Cookie<'static> {
+    Cookie::build(name, "").path("/").finish()
+}

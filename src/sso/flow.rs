@@ -1,0 +1,235 @@
+//! The sign-in flow: starting it at the tenant's auth centre, and
+//! finishing it when the auth centre sends the browser back (the answer
+//! checked, the user admitted, the session opened).
+//!
+//! # Security
+//! The state is random, single use, expires in ten minutes and is bound
+//! to the browser by a login cookie holding another random value; only
+//! their hashes (and the nonce's) are stored, with the PKCE verifier sealed.
+
+use chrono::Utc;
+
+use super::admission::{granted_user, usable_tenant};
+use super::cookies::local_path;
+use super::dialects::{self, OidcAnswer, SignedIn};
+use super::oidc::{Dialect, OidcClient};
+use super::refusal::{BadAnswer, Refusal};
+use super::session::{self, seal_some};
+use super::{random_token, token_hash, Deps};
+use crate::store;
+use entity::{login_state, session as session_row, tenant, tenant_app};
+
+/// A login state waits this long for its callback.
+pub const LOGIN_TTL_SECS: i64 = 600;
+
+/// Which organisation a sign-in is for, as the link (or the browser) says.
+pub struct Wanted<'a> {
+    pub tenant: Option<&'a str>,
+    pub instance: Option<&'a str>,
+    /// The organisation this browser last signed in to (its cookie).
+    pub remembered: Option<&'a str>,
+    pub next: Option<&'a str>,
+}
+
+/// Where the browser goes to sign in.
+pub enum Started {
+    /// The marketplace's unified login page (no state of ours).
+    Unified(String),
+    /// The tenant's auth centre; `binding` goes into the login cookie.
+    Authorize { url: String, binding: String },
+}
+
+/// Starts a sign-in: to the tenant's auth centre with state and PKCE (and
+/// a nonce for an OpenID provider), or to the unified login page.
+pub async fn start(deps: &Deps<'_>, wanted: Wanted<'_>) -> Result<Started, Refusal> {
+    let conn = &deps.db.conn;
+    // Without a tenant or instance in the link (the gate's redirect, a
+    // refusal page's "sign in again"), the organisation this browser last
+    // signed in to.
+    let tenant_id = match (wanted.tenant, wanted.instance) {
+        (Some(t), _) => Some(t.to_string()),
+        (None, Some(i)) => store::tenants::bound_by(conn, i).await?.into_iter().next(),
+        (None, None) => wanted.remembered.map(str::to_string),
+    };
+    let tenant_id = tenant_id.ok_or(Refusal::UnknownOrganisation)?;
+    let (tenant, app, _) = usable_tenant(conn, &tenant_id).await?;
+    if deps.settings.mode == "unified" {
+        // The marketplace's unified login page knows the callback from the
+        // app credential and carries no state (see `finish`).
+        let app_id: String = form_urlencoded::byte_serialize(app.app_id.as_bytes()).collect();
+        return Ok(Started::Unified(deps.settings.unified_login_url.replace("{appId}", &app_id)));
+    }
+    let state_token = random_token();
+    let binding = random_token();
+    let (url, verifier, nonce_hash) = match dialects::tenant_dialect(deps, &tenant).await? {
+        Dialect::Oidc(provider) => {
+            let secret = dialects::client_secret(deps, &app)?;
+            let client = OidcClient::new(&provider, &app.client_id, &secret, &deps.redirect_uri())?;
+            let authorization = client.authorize_url(&state_token);
+            let nonce_hash = token_hash(&authorization.nonce);
+            (authorization.url, authorization.pkce_verifier, Some(nonce_hash))
+        }
+        // The KooGallery dialect (`tenant_dialect` refused the others).
+        _ => {
+            let client = dialects::tenant_client(deps, &tenant, &app)?;
+            let (url, verifier) = client.authorize_url(&state_token);
+            (url, verifier, None)
+        }
+    };
+    let tx = deps.db.begin_write().await?;
+    store::sessions::insert_login_state(
+        &tx.txn,
+        login_state::Model {
+            state_hash: token_hash(&state_token),
+            binding_hash: token_hash(&binding),
+            tenant_id: tenant.tenant_id.clone(),
+            app_id: app.app_id.clone(),
+            verifier_sealed: deps.vault.seal(&verifier)?,
+            next_path: local_path(wanted.next)
+                .unwrap_or_else(|| deps.settings.after_login_path.clone()),
+            nonce_hash,
+            expires_at: Utc::now().timestamp_millis() + LOGIN_TTL_SECS * 1000,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Started::Authorize { url, binding })
+}
+
+/// The auth centre's answer, as the callback received it.
+pub struct Answer<'a> {
+    pub code: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub state: Option<&'a str>,
+    /// RFC 9207: the issuer an OpenID provider says answers.
+    pub iss: Option<&'a str>,
+    /// The login cookie's value.
+    pub binding: Option<&'a str>,
+}
+
+/// A finished sign-in: the new session's id and where to go.
+pub struct Finished {
+    pub session_id: String,
+    pub tenant_id: String,
+    pub next_path: String,
+}
+
+/// Finishes a sign-in: the code for tokens, the tokens for the user, the
+/// user checked against the syncs, then the session. An OpenID provider
+/// sends no `tenant`: the state names it.
+pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Refusal> {
+    let incomplete = Refusal::BadAnswer(BadAnswer::Incomplete);
+    let Some(code) = answer.code else { return Err(incomplete) };
+    // Sessions made at or before a revocation end; taking the time before
+    // the access checks means a freeze that lands during this sign-in
+    // ends the session it makes.
+    let started = Utc::now().timestamp_millis();
+    let unified = deps.settings.mode == "unified";
+    // Authorize mode: the state must be one we issued to this browser.
+    // Unified mode: the flow may start at the marketplace, whose callback
+    // carries no state; one that does carry a state is still checked.
+    let (pending, tenant_id) = match (answer.state, answer.tenant) {
+        (Some(state_token), tenant_id) => {
+            let pending = take_pending(deps, answer.binding, state_token, tenant_id).await?;
+            let tenant_id = pending.tenant_id.clone();
+            (Some(pending), tenant_id)
+        }
+        (None, Some(tenant_id)) if unified => (None, tenant_id.to_string()),
+        (None, _) => return Err(incomplete),
+    };
+    let next_path = match &pending {
+        Some(p) => p.next_path.clone(),
+        None => deps.settings.after_login_path.clone(),
+    };
+    let (tenant, app, instance_id) = usable_tenant(&deps.db.conn, &tenant_id).await?;
+    let signed_in = match pending {
+        Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {
+            let verifier = deps.vault.open(&verifier_sealed)?;
+            let answer =
+                OidcAnswer { code, iss: answer.iss, verifier: &verifier, nonce_hash: &nonce_hash };
+            dialects::oidc_sign_in(deps, &tenant, &app, answer).await?
+        }
+        pending => {
+            let verifier = match pending {
+                Some(p) => Some(deps.vault.open(&p.verifier_sealed)?),
+                None => None,
+            };
+            dialects::koogallery_sign_in(deps, &tenant, &app, code, verifier.as_deref()).await?
+        }
+    };
+    let session_id = admit(deps, &tenant, &app, instance_id, signed_in, started).await?;
+    Ok(Finished { session_id, tenant_id, next_path })
+}
+
+/// The shared end of a sign-in: the user checked against the syncs
+/// (granted, enabled), then a new session dated `started` (when the
+/// callback arrived, before any access check).
+async fn admit(
+    deps: &Deps<'_>,
+    tenant: &tenant::Model,
+    app: &tenant_app::Model,
+    instance_id: Option<String>,
+    signed_in: SignedIn,
+    started: i64,
+) -> Result<String, Refusal> {
+    let tenant_id = tenant.tenant_id.as_str();
+    let user = granted_user(&deps.db.conn, tenant_id, &app.app_id, &signed_in.user_name).await?;
+    let now = Utc::now().timestamp_millis();
+    let email = signed_in.email.filter(|e| !e.is_empty());
+    let tokens = signed_in.tokens;
+    let session_id = session::open(
+        deps,
+        session_row::Model {
+            id_hash: String::new(),
+            tenant_id: tenant_id.to_string(),
+            app_id: app.app_id.clone(),
+            instance_id,
+            user_name: user.user_name.clone(),
+            name: signed_in.name.filter(|n| !n.is_empty()).unwrap_or(user.name.clone()),
+            role: user.role.clone(),
+            org_code: user.org_code.clone().or(signed_in.org_code),
+            email_sealed: seal_some(deps, email.as_deref())?,
+            access_token_sealed: deps.vault.seal(&tokens.access_token)?,
+            refresh_token_sealed: seal_some(deps, tokens.refresh_token.as_deref())?,
+            access_expires_at: now + i64::try_from(tokens.expires_in_secs).unwrap_or(7200) * 1000,
+            created_at: started,
+            last_seen_at: now,
+            expires_at: 0,
+        },
+    )
+    .await?;
+    tracing::info!(tenant_id, user_name = %user.user_name, "signed in");
+    Ok(session_id)
+}
+
+/// Takes the login state a callback names, if it was issued to this
+/// browser (its login cookie), for the tenant the callback names (when it
+/// names one), and has not expired.
+async fn take_pending(
+    deps: &Deps<'_>,
+    binding: Option<&str>,
+    state_token: &str,
+    tenant_id: Option<&str>,
+) -> Result<login_state::Model, Refusal> {
+    let Some(binding) = binding else {
+        return Err(Refusal::BadAnswer(BadAnswer::NotThisBrowser));
+    };
+    let tx = deps.db.begin_write().await?;
+    let pending = store::sessions::take_login_state(&tx.txn, &token_hash(state_token)).await?;
+    tx.commit().await?;
+    let Some(pending) = pending else {
+        return Err(Refusal::BadAnswer(BadAnswer::AlreadyUsed));
+    };
+    let binding_ok: bool = subtle::ConstantTimeEq::ct_eq(
+        token_hash(binding).as_bytes(),
+        pending.binding_hash.as_bytes(),
+    )
+    .into();
+    if !binding_ok
+        || tenant_id.is_some_and(|t| t != pending.tenant_id)
+        || pending.expires_at < Utc::now().timestamp_millis()
+    {
+        return Err(Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate));
+    }
+    Ok(pending)
+}

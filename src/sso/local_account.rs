@@ -1,0 +1,109 @@
+//! Local sign-in for non-joint products (`provisioning.local_accounts`):
+//! the user name and password the marketplace handed the buyer in appInfo,
+//! checked against the subscription, with failed attempts counted.
+//!
+//! # Security
+//! The password is checked against an argon2id hash, off the request
+//! worker; an instance's account allows `MAX_FAILURES` failed attempts per
+//! window, then is locked until the window passes.
+
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+
+use super::admission::local_account_open;
+use super::password::{verify_password, MAX_FAILURES, WINDOW_MS};
+use super::refusal::Refusal;
+use super::{session, Deps};
+use crate::error::Error;
+use crate::store;
+use entity::session as session_row;
+
+/// Why a local sign-in did not open a session.
+pub enum Declined {
+    /// The form is shown again: too many failed attempts.
+    Locked,
+    /// The form is shown again: wrong user name or password.
+    WrongCredentials,
+    /// A page: the account cannot sign in at all.
+    Refused(Refusal),
+}
+
+impl From<Error> for Declined {
+    fn from(err: Error) -> Declined {
+        Declined::Refused(Refusal::from(err))
+    }
+}
+
+impl From<Refusal> for Declined {
+    fn from(refusal: Refusal) -> Declined {
+        Declined::Refused(refusal)
+    }
+}
+
+/// Checks the subscription's local account and opens a session; the
+/// session id.
+pub async fn sign_in(
+    deps: &Deps<'_>,
+    instance_id: &str,
+    user_name: &str,
+    password: &str,
+) -> Result<String, Declined> {
+    // Before the status check: a freeze landing meanwhile ends this session.
+    let now = Utc::now().timestamp_millis();
+    let conn = &deps.db.conn;
+    let instance = store::instances::find(conn, instance_id).await?;
+    let Some(instance) = instance.filter(|i| i.app_password_hash.is_some()) else {
+        return Err(Refusal::UnknownSubscription.into());
+    };
+    local_account_open(&instance)?;
+    let attempt_key = format!("local:{}", instance.instance_id);
+    if store::sessions::failures(conn, &attempt_key, WINDOW_MS, now).await? >= MAX_FAILURES {
+        tracing::warn!(instance_id = %instance.instance_id, "local sign-in locked after repeated failures");
+        return Err(Declined::Locked);
+    }
+    let user_ok = match &instance.app_user_sealed {
+        Some(sealed) => bool::from(deps.vault.open(sealed)?.as_bytes().ct_eq(user_name.as_bytes())),
+        None => false,
+    };
+    // The hash is checked even for a wrong user name: the answer takes as
+    // long either way. Argon2 is slow on purpose: not on a request worker.
+    let (password, hash) =
+        (password.to_string(), instance.app_password_hash.clone().unwrap_or_default());
+    let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|_| Error::Internal("password check did not finish".to_string()))?;
+    if !(user_ok && password_ok) {
+        let tx = deps.db.begin_write().await?;
+        store::sessions::record_failure(&tx.txn, &attempt_key, WINDOW_MS, now).await?;
+        tx.commit().await?;
+        tracing::info!(instance_id = %instance.instance_id, "local sign-in refused: wrong user name or password");
+        return Err(Declined::WrongCredentials);
+    }
+    let tx = deps.db.begin_write().await?;
+    store::sessions::clear_failures(&tx.txn, &attempt_key).await?;
+    tx.commit().await?;
+    let session_id = session::open(
+        deps,
+        session_row::Model {
+            id_hash: String::new(),
+            tenant_id: String::new(),
+            app_id: String::new(),
+            instance_id: Some(instance.instance_id.clone()),
+            user_name: user_name.to_string(),
+            name: user_name.to_string(),
+            role: "admin".to_string(),
+            org_code: None,
+            email_sealed: None,
+            access_token_sealed: deps.vault.seal("")?,
+            refresh_token_sealed: None,
+            // No auth centre behind a local account: nothing to refresh.
+            access_expires_at: i64::MAX,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: 0,
+        },
+    )
+    .await?;
+    tracing::info!(instance_id = %instance.instance_id, "signed in with the local account");
+    Ok(session_id)
+}
