@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod gate;
 pub mod health;
+pub mod inbound;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;

@@ -9,7 +9,6 @@ pub mod canonical;
 pub mod client_secret;
 pub mod error;
 pub mod fields;
-pub mod inbound;
 pub mod result;
 pub mod signature;
 pub mod timestamp;

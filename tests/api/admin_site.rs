@@ -551,7 +551,7 @@ async fn a_v1_call_replays_without_its_token(app: TestApp) {
     let master = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let vault = koogate::vault::Vault::from_base64(&master).expect("the tests' master key");
     let sealed = expiry.replay_sealed.clone().expect("kept for replay");
-    let input = koogate::marketplace::inbound::ReplayInput::open(&vault, &sealed).expect("opens");
+    let input = koogate::inbound::ReplayInput::open(&vault, &sealed).expect("opens");
     assert!(input.params.iter().all(|(k, _)| k != "authToken"), "{:?}", input.params);
     assert!(input.params.iter().any(|(k, v)| k == "activity" && v == "expireInstance"));
 
