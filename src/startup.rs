@@ -93,6 +93,7 @@ impl Application {
                 .app_data(server_state.clone())
                 .app_data(web::Data::new(crate::gate::proxy::WorkerClient(client)))
                 .wrap(from_fn(telemetry::log_request))
+                .wrap(telemetry::request_spans())
                 .configure(|cfg| routes(cfg, &path))
         })
         .listen(listener)

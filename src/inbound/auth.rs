@@ -23,6 +23,7 @@ pub struct V2Credentials<'a> {
 /// The window is checked before the signature so stale requests cost no
 /// HMAC; the nonce is claimed only for a verified request, so nobody can
 /// burn another sender's nonces.
+#[tracing::instrument(name = "authenticate", skip_all, fields(scope = %scope))]
 pub async fn authenticate_v2(
     kv: &Kv,
     settings: &MarketplaceSettings,

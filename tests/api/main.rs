@@ -32,3 +32,4 @@ mod sync_refusals;
 mod sync_tenants;
 mod sync_users;
 mod sync_v1;
+mod telemetry;
