@@ -21,4 +21,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod vault;

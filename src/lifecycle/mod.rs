@@ -62,3 +62,6 @@ impl FreezeReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,3 +33,6 @@ impl Flag {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
