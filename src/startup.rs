@@ -318,7 +318,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             if let Err(err) = crate::outbox::relay::purge(&state.db).await {
                 tracing::warn!(error = ?err, "outbox purge failed");
             }
-            if let Err(err) = crate::admin::actions::forget_old_replay_inputs(&state.db).await {
+            if let Err(err) = crate::inbound::replay::forget_old_replay_inputs(&state.db).await {
                 tracing::warn!(error = ?err, "forgetting old replay inputs failed");
             }
             match state.kv.count_sessions().await {

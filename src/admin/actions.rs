@@ -164,16 +164,3 @@ async fn set_status(
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
-
-/// How long a call's sealed input is kept for replays.
-pub const REPLAY_INPUT_DAYS: i64 = 30;
-
-/// Forgets the replay inputs of calls older than [`REPLAY_INPUT_DAYS`]
-/// (housekeeping); the event log itself stays.
-pub async fn forget_old_replay_inputs(db: &crate::store::Db) -> Result<u64, Error> {
-    let before = chrono::Utc::now() - chrono::Duration::days(REPLAY_INPUT_DAYS);
-    let tx = db.begin_write().await?;
-    let forgotten = store::events::forget_replay_inputs(&tx.txn, before).await?;
-    tx.commit().await?;
-    Ok(forgotten)
-}

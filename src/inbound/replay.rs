@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::store::Db;
 
 /// What a call's effect depends on once it has authenticated: enough to
 /// run it again through the same code (an operator's replay). Kept sealed
@@ -53,4 +54,17 @@ impl ReplayInput {
             .decode(&self.body)
             .map_err(|_| Error::Internal("a sealed replay body is not base64".to_string()))
     }
+}
+
+/// How long a call's sealed input is kept for replays.
+pub const REPLAY_INPUT_DAYS: i64 = 30;
+
+/// Forgets the replay inputs of calls older than [`REPLAY_INPUT_DAYS`]
+/// (housekeeping); the event log itself stays.
+pub async fn forget_old_replay_inputs(db: &Db) -> Result<u64, Error> {
+    let before = chrono::Utc::now() - chrono::Duration::days(REPLAY_INPUT_DAYS);
+    let tx = db.begin_write().await?;
+    let forgotten = crate::store::events::forget_replay_inputs(&tx.txn, before).await?;
+    tx.commit().await?;
+    Ok(forgotten)
 }

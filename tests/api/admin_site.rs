@@ -644,7 +644,7 @@ async fn replay_inputs_are_forgotten_after_thirty_days(app: TestApp) {
     backdated.update(&app.db).await.expect("backdated");
 
     let db = koogate::store::Db::connect(&app.database_url, 2).await.expect("connect");
-    let forgotten = koogate::admin::actions::forget_old_replay_inputs(&db).await.expect("purge");
+    let forgotten = koogate::inbound::replay::forget_old_replay_inputs(&db).await.expect("purge");
     assert_eq!(forgotten, 1);
     let events = app.events().await;
     let old_now = events.iter().find(|e| e.id == old.id).expect("the old event stays");

@@ -48,15 +48,11 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     let ts = chrono::Utc::now().timestamp_millis().to_string();
     let nonce = random_nonce();
     let sig = signature::lifecycle_v2_signature(ACCESS_KEY, &nonce, &ts, body.as_bytes());
-    let bought: Value = http
-        .post(format!("{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"))
-        .body(body)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let bought = answer(
+        http.post(format!("{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"))
+            .body(body),
+    )
+    .await;
     assert_eq!(bought["resultCode"], "000000", "{bought}");
     let instance_id = bought["instanceId"].as_str().expect("instanceId").to_string();
 
@@ -70,19 +66,15 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     let ts = chrono::Utc::now().timestamp_millis().to_string();
     let kit_nonce = random_nonce();
     let kit_sig = signature::kit_signature(KIT_KEY, &kit_nonce, &ts, kit_body.as_bytes());
-    let synced: Value = http
-        .post(format!("{address}/koogallery/produceAPI/v2/tenantSync"))
-        .header("Content-Type", "application/json")
-        .header("x-sign", kit_sig)
-        .header("x-timestamp", ts)
-        .header("x-nonce", kit_nonce)
-        .body(kit_body)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let synced = answer(
+        http.post(format!("{address}/koogallery/produceAPI/v2/tenantSync"))
+            .header("Content-Type", "application/json")
+            .header("x-sign", kit_sig)
+            .header("x-timestamp", ts)
+            .header("x-nonce", kit_nonce)
+            .body(kit_body),
+    )
+    .await;
     assert_eq!(synced["resultCode"], "000000", "{synced}");
 
     let purchase = call_line(&lines, "newInstance").await;
@@ -107,6 +99,10 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     // The span names the path only: the query's signature never shows.
     let log = lines.lock().expect("lock").join("\n");
     assert!(!log.contains(&sig) && !log.contains(&nonce), "the query string was logged:\n{log}");
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("sent").json().await.expect("a JSON answer")
 }
 
 /// The JSON line koogate logged for the call of `activity`, once written.
