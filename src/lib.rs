@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod gate;
 pub mod health;
+pub mod inbound;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
@@ -20,4 +21,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod vault;

@@ -50,7 +50,7 @@ impl Application {
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         let upstream_http = crate::gate::proxy::upstream_client()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
-        let outbox = crate::outbox::Outbox::from_settings(&settings)?;
+        let outbox = std::sync::Arc::new(crate::outbox::Outbox::from_settings(&settings)?);
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
@@ -82,7 +82,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?.port();
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
-        crate::outbox::relay::spawn(state.clone());
+        crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -93,6 +93,7 @@ impl Application {
                 .app_data(server_state.clone())
                 .app_data(web::Data::new(crate::gate::proxy::WorkerClient(client)))
                 .wrap(from_fn(telemetry::log_request))
+                .wrap(telemetry::request_spans())
                 .configure(|cfg| routes(cfg, &path))
         })
         .listen(listener)
@@ -314,10 +315,10 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             if let Err(err) = purge_sessions(&state).await {
                 tracing::warn!(error = ?err, "session purge failed");
             }
-            if let Err(err) = crate::outbox::relay::purge(&state).await {
+            if let Err(err) = crate::outbox::relay::purge(&state.db).await {
                 tracing::warn!(error = ?err, "outbox purge failed");
             }
-            if let Err(err) = crate::admin::actions::forget_old_replay_inputs(&state.db).await {
+            if let Err(err) = crate::inbound::replay::forget_old_replay_inputs(&state.db).await {
                 tracing::warn!(error = ?err, "forgetting old replay inputs failed");
             }
             match state.kv.count_sessions().await {

@@ -1,5 +1,11 @@
 //! The application state: pools, keys, clients. Only `startup` builds it;
-//! handlers reach it through `web::Data<AppState>`, domain functions never.
+//! handlers reach it through `web::Data<AppState>` and hand domain
+//! functions only the narrow context they use ([`AppState::lifecycle`],
+//! [`AppState::sync`]), never the state itself.
+
+use std::sync::Arc;
+
+use chrono::Utc;
 
 use crate::kv::Kv;
 use crate::settings::Settings;
@@ -33,6 +39,33 @@ pub struct AppState {
     pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.
     pub pages: minijinja::Environment<'static>,
-    /// Events for the vendor's app (`upstream.webhook_url`).
-    pub outbox: crate::outbox::Outbox,
+    /// Events for the vendor's app (`upstream.webhook_url`); shared with
+    /// this replica's relay.
+    pub outbox: Arc<crate::outbox::Outbox>,
+}
+
+impl AppState {
+    /// What a lifecycle call may use, on the clock of its start.
+    pub fn lifecycle(&self) -> crate::lifecycle::Ctx<'_> {
+        crate::lifecycle::Ctx {
+            db: &self.db,
+            outbox: &self.outbox,
+            vault: &self.vault,
+            provisioning: &self.settings.provisioning,
+            access_key: self.access_keys.first().map(String::as_str),
+            encrypt_type: &self.settings.marketplace.encrypt_type,
+            now: Utc::now(),
+        }
+    }
+
+    /// What a Kit call may use, on the clock of its start.
+    pub fn sync(&self) -> crate::sync::Ctx<'_> {
+        crate::sync::Ctx {
+            db: &self.db,
+            outbox: &self.outbox,
+            vault: &self.vault,
+            rsa_key: self.rsa_key.as_ref(),
+            now: Utc::now(),
+        }
+    }
 }

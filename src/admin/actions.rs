@@ -11,12 +11,11 @@ use serde_json::json;
 use super::auth::Operator;
 use super::pages::PageResult;
 use crate::error::Error;
-use crate::lifecycle::{handlers as lifecycle, service as lifecycle_service};
-use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
+use crate::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::state::AppState;
 use crate::store;
-use crate::sync::handlers as kit;
+use crate::{lifecycle, sync};
 
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
@@ -68,17 +67,17 @@ pub async fn replay_event(state: &AppState, id: i64) -> Result<(i64, Answer), Er
         Channel::LifecycleV2 => {
             let body = input.raw_body()?;
             call.request = inbound::redact_body(&body);
-            lifecycle::run_v2(state, &body, &mut call).await
+            lifecycle::call::run_v2(&state.lifecycle(), &body, &mut call).await
         }
         Channel::LifecycleV1 => {
             call.request = inbound::redact_params(&input.params);
-            lifecycle::run_v1(state, &input.params, &mut call).await
+            lifecycle::call::run_v1(&state.lifecycle(), &input.params, &mut call).await
         }
         Channel::KitV2 | Channel::KitV1 => {
             let body = input.raw_body()?;
             call.request = inbound::redact_body(&body);
-            call.activity = kit::known_call(&input.call)?;
-            kit::run(state, &body, &mut call).await
+            call.activity = sync::call::known_call(&input.call)?;
+            sync::call::run(&state.sync(), &body, &mut call).await
         }
         Channel::Operator => Err(Error::invalid("an operator's action cannot be replayed")),
     };
@@ -129,7 +128,14 @@ async fn set_status(
     call.request =
         json!({"operator": operator.username, "action": activity, "instanceId": instance_id})
             .to_string();
-    let result = lifecycle_service::operator_set_status(state, &call, instance_id, freeze_it).await;
+    let result = lifecycle::service::operator_set_status(
+        &state.db,
+        &state.outbox,
+        &call,
+        instance_id,
+        freeze_it,
+    )
+    .await;
     let answer = inbound::settle(&state.db, &call, result).await;
     if answer.result_code != "000000" {
         return Err(Error::invalid(format!("not done: {}", answer.result_msg)).into());
@@ -157,17 +163,4 @@ async fn set_status(
 
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
-}
-
-/// How long a call's sealed input is kept for replays.
-pub const REPLAY_INPUT_DAYS: i64 = 30;
-
-/// Forgets the replay inputs of calls older than [`REPLAY_INPUT_DAYS`]
-/// (housekeeping); the event log itself stays.
-pub async fn forget_old_replay_inputs(db: &crate::store::Db) -> Result<u64, Error> {
-    let before = chrono::Utc::now() - chrono::Duration::days(REPLAY_INPUT_DAYS);
-    let tx = db.begin_write().await?;
-    let forgotten = store::events::forget_replay_inputs(&tx.txn, before).await?;
-    tx.commit().await?;
-    Ok(forgotten)
 }

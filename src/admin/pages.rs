@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::auth::Operator;
 use crate::error::Error;
+use crate::inbound::Channel;
 use crate::lifecycle::Status;
-use crate::marketplace::inbound::Channel;
 use crate::state::AppState;
 use crate::store;
 use entity::{department, event, instance};

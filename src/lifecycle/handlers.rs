@@ -4,12 +4,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::request;
-use super::service;
+use super::call;
 use crate::error::Error;
-use crate::marketplace::appinfo::{self, EncryptType};
+use crate::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::fields::Fields;
-use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
 use crate::state::AppState;
@@ -54,17 +52,7 @@ async fn v2(
     )
     .await?;
     call.replay_sealed = Some(ReplayInput::body("", &body).seal(&state.vault)?);
-    run_v2(state, &body, call).await
-}
-
-/// What an authenticated V2 call does; an operator's replay comes in here.
-pub async fn run_v2(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
-    let fields = Fields::from_json(body)?;
-    call.activity = fields.activity()?;
-    call.test_flag = fields.test_flag()?;
-    let command = request::parse_v2(&fields, &call.activity)?;
-    describe(call, &command);
-    service::execute(state, call, &command).await
+    call::run_v2(&state.lifecycle(), &body, call).await
 }
 
 /// `GET {path}`: lifecycle V1 (spec §3.3, §5).
@@ -101,42 +89,7 @@ async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answ
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
     call.replay_sealed = Some(ReplayInput::params(&params).seal(&state.vault)?);
-    run_v1(state, &params, call).await
-}
-
-/// What an authenticated V1 call does; an operator's replay comes in here.
-pub async fn run_v1(
-    state: &AppState,
-    params: &[(String, String)],
-    call: &mut Call,
-) -> Result<Answer, Error> {
-    let fields = Fields::from_params(params);
-    let activity = fields.activity()?;
-    call.activity.clone_from(&activity);
-    call.test_flag = fields.test_flag()?;
-    let key = state
-        .access_keys
-        .first()
-        .ok_or(Error::Unauthenticated("no access key is configured"))?
-        .clone();
-    // V1 contact fields: AES-256 as the official demo uses, AES-128 as a
-    // fallback (research §2.4).
-    let decrypt = move |value: &str| {
-        appinfo::decrypt(&key, EncryptType::Aes256, value)
-            .or_else(|_| appinfo::decrypt(&key, EncryptType::Aes128, value))
-            .ok()
-    };
-    let command = request::parse_v1(&fields, &activity, &decrypt)?;
-    describe(call, &command);
-    service::execute(state, call, &command).await
-}
-
-fn describe(call: &mut Call, command: &request::Command) {
-    call.instance_id = command.instance_id().map(str::to_string);
-    call.order_id = command.order_id().map(str::to_string);
-    if let request::Command::NewInstance(new) = command {
-        call.test_flag = new.test_flag;
-    }
+    call::run_v1(&state.lifecycle(), &params, call).await
 }
 
 fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {

@@ -1,9 +1,14 @@
 //! The instance lifecycle: what the marketplace's purchase, renewal,
 //! expiry, freeze, upgrade and release calls do to an instance.
 
+pub mod call;
+mod changes;
 pub mod handlers;
+mod purchase;
 pub mod request;
 pub mod service;
+
+pub use service::Ctx;
 
 /// An instance's state (ARCHITECTURE §5). `released` is terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,3 +62,6 @@ impl FreezeReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

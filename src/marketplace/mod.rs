@@ -10,7 +10,6 @@ pub mod client_secret;
 pub mod error;
 pub mod exact_json;
 pub mod fields;
-pub mod inbound;
 pub mod result;
 pub mod signature;
 pub mod timestamp;

@@ -1,11 +1,8 @@
-//! Result codes and the signed answer every marketplace call gets (spec §1–2,
-//! §3.4): HTTP 200, JSON serialised once, `Body-Sign` over those bytes.
+//! Result codes and the answer every marketplace call gets (spec §1–2):
+//! JSON serialised once; `inbound::http::signed_response` sends those bytes
+//! with their `Body-Sign` (§3.4).
 
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use actix_web::HttpResponse;
 use serde::Serialize;
-
-use super::signature::body_sign_header;
 
 /// The marketplace's result codes (spec §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,23 +119,4 @@ impl AppInfo {
             self.password = Some("***".to_string());
         }
     }
-}
-
-/// HTTP 200 with the exact `bytes` and `Body-Sign` made with `signing_key`
-/// (absent when no key is configured: there is nothing to sign with).
-///
-/// Header names are written in camel case (`Body-Sign`, `Content-Type`):
-/// the marketplace rejects `Body-sign` (spec §3.4).
-pub fn signed_response(bytes: Vec<u8>, signing_key: Option<&str>) -> HttpResponse {
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8")));
-    if let Some(key) = signing_key {
-        if let Ok(value) = HeaderValue::from_str(&body_sign_header(key, &bytes)) {
-            response.insert_header((HeaderName::from_static("body-sign"), value));
-        }
-    }
-    let mut response = response.body(bytes);
-    response.head_mut().set_camel_case_headers(true);
-    response
 }

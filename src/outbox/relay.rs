@@ -16,31 +16,31 @@
 
 use std::time::Duration;
 
-use actix_web::web;
+use std::sync::Arc;
+
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::Rng;
 
-use super::webhook;
+use super::{webhook, Outbox};
 use crate::error::Error;
 use crate::settings::OutboxTuning;
-use crate::state::AppState;
-use crate::store::{self, outbox::AfterFailure};
+use crate::store::{self, outbox::AfterFailure, Db};
 
 /// Events claimed at once; each is the head of its own tenant's queue, so
 /// they are delivered concurrently.
 const BATCH: u64 = 16;
 
 /// Starts this replica's relay (nothing to do without a webhook URL).
-pub fn spawn(state: web::Data<AppState>) {
-    if !state.outbox.enabled() {
+pub fn spawn(db: Db, outbox: Arc<Outbox>, http: reqwest::Client) {
+    if !outbox.enabled() {
         return;
     }
     tokio::spawn(async move {
-        let poll = Duration::from_millis(state.outbox.tuning.poll_ms.max(1));
+        let poll = Duration::from_millis(outbox.tuning.poll_ms.max(1));
         let mut failing = false;
         loop {
-            match relay_once(&state).await {
+            match relay_once(&db, &outbox, &http).await {
                 Ok(claimed) => {
                     if failing {
                         failing = false;
@@ -59,7 +59,7 @@ pub fn spawn(state: web::Data<AppState>) {
                 }
             }
             tokio::select! {
-                _ = state.outbox.wake.notified() => {}
+                _ = outbox.wake.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
         }
@@ -67,12 +67,12 @@ pub fn spawn(state: web::Data<AppState>) {
 }
 
 /// Claims, delivers and records one batch; returns how many were claimed.
-pub async fn relay_once(state: &AppState) -> Result<usize, Error> {
-    let outbox = &state.outbox;
+#[tracing::instrument(name = "outbox_relay", skip_all)]
+pub async fn relay_once(db: &Db, outbox: &Outbox, http: &reqwest::Client) -> Result<usize, Error> {
     let tuning = &outbox.tuning;
     let token = Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
     let now = Utc::now().timestamp_millis();
-    let tx = state.db.begin_write().await?;
+    let tx = db.begin_write().await?;
     let lease_until = now.saturating_add(as_ms(tuning.lease_ms));
     let claimed = store::outbox::claim(&tx.txn, now, lease_until, &token, BATCH).await?;
     tx.commit().await?;
@@ -82,18 +82,11 @@ pub async fn relay_once(state: &AppState) -> Result<usize, Error> {
     let timeout = Duration::from_millis(tuning.timeout_ms);
     let attempts = claimed.iter().map(|row| {
         let body = webhook::body(&row.event_type, row.created_at, &row.payload);
-        webhook::deliver(
-            &state.http,
-            &outbox.webhook_url,
-            &outbox.key,
-            timeout,
-            &row.webhook_id,
-            body,
-        )
+        webhook::deliver(http, &outbox.webhook_url, &outbox.key, timeout, &row.webhook_id, body)
     });
     let outcomes = futures_util::future::join_all(attempts).await;
     let now = Utc::now().timestamp_millis();
-    let tx = state.db.begin_write().await?;
+    let tx = db.begin_write().await?;
     for (row, outcome) in claimed.iter().zip(outcomes) {
         let kept = match outcome {
             Ok(()) => store::outbox::mark_delivered(&tx.txn, row.id, &token, now).await?,
@@ -119,9 +112,9 @@ const KEEP_DELIVERED_MS: i64 = 7 * 24 * 3_600_000;
 const KEEP_DEAD_MS: i64 = 30 * 24 * 3_600_000;
 
 /// Forgets old delivered events and dead letters (housekeeping).
-pub async fn purge(state: &AppState) -> Result<u64, Error> {
+pub async fn purge(db: &Db) -> Result<u64, Error> {
     let now = Utc::now().timestamp_millis();
-    let tx = state.db.begin_write().await?;
+    let tx = db.begin_write().await?;
     let purged = store::outbox::purge(&tx.txn, now - KEEP_DELIVERED_MS, now - KEEP_DEAD_MS).await?;
     tx.commit().await?;
     Ok(purged)

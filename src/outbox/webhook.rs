@@ -63,6 +63,7 @@ pub struct Failure(pub String);
 
 /// POSTs one event; any 2xx is a delivery, anything else (another status,
 /// a timeout, a refused connection) a failure to retry.
+#[tracing::instrument(name = "webhook", skip_all, fields(webhook_id = %webhook_id))]
 pub async fn deliver(
     http: &reqwest::Client,
     url: &str,

@@ -4,11 +4,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::request::{self, SyncCommand, CALLS};
-use super::service;
+use super::call;
 use crate::error::Error;
-use crate::marketplace::fields::Fields;
-use crate::marketplace::inbound::{self, Call, Channel, ReplayInput};
+use crate::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
 use crate::marketplace::{signature, timestamp};
 use crate::state::AppState;
@@ -32,7 +30,7 @@ async fn v2(
     payload: web::Payload,
     call: &mut Call,
 ) -> Result<Answer, Error> {
-    call.activity = known_call(name)?;
+    call.activity = call::known_call(name)?;
     let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
     call.request = inbound::redact_body(&body);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -54,7 +52,7 @@ async fn v2(
     )
     .await?;
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
-    run(state, &body, call).await
+    call::run(&state.sync(), &body, call).await
 }
 
 /// `POST {path}/produceAPI/{call}`: `authToken` over the body's top-level
@@ -77,7 +75,7 @@ async fn v1(
     payload: web::Payload,
     call: &mut Call,
 ) -> Result<Answer, Error> {
-    call.activity = known_call(name)?;
+    call.activity = call::known_call(name)?;
     let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
     call.request = inbound::redact_body(&body);
     let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
@@ -97,24 +95,5 @@ async fn v1(
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
-    run(state, &body, call).await
-}
-
-pub fn known_call(name: &str) -> Result<String, Error> {
-    CALLS
-        .iter()
-        .find(|c| **c == name)
-        .map(|c| c.to_string())
-        .ok_or_else(|| Error::invalid("unknown sync call"))
-}
-
-/// What an authenticated Kit call does (`call.activity` names it); an
-/// operator's replay comes in here.
-pub async fn run(state: &AppState, body: &[u8], call: &mut Call) -> Result<Answer, Error> {
-    let fields = Fields::from_json(body)?;
-    call.tenant_id = fields.optional_id("tenantId").ok().flatten();
-    call.instance_id = fields.optional_id("instanceId").ok().flatten();
-    call.test_flag = fields.test_flag().unwrap_or(false);
-    let command: SyncCommand = request::parse(&call.activity, &fields)?;
-    service::execute(state, call, &command).await
+    call::run(&state.sync(), &body, call).await
 }

@@ -2,9 +2,15 @@
 //! credentials, its users' authorisations and its departments, kept as an
 //! exact copy so the vendor's app never speaks the marketplace protocol.
 
+pub mod call;
+mod departments;
 pub mod handlers;
 pub mod request;
 pub mod service;
+pub mod tenants;
+mod users;
+
+pub use service::Ctx;
 
 /// The `flag` of a sync call (spec §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,3 +33,6 @@ impl Flag {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -547,7 +547,7 @@ async fn a_v1_call_replays_without_its_token(app: TestApp) {
     let master = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     let vault = koogate::vault::Vault::from_base64(&master).expect("the tests' master key");
     let sealed = expiry.replay_sealed.clone().expect("kept for replay");
-    let input = koogate::marketplace::inbound::ReplayInput::open(&vault, &sealed).expect("opens");
+    let input = koogate::inbound::ReplayInput::open(&vault, &sealed).expect("opens");
     assert!(input.params.iter().all(|(k, _)| k != "authToken"), "{:?}", input.params);
     assert!(input.params.iter().any(|(k, v)| k == "activity" && v == "expireInstance"));
 
@@ -634,7 +634,7 @@ async fn replay_inputs_are_forgotten_after_thirty_days(app: TestApp) {
     backdated.update(&app.db).await.expect("backdated");
 
     let db = koogate::store::Db::connect(&app.database_url, 2).await.expect("connect");
-    let forgotten = koogate::admin::actions::forget_old_replay_inputs(&db).await.expect("purge");
+    let forgotten = koogate::inbound::replay::forget_old_replay_inputs(&db).await.expect("purge");
     assert_eq!(forgotten, 1);
     let events = app.events().await;
     let old_now = events.iter().find(|e| e.id == old.id).expect("the old event stays");

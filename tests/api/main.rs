@@ -34,3 +34,4 @@ mod sync_refusals;
 mod sync_tenants;
 mod sync_users;
 mod sync_v1;
+mod telemetry;

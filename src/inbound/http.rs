@@ -1,0 +1,69 @@
+//! The HTTP side of an inbound call: its body, read within a limit, and
+//! its signed answer.
+
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::{web, HttpResponse};
+use futures_util::StreamExt;
+
+use super::{record, Call};
+use crate::error::Error;
+use crate::marketplace::result::Answer;
+use crate::marketplace::signature::body_sign_header;
+use crate::store::Db;
+
+/// Largest lifecycle body (spec §2).
+pub const LIFECYCLE_MAX_BODY: usize = 64 * 1024;
+
+/// Past the limit we keep reading (and discarding) up to this much, so a
+/// client still sending gets its answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The signed answer to a call. A success was recorded inside its own
+/// transaction; a failure is recorded here, then answered with its code.
+pub async fn respond(
+    db: &Db,
+    call: &Call,
+    result: Result<Answer, Error>,
+    signing_key: Option<&String>,
+) -> HttpResponse {
+    let answer = record::settle(db, call, result).await;
+    signed_response(answer.to_bytes(), signing_key.map(String::as_str))
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Error> {
+    let mut body = web::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Error::invalid("the request body could not be read"))?;
+        seen += chunk.len();
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(Error::invalid(format!("the body is larger than {limit} bytes")));
+    }
+    Ok(body.freeze())
+}
+
+/// HTTP 200 with the exact `bytes` and `Body-Sign` made with `signing_key`
+/// (absent when no key is configured: there is nothing to sign with).
+///
+/// Header names are written in camel case (`Body-Sign`, `Content-Type`):
+/// the marketplace rejects `Body-sign` (spec §3.4).
+pub fn signed_response(bytes: Vec<u8>, signing_key: Option<&str>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8")));
+    if let Some(key) = signing_key {
+        if let Ok(value) = HeaderValue::from_str(&body_sign_header(key, &bytes)) {
+            response.insert_header((HeaderName::from_static("body-sign"), value));
+        }
+    }
+    let mut response = response.body(bytes);
+    response.head_mut().set_camel_case_headers(true);
+    response
+}

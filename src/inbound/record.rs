@@ -1,0 +1,105 @@
+//! The commit of one call: its nonce, its event, the transitions and
+//! outbox events it caused, in one transaction; and the recording of a
+//! failed call in a transaction of its own.
+
+use serde_json::Value;
+
+use super::Call;
+use crate::error::Error;
+use crate::marketplace::result::Answer;
+use crate::outbox::{Event, Outbox};
+use crate::store::{self, transitions::NewTransition, Db, WriteTx};
+
+/// What a call changed besides its domain rows, written with its event.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Instance status changes, linked to the call's event.
+    pub transitions: Vec<NewTransition>,
+    /// Events for the vendor's app (crate::outbox).
+    pub events: Vec<Event>,
+    /// What the event log shows beside the answer (a sync's diff).
+    pub detail: Option<Value>,
+}
+
+/// Begins the transaction of a call and writes its nonce claim first: a
+/// replayed nonce fails before any work.
+pub async fn begin(db: &Db, call: &Call) -> Result<WriteTx, Error> {
+    let tx = db.begin_write().await?;
+    if let Some(nonce) = &call.nonce {
+        nonce.write(&tx.txn).await?;
+    }
+    Ok(tx)
+}
+
+/// Ends a call that succeeded: its event, its transitions and its outbox
+/// events join the changes in `tx`, then all commit together. Only after
+/// the commit is the relay woken.
+#[tracing::instrument(name = "commit_call", skip_all, fields(events = effects.events.len()))]
+pub async fn commit_call(
+    tx: WriteTx,
+    outbox: &Outbox,
+    call: &Call,
+    answer: &Answer,
+    effects: Effects,
+) -> Result<(), Error> {
+    let conn = &tx.txn;
+    let mut event = call.event(answer);
+    event.detail = effects.detail.map(|d| d.to_string());
+    let event_id = store::events::insert(conn, event).await?;
+    store::transitions::insert_all(conn, effects.transitions, event_id).await?;
+    let told = outbox.record(conn, effects.events).await?;
+    tx.commit().await?;
+    if told {
+        outbox.committed();
+    }
+    Ok(())
+}
+
+/// The answer to a call, its failure recorded (a success was recorded in
+/// its own transaction). Shared by `respond` and an operator's replay.
+pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answer {
+    super::trace(call);
+    let answer = match result {
+        Ok(answer) => {
+            tracing::info!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, "marketplace call");
+            answer
+        }
+        Err(err) => {
+            let answer = Answer::with_code(err.result_code(), err.public_message());
+            tracing::warn!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, error = ?err, "marketplace call refused");
+            record_failure(db, call, &answer).await;
+            answer
+        }
+    };
+    crate::prometheus::marketplace_call(
+        call.channel.as_str(),
+        &call.activity,
+        answer.result_code,
+        call.started.elapsed(),
+    );
+    answer
+}
+
+/// Records a refused or failed call in its own transaction. Best effort:
+/// when the database is what failed, the log line is all that is left.
+pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
+    let result = async {
+        let tx = db.begin_write().await?;
+        if let Some(nonce) = &call.nonce {
+            // Remembered even when refused; a replay is already refused.
+            store::nonces::remember(&tx.txn, &nonce.key, nonce.expires_at).await?;
+        }
+        store::events::insert(&tx.txn, call.event(answer)).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(err) = result {
+        // While the database cannot write, that was said once per failure
+        // class (store::write_health); a line per call would bury it.
+        if db.failing_writes().is_empty() {
+            tracing::error!(channel = call.channel.as_str(), activity = %call.activity, error = ?err, "could not record a failed call");
+        } else {
+            tracing::debug!(channel = call.channel.as_str(), activity = %call.activity, error = ?err, "could not record a failed call");
+        }
+    }
+}

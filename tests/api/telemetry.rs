@@ -1,0 +1,137 @@
+//! One marketplace call can be followed in the JSON log: every line logged
+//! while it is answered carries the request's span, and the span carries
+//! the call's channel, activity, tenant and instance ids.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use koogate::marketplace::signature;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("KOOGATE__LOG__FORMAT", "json")
+        .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
+        .env("KOOGATE__DATABASE__URL", &db_url)
+        .env("KOOGATE__MARKETPLACE__ACCESS_KEY", ACCESS_KEY)
+        .env("KOOGATE__MARKETPLACE__KIT_ACCESS_KEY", KIT_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("koogate starts");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stdout = child.stdout.take().expect("stdout");
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            sink.lock().expect("lock").push(line);
+        }
+    });
+    let port = wait_for_port(&lines).await;
+    let address = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let business_id = random_id("biz-");
+    let body = new_instance_body(&random_id("CS"), &business_id);
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let nonce = random_nonce();
+    let sig = signature::lifecycle_v2_signature(ACCESS_KEY, &nonce, &ts, body.as_bytes());
+    let bought = answer(
+        http.post(format!("{address}/koogallery?signature={sig}&timestamp={ts}&nonce={nonce}"))
+            .body(body),
+    )
+    .await;
+    assert_eq!(bought["resultCode"], "000000", "{bought}");
+    let instance_id = bought["instanceId"].as_str().expect("instanceId").to_string();
+
+    let tenant_id = random_id("tenant-");
+    let kit_body = json!({
+        "instanceId": instance_id, "tenantId": tenant_id, "testFlag": 0,
+        "timeStamp": beijing_now(), "orderId": "O1", "tenantCode": "huawei",
+        "name": "Example Enterprise", "domainName": "https://example.tenantaccount.com", "flag": 1,
+    })
+    .to_string();
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let kit_nonce = random_nonce();
+    let kit_sig = signature::kit_signature(KIT_KEY, &kit_nonce, &ts, kit_body.as_bytes());
+    let synced = answer(
+        http.post(format!("{address}/koogallery/produceAPI/v2/tenantSync"))
+            .header("Content-Type", "application/json")
+            .header("x-sign", kit_sig)
+            .header("x-timestamp", ts)
+            .header("x-nonce", kit_nonce)
+            .body(kit_body),
+    )
+    .await;
+    assert_eq!(synced["resultCode"], "000000", "{synced}");
+
+    let purchase = call_line(&lines, "newInstance").await;
+    let span = &purchase["span"];
+    assert_eq!(span["name"], "request", "{purchase}");
+    assert_eq!(span["method"], "POST", "{purchase}");
+    assert_eq!(span["path"], "/koogallery", "{purchase}");
+    assert_eq!(span["channel"], "lifecycle_v2", "{purchase}");
+    assert_eq!(span["activity"], "newInstance", "{purchase}");
+    assert_eq!(span["instance_id"], instance_id.as_str(), "{purchase}");
+    let purchase_request = span["request_id"].as_str().expect("a request id").to_string();
+
+    let sync = call_line(&lines, "tenantSync").await;
+    let span = &sync["span"];
+    assert_eq!(span["path"], "/koogallery/produceAPI/v2/tenantSync", "{sync}");
+    assert_eq!(span["channel"], "kit_v2", "{sync}");
+    assert_eq!(span["tenant_id"], tenant_id.as_str(), "{sync}");
+    assert_eq!(span["instance_id"], instance_id.as_str(), "{sync}");
+    let sync_request = span["request_id"].as_str().expect("a request id");
+    assert_ne!(sync_request, purchase_request, "each request has its own id");
+
+    // The span names the path only: the query's signature never shows.
+    let log = lines.lock().expect("lock").join("\n");
+    assert!(!log.contains(&sig) && !log.contains(&nonce), "the query string was logged:\n{log}");
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("sent").json().await.expect("a JSON answer")
+}
+
+/// The JSON line koogate logged for the call of `activity`, once written.
+async fn call_line(lines: &Arc<Mutex<Vec<String>>>, activity: &str) -> Value {
+    for _ in 0..100 {
+        let found = lines.lock().expect("lock").iter().find_map(|line| {
+            let value: Value = serde_json::from_str(line).ok()?;
+            (value["fields"]["message"] == "marketplace call"
+                && value["fields"]["activity"] == activity)
+                .then_some(value)
+        });
+        if let Some(line) = found {
+            return line;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no log line for {activity}:\n{}", lines.lock().expect("lock").join("\n"));
+}
+
+async fn wait_for_port(lines: &Arc<Mutex<Vec<String>>>) -> u16 {
+    for _ in 0..200 {
+        let port = lines.lock().expect("lock").iter().find_map(|line| {
+            let value: Value = serde_json::from_str(line).ok()?;
+            value["fields"]["port"].as_u64()
+        });
+        if let Some(port) = port {
+            return u16::try_from(port).expect("a port");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("koogate did not start:\n{}", lines.lock().expect("lock").join("\n"));
+}
