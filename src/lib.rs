@@ -10,6 +10,7 @@ pub mod health;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
+pub mod open_api;
 pub mod outbox;
 pub mod prometheus;
 pub mod settings;

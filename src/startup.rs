@@ -14,9 +14,9 @@ use secrecy::ExposeSecret;
 use crate::error::Error;
 use crate::kv::Kv;
 use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::Db;
 use crate::vault::Vault;
-use crate::state::AppState;
 use crate::{health, telemetry};
 
 pub struct Application {
