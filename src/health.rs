@@ -19,6 +19,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": status(database && redis.unwrap_or(true)),
         "database": status(database),
         "redis": redis.map(status).unwrap_or("not configured"),
+        // Informative only: a refused AK/SK delays entitlements, it does
+        // not stop koogate from answering the marketplace.
+        "open_api": state.open_api.as_ref().map(|o| o.health().as_str()).unwrap_or("not configured"),
     });
     if database && redis.unwrap_or(true) {
         HttpResponse::Ok().json(body)

@@ -51,6 +51,12 @@ impl Application {
         let upstream_http = crate::gate::proxy::upstream_client()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let outbox = crate::outbox::Outbox::from_settings(&settings)?;
+        let open_api = crate::open_api::client::OpenApi::from_settings(
+            &settings.open_api,
+            access_keys.first().map(String::as_str),
+        )
+        .map_err(|e| Error::Internal(format!("cannot build the Open API client: {e}")))?
+        .map(std::sync::Arc::new);
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
@@ -69,6 +75,7 @@ impl Application {
                 env
             },
             outbox,
+            open_api,
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,

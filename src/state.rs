@@ -35,4 +35,6 @@ pub struct AppState {
     pub pages: minijinja::Environment<'static>,
     /// Events for the vendor's app (`upstream.webhook_url`).
     pub outbox: crate::outbox::Outbox,
+    /// The marketplace's seller Open API; `None` without AK/SK.
+    pub open_api: Option<std::sync::Arc<crate::open_api::client::OpenApi>>,
 }

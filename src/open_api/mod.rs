@@ -2,4 +2,5 @@
 //! to KooGallery. The APIG request signer, the client with its retries and
 //! rate limit, order details and the entitlement they give each instance.
 
+pub mod client;
 pub mod signer;
