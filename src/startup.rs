@@ -90,6 +90,7 @@ impl Application {
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
         crate::outbox::relay::spawn(state.clone());
+        crate::open_api::fetch::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();

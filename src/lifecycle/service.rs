@@ -46,6 +46,10 @@ pub async fn execute(state: &AppState, call: &Call, command: &Command) -> Result
         }
         Command::Release { instance_id } => release(conn, instance_id, t, e).await?,
     };
+    // Order details are fetched later, from a queue written with the call.
+    if state.open_api.is_some() {
+        crate::open_api::fetch::queue(conn, command).await?;
+    }
     let event_id = store::events::insert(conn, call.event(&answer)).await?;
     store::transitions::insert_all(conn, transitions, event_id).await?;
     let told = state.outbox.record(conn, events).await?;

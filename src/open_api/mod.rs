@@ -3,4 +3,7 @@
 //! rate limit, order details and the entitlement they give each instance.
 
 pub mod client;
+pub mod entitlement;
+pub mod fetch;
+pub mod order;
 pub mod signer;
