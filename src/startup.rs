@@ -210,6 +210,7 @@ fn app_api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants/{tenant_id}", web::get().to(app_api::tenant));
     cfg.route("/tenants/{tenant_id}/departments", web::get().to(app_api::departments));
     cfg.route("/tenants/{tenant_id}/users", web::get().to(app_api::users));
+    cfg.route("/instances/{instance_id}", web::get().to(app_api::instance));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the
