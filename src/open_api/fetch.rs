@@ -276,6 +276,6 @@ async fn store_details(
 fn pause_ms(settings: &OpenApiSettings, attempts: i32) -> i64 {
     let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
     let base = i64::try_from(settings.retry_base_ms).unwrap_or(1_000);
-    let delay = base.saturating_mul(1i64 << doublings).min(MAX_PAUSE_MS).max(1);
+    let delay = base.saturating_mul(1i64 << doublings).clamp(1, MAX_PAUSE_MS);
     delay / 2 + rand::thread_rng().gen_range(0..=delay / 2)
 }
