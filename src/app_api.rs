@@ -53,6 +53,17 @@ struct TenantView {
     /// The active instance that opens the tenant, if any.
     instance_id: Option<String>,
     test_flag: bool,
+    /// One per live (not released) bound instance.
+    entitlements: Vec<InstanceEntitlement>,
+}
+
+/// An instance's entitlement, named by its instance.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceEntitlement {
+    instance_id: String,
+    #[serde(flatten)]
+    entitlement: crate::open_api::entitlement::Entitlement,
 }
 
 /// The tenant if it is live, with its status; 404 otherwise.
@@ -79,6 +90,7 @@ pub async fn tenant(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let (row, status, instance_id) = live_tenant(&state, &path.into_inner()).await?;
+    let entitlements = entitlements_of(&state.db.conn, &row.tenant_id).await?;
     Ok(HttpResponse::Ok().json(TenantView {
         tenant_id: row.tenant_id,
         tenant_code: row.tenant_code,
@@ -86,6 +98,54 @@ pub async fn tenant(
         status,
         instance_id,
         test_flag: row.test_flag,
+        entitlements,
+    }))
+}
+
+async fn entitlements_of(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant_id: &str,
+) -> Result<Vec<InstanceEntitlement>, Error> {
+    let mut out = Vec::new();
+    for (_, instance) in store::tenants::instances_of(conn, &[tenant_id.to_string()]).await? {
+        if instance.status == crate::lifecycle::Status::Released.as_str() {
+            continue;
+        }
+        let entitlement = crate::open_api::entitlement::of_instance(conn, &instance).await?;
+        out.push(InstanceEntitlement { instance_id: instance.instance_id, entitlement });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceView {
+    instance_id: String,
+    tenant_ids: Vec<String>,
+    /// `active` or `frozen`.
+    status: String,
+    entitlement: crate::open_api::entitlement::Entitlement,
+}
+
+/// `GET /app-api/v1/instances/{instanceId}`: a live instance, its tenants
+/// and what it is entitled to; 404 for an unknown or released one.
+pub async fn instance(
+    _: AppAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let conn = &state.db.conn;
+    let row = store::instances::find(conn, &path.into_inner())
+        .await?
+        .filter(|i| i.status != crate::lifecycle::Status::Released.as_str())
+        .ok_or(Error::NotFound)?;
+    let entitlement = crate::open_api::entitlement::of_instance(conn, &row).await?;
+    let tenant_ids = store::tenants::bound_by(conn, &row.instance_id).await?;
+    Ok(HttpResponse::Ok().json(InstanceView {
+        instance_id: row.instance_id,
+        tenant_ids,
+        status: row.status,
+        entitlement,
     }))
 }
 

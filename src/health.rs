@@ -74,6 +74,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": if ready { "ok" } else { "unavailable" },
         "database": database.as_str(),
         "redis": redis.map(Probe::as_str).unwrap_or("not configured"),
+        // Informative only: a refused AK/SK delays entitlements, it does
+        // not stop koogate from answering the marketplace.
+        "open_api": state.open_api.as_ref().map(|o| o.health().as_str()).unwrap_or("not configured"),
     });
     if ready {
         HttpResponse::Ok().json(body)

@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
+pub mod open_api;
 pub mod outbox;
 pub mod prometheus;
 pub mod settings;

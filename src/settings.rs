@@ -53,6 +53,16 @@ const KNOWN_KEYS: &[&str] = &[
     "outbox.lease_ms",
     "outbox.timeout_ms",
     "outbox.poll_ms",
+    "open_api.site",
+    "open_api.base_url",
+    "open_api.access_key_id",
+    "open_api.secret_access_key",
+    "open_api.max_requests_per_sec",
+    "open_api.reconcile_interval_secs",
+    // Undocumented: the Open API client's clock, shortened by tests.
+    "open_api.timeout_ms",
+    "open_api.retry_base_ms",
+    "open_api.poll_ms",
 ];
 
 /// The settings whose values are secrets: they may be given as `key_file`
@@ -67,6 +77,8 @@ const SECRET_KEYS: &[&str] = &[
     "upstream.api_token",
     "admin.password_hash",
     "admin.api_token",
+    "open_api.access_key_id",
+    "open_api.secret_access_key",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +96,7 @@ pub struct Settings {
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
+    pub open_api: OpenApiSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +204,72 @@ impl Default for OutboxTuning {
             timeout_ms: 5_000,
             poll_ms: 1_000,
         }
+    }
+}
+
+/// Which marketplace site the seller Open API is called on (research
+/// open-api-and-apig-signing.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Site {
+    Cn,
+    Intl,
+    Eu,
+}
+
+/// The seller Open API (protocol §9). Without both keys koogate makes no
+/// call to the marketplace and works as it always did.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OpenApiSettings {
+    pub site: Site,
+    pub base_url: String,
+    pub access_key_id: SecretString,
+    pub secret_access_key: SecretString,
+    pub max_requests_per_sec: u32,
+    pub reconcile_interval_secs: u64,
+    /// Undocumented, not a contract: one call's timeout.
+    #[serde(default = "default_open_api_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Undocumented, not a contract: first retry delay, doubling.
+    #[serde(default = "default_open_api_retry_base_ms")]
+    pub retry_base_ms: u64,
+    /// Undocumented, not a contract: how often an idle fetcher looks for work.
+    #[serde(default = "default_open_api_poll_ms")]
+    pub poll_ms: u64,
+}
+
+fn default_open_api_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_open_api_retry_base_ms() -> u64 {
+    1_000
+}
+
+fn default_open_api_poll_ms() -> u64 {
+    1_000
+}
+
+impl OpenApiSettings {
+    /// Both keys given: the Open API is on.
+    pub fn enabled(&self) -> bool {
+        !self.access_key_id.expose_secret().is_empty()
+            && !self.secret_access_key.expose_secret().is_empty()
+    }
+
+    /// The hosts to call, in order: `base_url` alone when set, else the
+    /// site's host; China's has a documented fallback on `.cn`.
+    pub fn base_urls(&self) -> Vec<String> {
+        let base = self.base_url.trim().trim_end_matches('/');
+        if !base.is_empty() {
+            return vec![base.to_string()];
+        }
+        let hosts: &[&str] = match self.site {
+            Site::Cn => &["https://mkt.myhuaweicloud.com", "https://mkt.myhuaweicloud.cn"],
+            Site::Intl => &["https://mkt-intl.myhuaweicloud.com"],
+            Site::Eu => &["https://mkt.myhuaweicloud.eu"],
+        };
+        hosts.iter().map(|h| h.to_string()).collect()
     }
 }
 
@@ -311,6 +390,27 @@ impl Settings {
                 "outbox.lease_ms must be at least twice outbox.timeout_ms".to_string(),
             ));
         }
+        self.validate_open_api()
+    }
+
+    fn validate_open_api(&self) -> Result<(), Error> {
+        let open_api = &self.open_api;
+        let ak = open_api.access_key_id.expose_secret().is_empty();
+        let sk = open_api.secret_access_key.expose_secret().is_empty();
+        if ak != sk {
+            return Err(Error::Config(
+                "open_api.access_key_id and open_api.secret_access_key go together".to_string(),
+            ));
+        }
+        if open_api.max_requests_per_sec == 0 {
+            return Err(Error::Config(
+                "open_api.max_requests_per_sec must be at least 1".to_string(),
+            ));
+        }
+        let base = open_api.base_url.trim();
+        if !base.is_empty() && reqwest::Url::parse(base).is_err() {
+            return Err(Error::Config("open_api.base_url is not a URL".to_string()));
+        }
         Ok(())
     }
 
@@ -365,6 +465,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("admin.password_hash", ""),
     ("admin.api_token", ""),
     ("log.format", "pretty"),
+    ("open_api.site", "cn"),
+    ("open_api.base_url", ""),
+    ("open_api.access_key_id", ""),
+    ("open_api.secret_access_key", ""),
+    ("open_api.max_requests_per_sec", "10"),
+    ("open_api.reconcile_interval_secs", "86400"),
 ];
 
 fn default_file() -> Option<PathBuf> {
@@ -457,6 +563,45 @@ mod tests {
             ..Sources::default()
         };
         assert!(Settings::load(&sources).is_err());
+    }
+
+    #[test]
+    fn the_open_api_is_off_by_default_and_on_the_china_site_with_its_fallback() {
+        let s = load(&[]);
+        assert!(!s.open_api.enabled());
+        assert_eq!(s.open_api.site, Site::Cn);
+        assert_eq!(s.open_api.max_requests_per_sec, 10);
+        assert_eq!(s.open_api.reconcile_interval_secs, 86_400);
+        assert_eq!(
+            s.open_api.base_urls(),
+            vec!["https://mkt.myhuaweicloud.com", "https://mkt.myhuaweicloud.cn"]
+        );
+        let eu = load(&[("open_api.site", "eu")]);
+        assert_eq!(eu.open_api.base_urls(), vec!["https://mkt.myhuaweicloud.eu"]);
+        let intl =
+            load(&[("open_api.site", "intl"), ("open_api.base_url", "http://127.0.0.1:9100/")]);
+        assert_eq!(intl.open_api.base_urls(), vec!["http://127.0.0.1:9100"]);
+    }
+
+    #[test]
+    fn open_api_keys_are_secret_and_go_together() {
+        let s = load(&[
+            ("open_api.access_key_id", "AKEXAMPLE123"),
+            ("open_api.secret_access_key", "sk-very-secret-456"),
+        ]);
+        assert!(s.open_api.enabled());
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("AKEXAMPLE123") && !shown.contains("sk-very-secret-456"));
+        let half = Sources {
+            overrides: vec![("open_api.access_key_id".into(), "AK".into())],
+            ..Sources::default()
+        };
+        assert!(Settings::load(&half).is_err());
+        let bad_site = Sources {
+            overrides: vec![("open_api.site".into(), "us".into())],
+            ..Sources::default()
+        };
+        assert!(Settings::load(&bad_site).is_err());
     }
 
     #[test]

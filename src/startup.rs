@@ -51,6 +51,12 @@ impl Application {
         let upstream_http = crate::gate::proxy::upstream_client()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let outbox = std::sync::Arc::new(crate::outbox::Outbox::from_settings(&settings)?);
+        let open_api = crate::open_api::client::OpenApi::from_settings(
+            &settings.open_api,
+            access_keys.first().map(String::as_str),
+        )
+        .map_err(|e| Error::Internal(format!("cannot build the Open API client: {e}")))?
+        .map(std::sync::Arc::new);
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
         let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
@@ -69,6 +75,7 @@ impl Application {
                 env
             },
             outbox,
+            open_api,
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -83,6 +90,7 @@ impl Application {
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
         crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
+        crate::open_api::fetch::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -203,6 +211,7 @@ fn app_api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants/{tenant_id}", web::get().to(app_api::tenant));
     cfg.route("/tenants/{tenant_id}/departments", web::get().to(app_api::departments));
     cfg.route("/tenants/{tenant_id}/users", web::get().to(app_api::users));
+    cfg.route("/instances/{instance_id}", web::get().to(app_api::instance));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the

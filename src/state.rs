@@ -42,6 +42,8 @@ pub struct AppState {
     /// Events for the vendor's app (`upstream.webhook_url`); shared with
     /// this replica's relay.
     pub outbox: Arc<crate::outbox::Outbox>,
+    /// The marketplace's seller Open API; `None` without AK/SK.
+    pub open_api: Option<Arc<crate::open_api::client::OpenApi>>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             provisioning: &self.settings.provisioning,
             access_key: self.access_keys.first().map(String::as_str),
             encrypt_type: &self.settings.marketplace.encrypt_type,
+            fetch_orders: self.open_api.is_some(),
             now: Utc::now(),
         }
     }

@@ -40,6 +40,7 @@ impl Domain {
             provisioning: &self.settings.provisioning,
             access_key: Some(ACCESS_KEY),
             encrypt_type: &self.settings.marketplace.encrypt_type,
+            fetch_orders: false,
             now,
         }
     }

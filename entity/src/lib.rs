@@ -10,6 +10,8 @@ pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;
 pub mod order;
+pub mod order_fetch;
+pub mod order_line;
 pub mod outbox;
 pub mod revocation;
 pub mod session;

@@ -115,9 +115,13 @@ pub async fn instance(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let row =
-        store::instances::find(&state.db.conn, &path.into_inner()).await?.ok_or(Error::NotFound)?;
-    Ok(HttpResponse::Ok().json(InstanceView::from(row)))
+    let conn = &state.db.conn;
+    let row = store::instances::find(conn, &path.into_inner()).await?.ok_or(Error::NotFound)?;
+    let entitlement = crate::open_api::entitlement::of_instance(conn, &row).await?;
+    let mut body = serde_json::to_value(InstanceView::from(row))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    body["entitlement"] = crate::open_api::entitlement::to_json(&entitlement);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Debug, Deserialize)]

@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     pub access_key: Option<&'a str>,
     /// `marketplace.encrypt_type`, checked when appInfo is encrypted.
     pub encrypt_type: &'a str,
+    /// The Open API is configured: queue each order's details for fetching.
+    pub fetch_orders: bool,
     /// The call's clock: order and instance times, "is this expiry ahead".
     pub now: DateTime<Utc>,
 }
@@ -55,6 +57,10 @@ pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &Command) -> Result<An
         }
         Command::Release { instance_id } => changes::release(conn, instance_id, &mut fx).await?,
     };
+    // Order details are fetched later, from a queue written with the call.
+    if ctx.fetch_orders {
+        crate::open_api::fetch::queue(conn, command).await?;
+    }
     inbound::commit_call(tx, ctx.outbox, call, &answer, fx).await?;
     Ok(answer)
 }

@@ -36,6 +36,8 @@ pub enum EventType {
     InstanceUnfrozen,
     InstanceUpgraded,
     InstanceReleased,
+    /// The plan, quantity or term changed (crate::open_api::fetch).
+    InstanceEntitlementChanged,
     TenantAdded,
     TenantChanged,
     TenantDeleted,
@@ -57,6 +59,7 @@ impl EventType {
             EventType::InstanceUnfrozen => "instance.unfrozen",
             EventType::InstanceUpgraded => "instance.upgraded",
             EventType::InstanceReleased => "instance.released",
+            EventType::InstanceEntitlementChanged => "instance.entitlement_changed",
             EventType::TenantAdded => "tenant.added",
             EventType::TenantChanged => "tenant.changed",
             EventType::TenantDeleted => "tenant.deleted",

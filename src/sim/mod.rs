@@ -4,6 +4,7 @@
 
 pub mod auth_centre;
 pub mod client;
+pub mod open_api;
 pub mod story;
 
 use std::io::Write;
@@ -67,6 +68,29 @@ pub enum SimCommand {
         /// Sign this account in without showing the form (load tests).
         #[arg(long)]
         auto_user: Option<String>,
+    },
+    /// Serve the marketplace's seller Open API (order/query, usage push)
+    /// checking APIG signatures as the marketplace does.
+    OpenApi {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        bind: String,
+        /// The AK koogate signs with (open_api.access_key_id).
+        #[arg(long, env = "KOOGATE_SIM_OPEN_API_AK", default_value = "sim-ak")]
+        access_key_id: String,
+        /// The SK (open_api.secret_access_key).
+        #[arg(
+            long,
+            env = "KOOGATE_SIM_OPEN_API_SK",
+            hide_env_values = true,
+            default_value = "sim-sk"
+        )]
+        secret_access_key: String,
+        /// The KooGallery key signing usage bodies (marketplace.access_key).
+        #[arg(long, env = "KOOGATE_SIM_ACCESS_KEY", hide_env_values = true)]
+        key: String,
+        /// Calls per second before answering 406 MKT.0250 (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        rate_limit: u32,
     },
 }
 
@@ -156,6 +180,20 @@ pub async fn run(command: SimCommand) -> Result<(), Error> {
             auth_centre::serve(listener, config)?
                 .await
                 .map_err(|e| Error::Internal(format!("the auth centre stopped: {e}")))
+        }
+        SimCommand::OpenApi { bind, access_key_id, secret_access_key, key, rate_limit } => {
+            let listener = std::net::TcpListener::bind(&bind)
+                .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
+            let config = open_api::Config {
+                access_key_id,
+                secret_access_key,
+                koogallery_key: key,
+                rate_limit,
+            };
+            let _ = writeln!(out, "simulated seller Open API on http://{bind}");
+            open_api::serve(listener, config)?
+                .await
+                .map_err(|e| Error::Internal(format!("the Open API sim stopped: {e}")))
         }
     }
 }

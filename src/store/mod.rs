@@ -7,6 +7,7 @@ pub mod departments;
 pub mod events;
 pub mod instances;
 pub mod nonces;
+pub mod order_details;
 pub mod orders;
 pub mod outbox;
 pub mod revocations;

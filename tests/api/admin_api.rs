@@ -30,6 +30,7 @@ async fn instances_and_events_have_exactly_the_published_fields(app: TestApp) {
         "testFlag",
         "createdAt",
         "updatedAt",
+        "entitlement",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -54,8 +54,14 @@ async fn the_app_reads_its_tenant_tree_and_people(app: TestApp) {
     let enterprise = organised_enterprise(&app).await;
     let tenant = format!("/tenants/{}", enterprise.tenant_id);
 
-    let (status, body) = read(&app, &tenant, Some(APP_TOKEN)).await;
+    let (status, mut body) = read(&app, &tenant, Some(APP_TOKEN)).await;
     assert_eq!(status, 200, "{body}");
+    // One entitlement per live instance (the plan itself: tests/api/open_api.rs).
+    let entitlements = body.as_object_mut().and_then(|o| o.remove("entitlements"));
+    let entitlements = entitlements.as_ref().and_then(|e| e.as_array()).expect("entitlements");
+    assert_eq!(entitlements.len(), 1, "{entitlements:?}");
+    assert_eq!(entitlements[0]["instanceId"], enterprise.instance_id.as_str());
+    assert!(entitlements[0]["source"].is_string());
     assert_eq!(
         body,
         json!({

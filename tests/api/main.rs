@@ -15,6 +15,7 @@ mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
+mod open_api;
 mod outbox;
 mod protocol_shapes;
 mod redis_down;

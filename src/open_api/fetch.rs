@@ -1,0 +1,282 @@
+//! Order details, fetched behind the lifecycle's back.
+//!
+//! Every newInstance, upgradeInstance and refreshInstance queues its order
+//! in its own transaction ([`queue`]), so the 5-second answer never waits
+//! for the marketplace and a queued order survives restarts. A fetcher on
+//! every replica claims due orders with a lease (`FOR UPDATE SKIP LOCKED`
+//! on PostgreSQL), asks order/query, and in one transaction stores the
+//! lines (buyer sealed), ends the fetch, and tells the vendor's app when
+//! the instance's entitlement changed. Unavailable answers are retried
+//! with growing pauses for as long as it takes; a refusal of the order
+//! itself ends the fetch as `failed`.
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::Utc;
+use rand::distributions::{Alphanumeric, DistString};
+use rand::Rng;
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, Set};
+use serde_json::json;
+
+use super::client::{CallError, OpenApi};
+use super::entitlement;
+use super::order::{self, Details};
+use crate::error::Error;
+use crate::lifecycle::request::{Command, Scene};
+use crate::outbox::{Event, EventType, Outbox};
+use crate::settings::OpenApiSettings;
+use crate::state::AppState;
+use crate::store::{self, order_details};
+use crate::vault::Vault;
+use entity::{order_fetch, order_line};
+
+/// Fetches claimed at once (they still leave one by one under the rate limit).
+const BATCH: u64 = 8;
+/// The longest pause between tries of one order.
+const MAX_PAUSE_MS: i64 = 10 * 60 * 1000;
+
+/// Queues the order a lifecycle command names, in the command's
+/// transaction. Commands without an order queue nothing.
+pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(), Error> {
+    let (instance_id, order_id, line_id, cause) = match command {
+        Command::NewInstance(new) => (
+            &new.instance_id,
+            &new.key.order_id,
+            new.order_line_id.clone().unwrap_or_else(|| new.key.order_line_id.clone()),
+            "new_instance",
+        ),
+        Command::Upgrade(up) => {
+            (&up.instance_id, &up.key.order_id, up.key.order_line_id.clone(), "upgrade")
+        }
+        Command::Refresh(refresh) => (
+            &refresh.instance_id,
+            &refresh.key.order_id,
+            refresh.key.order_line_id.clone(),
+            match refresh.scene {
+                Scene::TrialToFormal => "refresh:trial_to_formal",
+                Scene::Renewal => "refresh:renewal",
+                Scene::RenewalChange => "refresh:renewal_change",
+                Scene::UnsubscribeRenewalPeriod => "refresh:unsubscribe_renewal_period",
+            },
+        ),
+        _ => return Ok(()),
+    };
+    if order_id.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().timestamp_millis();
+    order_details::queue(
+        conn,
+        order_fetch::ActiveModel {
+            id: NotSet,
+            instance_id: Set(instance_id.clone()),
+            order_id: Set(order_id.clone()),
+            order_line_id: Set(line_id),
+            cause: Set(cause.to_string()),
+            status: Set(order_details::PENDING.to_string()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(None),
+            claim_token: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            done_at: Set(None),
+        },
+    )
+    .await
+}
+
+/// Starts this replica's fetcher (nothing to do without the Open API).
+pub fn spawn(state: web::Data<AppState>) {
+    let Some(api) = state.open_api.clone() else { return };
+    tokio::spawn(async move {
+        let poll = Duration::from_millis(state.settings.open_api.poll_ms.max(1));
+        let mut failing = false;
+        loop {
+            let round =
+                fetch_once(&state.db, &api, &state.vault, &state.outbox, &state.settings.open_api)
+                    .await;
+            match round {
+                Ok(claimed) => {
+                    failing = false;
+                    if claimed > 0 {
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    if !failing {
+                        failing = true;
+                        tracing::warn!(error = ?err, "the order fetcher cannot reach the database; retrying");
+                    }
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    });
+}
+
+/// Claims, fetches and records one batch; returns how many were claimed.
+pub async fn fetch_once(
+    db: &store::Db,
+    api: &OpenApi,
+    vault: &Vault,
+    outbox: &Outbox,
+    settings: &OpenApiSettings,
+) -> Result<usize, Error> {
+    let token = Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
+    let now = Utc::now().timestamp_millis();
+    let lease_until = now.saturating_add(lease_ms(settings));
+    let tx = db.begin_write().await?;
+    let claimed = order_details::claim(&tx.txn, now, lease_until, &token, BATCH).await?;
+    tx.commit().await?;
+    let count = claimed.len();
+    let calls = claimed.iter().map(|row| {
+        let line = (!row.order_line_id.is_empty()).then_some(row.order_line_id.as_str());
+        api.order_query(&row.order_id, line)
+    });
+    let outcomes = futures_util::future::join_all(calls).await;
+    for (row, outcome) in claimed.iter().zip(outcomes) {
+        record(db, vault, outbox, settings, row, &token, outcome).await?;
+    }
+    Ok(count)
+}
+
+/// Long enough for every try of a call and the pauses between them.
+fn lease_ms(settings: &OpenApiSettings) -> i64 {
+    let ms = settings
+        .timeout_ms
+        .saturating_mul(4)
+        .saturating_add(settings.retry_base_ms.saturating_mul(4));
+    i64::try_from(ms).unwrap_or(i64::MAX).saturating_add(5_000)
+}
+
+async fn record(
+    db: &store::Db,
+    vault: &Vault,
+    outbox: &Outbox,
+    settings: &OpenApiSettings,
+    row: &order_fetch::Model,
+    token: &str,
+    outcome: Result<super::client::Answer, CallError>,
+) -> Result<(), Error> {
+    let now = Utc::now().timestamp_millis();
+    let tx = db.begin_write().await?;
+    let conn = &tx.txn;
+    let mut told = false;
+    match outcome {
+        Ok(answer) => match order::parse(&answer.json) {
+            Some(details) => {
+                told = store_details(conn, vault, outbox, row, token, details, now).await?;
+            }
+            None => {
+                order_details::finish(
+                    conn,
+                    row.id,
+                    token,
+                    order_details::FAILED,
+                    Some("no orderInfo in the answer"),
+                    now,
+                )
+                .await?;
+            }
+        },
+        Err(CallError::Refused { status, code, .. }) => {
+            let error = format!("refused: HTTP {status} {code}");
+            tracing::warn!(order_id = %row.order_id, error = %error, "the marketplace refused an order query");
+            order_details::finish(conn, row.id, token, order_details::FAILED, Some(&error), now)
+                .await?;
+        }
+        Err(err @ (CallError::Unavailable(_) | CallError::CredentialsRefused { .. })) => {
+            let at = now.saturating_add(pause_ms(settings, row.attempts));
+            let error: String = err.to_string().chars().take(200).collect();
+            order_details::retry_at(conn, row.id, token, &error, at).await?;
+        }
+    }
+    tx.commit().await?;
+    if told {
+        outbox.committed();
+    }
+    Ok(())
+}
+
+/// Stores the lines and ends the fetch, under the claim; `true` when an
+/// outbox event was written.
+async fn store_details(
+    conn: &impl ConnectionTrait,
+    vault: &Vault,
+    outbox: &Outbox,
+    row: &order_fetch::Model,
+    token: &str,
+    details: Details,
+    now: i64,
+) -> Result<bool, Error> {
+    if !order_details::finish(conn, row.id, token, order_details::DONE, None, now).await? {
+        // Another replica took it over after our lease ran out.
+        return Ok(false);
+    }
+    let instance = store::instances::find(conn, &row.instance_id).await?;
+    let before = match &instance {
+        Some(i) => Some(entitlement::of_instance(conn, i).await?),
+        None => None,
+    };
+    let buyer_sealed = match &details.buyer {
+        Some(buyer) => Some(vault.seal(&buyer.to_string())?),
+        None => None,
+    };
+    let lines = details
+        .lines
+        .into_iter()
+        .filter(|l| row.order_line_id.is_empty() || l.order_line_id == row.order_line_id)
+        .map(|l| order_line::ActiveModel {
+            id: NotSet,
+            fetch_id: Set(row.id),
+            instance_id: Set(row.instance_id.clone()),
+            order_id: Set(row.order_id.clone()),
+            order_line_id: Set(l.order_line_id),
+            order_type: Set(l.order_type),
+            charging_mode: Set(l.charging_mode),
+            period_type: Set(l.period_type),
+            period_number: Set(l.period_number),
+            expire_time: Set(l.expire_time),
+            create_time: Set(l.create_time),
+            product_id: Set(l.product_id),
+            sku_code: Set(l.sku_code),
+            product_name: Set(l.product_name),
+            linear_value: Set(l.linear_value),
+            currency: Set(l.currency),
+            currency_after_discount: Set(l.currency_after_discount),
+            extend_params: Set(l.extend_params),
+            buyer_sealed: Set(buyer_sealed.clone()),
+            raw_answer: Set(details.redacted.clone()),
+            fetched_at: Set(now),
+        })
+        .collect();
+    order_details::insert_lines(conn, lines).await?;
+    let (Some(instance), Some(before)) = (instance, before) else { return Ok(false) };
+    let after = entitlement::of_instance(conn, &instance).await?;
+    if after == before {
+        return Ok(false);
+    }
+    let event = Event::new(
+        EventType::InstanceEntitlementChanged,
+        instance.tenant_id.as_deref(),
+        Some(&instance.instance_id),
+        json!({
+            "instanceId": instance.instance_id,
+            "tenantId": instance.tenant_id,
+            "orderId": row.order_id,
+            "before": entitlement::to_json(&before),
+            "after": entitlement::to_json(&after),
+        }),
+    );
+    outbox.record(conn, vec![event]).await
+}
+
+/// `retry_base * 2^(attempts-1)`, jittered in its upper half, at most ten minutes.
+fn pause_ms(settings: &OpenApiSettings, attempts: i32) -> i64 {
+    let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let base = i64::try_from(settings.retry_base_ms).unwrap_or(1_000);
+    let delay = base.saturating_mul(1i64 << doublings).clamp(1, MAX_PAUSE_MS);
+    delay / 2 + rand::thread_rng().gen_range(0..=delay / 2)
+}
