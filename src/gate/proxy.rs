@@ -10,6 +10,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access::RevocationReason;
 use crate::error::Error;
 use crate::gate::cache::Seen;
 use crate::gate::identity::Claims;
@@ -175,21 +176,21 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
 
 /// A session whose access ended: a page (browsers) or JSON saying why,
 /// 403 while frozen or revoked, 410 once released.
-fn ended(state: &AppState, req: &HttpRequest, reason: &str) -> HttpResponse {
+fn ended(state: &AppState, req: &HttpRequest, reason: &RevocationReason) -> HttpResponse {
     let (status, code, title, message) = match reason {
-        "frozen" => (
+        RevocationReason::Frozen => (
             StatusCode::FORBIDDEN,
             "frozen",
             "Access suspended",
             "Your organisation's subscription is suspended. Please contact its administrator.",
         ),
-        "released" => (
+        RevocationReason::Released => (
             StatusCode::GONE,
             "released",
             "Subscription ended",
             "Your organisation's subscription has ended.",
         ),
-        _ => (
+        RevocationReason::Revoked => (
             StatusCode::FORBIDDEN,
             "revoked",
             "No access",

@@ -304,7 +304,7 @@ async fn freeze(
         ));
         events.push(status_event(EventType::InstanceFrozen, &row, reason.as_str()));
         store::instances::update(conn, row).await?;
-        crate::sso::revoke::after_instance_change(conn, instance_id).await?;
+        crate::access::revoke::after_instance_change(conn, instance_id).await?;
     }
     Ok(Answer::success())
 }
@@ -384,7 +384,7 @@ async fn release(
     events.push(status_event(EventType::InstanceReleased, &row, "release"));
     store::instances::update(conn, row).await?;
     crate::sync::service::erase_unbound_tenants(conn, instance_id).await?;
-    crate::sso::revoke::after_instance_change(conn, instance_id).await?;
+    crate::access::revoke::after_instance_change(conn, instance_id).await?;
     Ok(Answer::success())
 }
 

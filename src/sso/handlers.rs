@@ -11,9 +11,10 @@ use super::oidc::{Dialect, OidcClient};
 use super::{
     login_cookie_name, pages, random_token, session_cookie_name, tenant_cookie_name, token_hash,
 };
+use crate::access::{self, SignIn, TenantAccess};
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store::{self, tenants::Access};
+use crate::store;
 use entity::{login_state, session, tenant, tenant_app};
 
 /// A login state waits this long for its callback.
@@ -177,16 +178,16 @@ async fn usable_tenant(
                 "This organisation is not known here.",
             )
         })?;
-    match store::tenants::access(conn, &tenant).await?.0 {
-        Access::Open => {}
-        Access::Frozen => {
+    match access::of_tenant(conn, &tenant).await? {
+        TenantAccess::Open { .. } => {}
+        TenantAccess::Frozen => {
             return Err(Refusal::new(
                 StatusCode::FORBIDDEN,
                 "Access suspended",
                 "Your organisation's subscription is suspended. Please contact its administrator.",
             ));
         }
-        Access::Released => {
+        TenantAccess::Released | TenantAccess::Deleted => {
             return Err(Refusal::new(
                 StatusCode::GONE,
                 "Subscription ended",
@@ -480,14 +481,16 @@ async fn admit(
     started: i64,
 ) -> Result<HttpResponse, Refusal> {
     let tenant_id = tenant.tenant_id.as_str();
-    let Some(user) =
-        store::users::signable(&state.db.conn, tenant_id, &app.app_id, &signed_in.user_name)
-            .await?
+    let (user, facts) =
+        store::users::sign_in_facts(&state.db.conn, tenant_id, &app.app_id, &signed_in.user_name)
+            .await?;
+    let tenant_access = access::of_tenant(&state.db.conn, tenant).await?;
+    let (SignIn::Allowed, Some(user)) = (access::user_may_sign_in(&tenant_access, facts), user)
     else {
         tracing::info!(tenant_id, user_name = %signed_in.user_name, "sign-in refused: not granted or disabled");
         return Err(Refusal::new(StatusCode::FORBIDDEN, "No access", "Your account has not been given access to this application. Please ask your organisation's administrator."));
     };
-    let (_, instance_id) = store::tenants::access(&state.db.conn, tenant).await?;
+    let instance_id = tenant_access.instance_id().map(str::to_string);
     let now = Utc::now().timestamp_millis();
     let email = signed_in.email.filter(|e| !e.is_empty());
     let tokens = signed_in.tokens;
@@ -610,7 +613,7 @@ pub enum Current {
     Live(Box<session::Model>),
     /// Access ended while the session was open: `frozen`, `released` or
     /// `revoked`.
-    Ended(String),
+    Ended(access::RevocationReason),
 }
 
 /// The session a request carries, if it is still good: not past its

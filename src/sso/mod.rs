@@ -8,7 +8,6 @@ pub mod handlers;
 pub mod local;
 pub mod oidc;
 pub mod pages;
-pub mod revoke;
 
 use sha2::{Digest, Sha256};
 

@@ -81,7 +81,12 @@ async fn tenant_sync(
                 events.push(tenant_event(EventType::TenantDeleted, &row, &sync.common));
                 store::tenants::upsert(conn, row).await?;
             }
-            crate::sso::revoke::tenant(conn, tenant_id, "released").await?;
+            crate::access::revoke::tenant(
+                conn,
+                tenant_id,
+                crate::access::RevocationReason::Released,
+            )
+            .await?;
         }
         Flag::Add | Flag::Modify => {
             // A modify changes only name and domainName; one for a tenant
@@ -310,7 +315,7 @@ async fn auth_sync(
             events.extend(user_event(EventType::UserChanged, changed));
             store::users::upsert_users(conn, users).await?;
             store::users::upsert_grants(conn, grants).await?;
-            crate::sso::revoke::users(conn, tenant_id, &ended).await?;
+            crate::access::revoke::users(conn, tenant_id, &ended).await?;
         }
         Flag::Cancel => {
             let revoked = current
@@ -322,7 +327,7 @@ async fn auth_sync(
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
-            crate::sso::revoke::users(conn, tenant_id, &names).await?;
+            crate::access::revoke::users(conn, tenant_id, &names).await?;
         }
         Flag::Delete => {
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
@@ -336,7 +341,7 @@ async fn auth_sync(
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             store::users::delete(conn, tenant_id, &names).await?;
-            crate::sso::revoke::users(conn, tenant_id, &names).await?;
+            crate::access::revoke::users(conn, tenant_id, &names).await?;
         }
     }
     Ok((stale > 0).then(|| json!({"skippedAsOlder": stale})))
