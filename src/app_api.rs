@@ -1,8 +1,8 @@
 //! `/app-api/v1/*`: what the vendor's own app may read about its tenants
 //! (org pickers, user lists) without speaking the marketplace protocol.
-//! Authenticated by `upstream.api_token`; answers only for live tenants
-//! (bound to an active or frozen instance, not deleted): a released or
-//! deleted tenant is gone for the app, as it is for its users.
+//! Authenticated by `upstream.api_token`; answers only for tenants the
+//! access rule calls open or frozen: a released or deleted tenant is gone
+//! for the app, as it is for its users.
 //!
 //! Personal fields (email, phone) are not served: the app receives the
 //! signed-in user's own at sign-in (`/sso/me`).
