@@ -34,7 +34,8 @@ async fn seen(app: &TestApp, tenant_id: &str) -> Seen {
     let (status, list) = app.admin_get(&format!("/admin/api/tenants?test=1&q={tenant_id}")).await;
     assert_eq!((status, &list["total"]), (200, &json!(1)), "{list}");
     let admin = list["tenants"][0]["status"].as_str().expect("a status").to_string();
-    let (status, overview) = app.admin_get(&format!("/admin/api/tenants/{tenant_id}/overview")).await;
+    let (status, overview) =
+        app.admin_get(&format!("/admin/api/tenants/{tenant_id}/overview")).await;
     assert_eq!(status, 200);
     assert_eq!(overview["tenant"]["status"], admin.as_str(), "the list and the page agree");
     // The status filter is the rule's SQL twin: it finds the tenant under
@@ -153,6 +154,9 @@ async fn a_granted_user_of_a_test_tenant_without_an_instance_signs_in(app: TestA
     browser.sign_in(&format!("tenant={}", tenant.tenant_id)).await.assert_lands_on("/");
     let (status, me) = browser.me().await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!((me["tenantId"].as_str(), &me["instanceId"]), (Some(tenant.tenant_id.as_str()), &Value::Null));
+    assert_eq!(
+        (me["tenantId"].as_str(), &me["instanceId"]),
+        (Some(tenant.tenant_id.as_str()), &Value::Null)
+    );
 }
 on_both_backends!(a_granted_user_of_a_test_tenant_without_an_instance_signs_in, super::SETTINGS);
