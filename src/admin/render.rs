@@ -128,3 +128,25 @@ pub fn render<T: Serialize>(state: &AppState, viewer: &Viewer, name: &str, view:
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error page is the template's, and what the message says is
+    /// escaped, not markup.
+    #[test]
+    fn an_error_page_escapes_its_message() {
+        let response =
+            HtmlError::from(Error::invalid("<script>alert(1)</script>")).error_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        assert!(body.contains("<h1>Not possible</h1>"), "{body}");
+        assert!(body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{body}");
+        assert!(!body.contains("<script>"), "{body}");
+    }
+}
