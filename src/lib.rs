@@ -1,9 +1,11 @@
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin;
 pub mod app_api;
 pub mod bearer;
 pub mod cli;
+pub mod department_tree;
 pub mod error;
 pub mod gate;
 pub mod health;

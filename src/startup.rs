@@ -59,7 +59,7 @@ impl Application {
         .map(std::sync::Arc::new);
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
-        let revocations = crate::sso::revoke::Revocations::new(settings.sso.session_ttl_secs);
+        let revocations = crate::access::revoke::Revocations::new(settings.sso.session_ttl_secs);
         revocations.refresh(&db.conn).await?;
         let state = web::Data::new(AppState {
             rsa_key,
@@ -71,7 +71,7 @@ impl Application {
             oidc: Default::default(),
             pages: {
                 let mut env = crate::sso::pages::environment();
-                crate::admin::pages::register(&mut env);
+                crate::admin::render::register(&mut env);
                 env
             },
             outbox,
@@ -170,7 +170,7 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    use crate::admin::{actions, api, auth, outbox, pages};
+    use crate::admin::{actions, api, auth, events, outbox, pages};
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
@@ -182,8 +182,8 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/instances", get().to(pages::instances));
     cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
     cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
-    cfg.route("/events", get().to(pages::events));
-    cfg.route("/events/{id}", get().to(pages::event));
+    cfg.route("/events", get().to(events::events));
+    cfg.route("/events/{id}", get().to(events::event));
     cfg.route("/events/{id}/replay", post().to(actions::replay));
     cfg.route("/outbox", get().to(outbox::page));
     cfg.route("/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
@@ -194,8 +194,8 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/dashboard", get().to(pages::dashboard));
     cfg.route("/api/tenants", get().to(pages::tenants));
     cfg.route("/api/tenants/{tenant_id}/overview", get().to(pages::tenant));
-    cfg.route("/api/events/filtered", get().to(pages::events));
-    cfg.route("/api/events/{id}", get().to(pages::event));
+    cfg.route("/api/events/filtered", get().to(events::events));
+    cfg.route("/api/events/{id}", get().to(events::event));
     cfg.route("/api/outbox/overview", get().to(outbox::page));
     cfg.route("/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/api/tenants/{tenant_id}/departments", get().to(api::departments));
@@ -289,7 +289,7 @@ async fn purge_sessions(state: &AppState) -> Result<u64, Error> {
 /// when reading starts failing and once when it recovers.
 fn spawn_revocation_reader(state: web::Data<AppState>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::sso::revoke::REFRESH_EVERY);
+        let mut tick = tokio::time::interval(crate::access::revoke::REFRESH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {

@@ -34,7 +34,7 @@ pub struct AppState {
     pub identity: crate::gate::identity::Keys,
     /// Recently checked sessions and their identity tokens (half a second).
     pub gate_cache: crate::gate::cache::GateCache,
-    pub revocations: crate::sso::revoke::Revocations,
+    pub revocations: crate::access::revoke::Revocations,
     /// Which tenants sign in with OpenID Connect, and their providers.
     pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Operator;
-use super::pages::PageResult;
+use super::render::PageResult;
 use crate::error::Error;
 use crate::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;

@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{FreezeCause, InstanceStatus};
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store;
@@ -43,9 +44,9 @@ fn check_bearer(req: &HttpRequest) -> Result<AdminAccess, Error> {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceView {
     pub instance_id: String,
-    pub status: String,
+    pub status: InstanceStatus,
     pub trial: bool,
-    pub frozen_reason: Option<String>,
+    pub frozen_reason: Option<FreezeCause>,
     pub expire_time: Option<String>,
     pub order_id: String,
     pub order_line_id: Option<String>,
@@ -58,13 +59,14 @@ pub struct InstanceView {
     pub updated_at: String,
 }
 
-impl From<instance::Model> for InstanceView {
-    fn from(row: instance::Model) -> Self {
-        InstanceView {
+impl InstanceView {
+    /// The row, its status parsed at the store boundary.
+    fn new(row: instance::Model) -> Result<InstanceView, Error> {
+        Ok(InstanceView {
+            status: store::instances::status(&row)?,
+            frozen_reason: store::instances::freeze_cause(&row),
             instance_id: row.instance_id,
-            status: row.status,
             trial: row.trial,
-            frozen_reason: row.frozen_reason,
             expire_time: row.expire_time,
             order_id: row.order_id,
             order_line_id: row.order_line_id,
@@ -75,7 +77,7 @@ impl From<instance::Model> for InstanceView {
             test_flag: row.test_flag,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
-        }
+        })
     }
 }
 
@@ -118,10 +120,15 @@ pub async fn instance(
     let conn = &state.db.conn;
     let row = store::instances::find(conn, &path.into_inner()).await?.ok_or(Error::NotFound)?;
     let entitlement = crate::open_api::entitlement::of_instance(conn, &row).await?;
-    let mut body = serde_json::to_value(InstanceView::from(row))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    body["entitlement"] = crate::open_api::entitlement::to_json(&entitlement);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(InstanceDetail { view: InstanceView::new(row)?, entitlement }))
+}
+
+/// One instance, with what it is entitled to.
+#[derive(Debug, Serialize)]
+struct InstanceDetail {
+    #[serde(flatten)]
+    view: InstanceView,
+    entitlement: crate::open_api::entitlement::Entitlement,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,19 +147,21 @@ pub async fn list_instances(
     query: web::Query<InstanceQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    if let Some(status) = &query.status {
-        if crate::lifecycle::Status::parse(status).is_none() {
-            return Err(Error::invalid("status must be active, frozen or released"));
-        }
-    }
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            InstanceStatus::parse(s)
+                .ok_or_else(|| Error::invalid("status must be active, frozen or released"))?,
+        ),
+    };
     let filter = store::instances::ListFilter {
         order_id: query.order_id,
         tenant_id: query.tenant_id,
-        status: query.status,
+        status,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     let rows = store::instances::list(&state.db.conn, &filter).await?;
-    let views: Vec<InstanceView> = rows.into_iter().map(InstanceView::from).collect();
+    let views = rows.into_iter().map(InstanceView::new).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(views))
 }
 

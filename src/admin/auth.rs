@@ -28,7 +28,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::pages::PageResult;
+use super::render::PageResult;
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::sso::cookies::{cookie_secure, local_path};

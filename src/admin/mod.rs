@@ -1,8 +1,13 @@
 //! The operators' side: the JSON API, and the admin site (sign-in, pages,
-//! actions).
+//! actions). Pages and their `/admin/api/` twins share one view type per
+//! answer (`views`), rendered by `render`.
 
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod events;
 pub mod outbox;
 pub mod pages;
+pub mod render;
+pub mod viewer;
+pub mod views;

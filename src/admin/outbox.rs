@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::AdminAccess;
+use super::render::{render, PageResult};
+use super::viewer::Viewer;
+use super::views::when;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store;
@@ -147,51 +150,77 @@ pub struct PageQuery {
 /// hundred), the dead letters (newest hundred), a redeliver button each.
 pub async fn page(
     state: web::Data<AppState>,
-    operator: super::pages::Viewer,
+    viewer: Viewer,
     query: web::Query<PageQuery>,
-) -> super::pages::PageResult {
+) -> PageResult {
     let conn = &state.db.conn;
     let stats = store::outbox::stats(conn).await?;
     let now = Utc::now().timestamp_millis();
-    let shown = |row: outbox::Model| {
-        let at = |ms: i64| {
-            DateTime::<Utc>::from_timestamp_millis(ms).map(super::pages::when).unwrap_or_default()
-        };
-        let pending = row.status == store::outbox::PENDING;
-        serde_json::json!({
-            "webhook_id": row.webhook_id,
-            "type": row.event_type,
-            "tenant_id": row.tenant_id,
-            "instance_id": row.instance_id,
-            "created_at": at(row.created_at),
-            "attempts": row.attempts,
-            "next_attempt_at": pending.then(|| at(row.next_attempt_at)),
-            "dead_at": row.dead_at.map(at),
-            "last_error": row.last_error,
-        })
-    };
-    let backlog: Vec<Value> =
-        store::outbox::backlog(conn, 100).await?.into_iter().map(shown).collect();
-    let dead_letters: Vec<Value> =
-        store::outbox::dead(conn, 100).await?.into_iter().map(shown).collect();
+    let backlog =
+        store::outbox::backlog(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
+    let dead_letters =
+        store::outbox::dead(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
     let oldest = stats.oldest_pending_at.map(|at| {
         let secs = (now - at).max(0) / 1000;
         format!("{} min {} s", secs / 60, secs % 60)
     });
-    super::pages::render(
-        &state,
-        &operator,
-        "admin/outbox.html",
-        serde_json::json!({
-            "configured": state.outbox.enabled(),
-            "pending": stats.pending,
-            "dead": stats.dead,
-            "oldest": oldest,
-            "backlog": backlog,
-            "dead_letters": dead_letters,
-            "done": query.done,
-        }),
-    )
+    let view = OutboxPage {
+        configured: state.outbox.enabled(),
+        pending: stats.pending,
+        dead: stats.dead,
+        oldest,
+        backlog,
+        dead_letters,
+        done: query.into_inner().done,
+    };
+    render(&state, &viewer, "admin/outbox.html", &view)
+}
+
+/// `GET /admin/outbox` (`/admin/api/outbox/overview`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxPage {
+    configured: bool,
+    pending: u64,
+    dead: u64,
+    oldest: Option<String>,
+    backlog: Vec<OutboxRow>,
+    dead_letters: Vec<OutboxRow>,
+    done: String,
+}
+
+/// An outbox event as the page lists it (times as operators read them).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxRow {
+    webhook_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant_id: Option<String>,
+    instance_id: Option<String>,
+    created_at: String,
+    attempts: i32,
+    next_attempt_at: Option<String>,
+    dead_at: Option<String>,
+    last_error: Option<String>,
+}
+
+impl From<outbox::Model> for OutboxRow {
+    fn from(row: outbox::Model) -> OutboxRow {
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).map(when).unwrap_or_default();
+        let pending = row.status == store::outbox::PENDING;
+        OutboxRow {
+            webhook_id: row.webhook_id,
+            event_type: row.event_type,
+            tenant_id: row.tenant_id,
+            instance_id: row.instance_id,
+            created_at: at(row.created_at),
+            attempts: row.attempts,
+            next_attempt_at: pending.then(|| at(row.next_attempt_at)),
+            dead_at: row.dead_at.map(at),
+            last_error: row.last_error,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,7 +236,7 @@ pub async fn redeliver_form(
     operator: super::auth::Operator,
     path: web::Path<String>,
     form: web::Form<RedeliverForm>,
-) -> super::pages::PageResult {
+) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
     let webhook_id = path.into_inner();
     let tx = state.db.begin_write().await?;

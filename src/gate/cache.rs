@@ -4,7 +4,7 @@
 //!
 //! # Security
 //! Revocations are checked on every request, remembered or not (they are
-//! in memory, see `sso::revoke`). An entry saves only the session read and
+//! in memory, see `access::revoke`). An entry saves only the session read and
 //! is trusted for `SESSION_TTL`, so a logout or an idle expiry seen by
 //! another replica counts here within half a second; tokens are reused for
 //! at most `TOKEN_REUSE` of their 300 s lifetime.

@@ -1,6 +1,6 @@
 //! Where sessions are kept: Redis when `redis.url` is set (every replica
 //! shares it, and it forgets idle sessions by itself), else the database.
-//! Ending sessions is not done here but by revocations (`sso::revoke`),
+//! Ending sessions is not done here but by revocations (`access::revoke`),
 //! which work the same for both.
 
 use chrono::Utc;

@@ -105,7 +105,7 @@ pub(super) async fn freeze(
         ));
         fx.events.push(status_event(EventType::InstanceFrozen, &row, reason.as_str()));
         store::instances::update(conn, row).await?;
-        crate::sso::revoke::after_instance_change(conn, instance_id).await?;
+        crate::access::revoke::after_instance_change(conn, instance_id).await?;
     }
     Ok(Answer::success())
 }
@@ -184,7 +184,7 @@ pub(super) async fn release(
     fx.events.push(status_event(EventType::InstanceReleased, &row, "release"));
     store::instances::update(conn, row).await?;
     crate::sync::tenants::erase_unbound_tenants(conn, instance_id).await?;
-    crate::sso::revoke::after_instance_change(conn, instance_id).await?;
+    crate::access::revoke::after_instance_change(conn, instance_id).await?;
     Ok(Answer::success())
 }
 

@@ -6,21 +6,21 @@
 use sea_orm::ConnectionTrait;
 
 use super::refusal::{Holder, Refusal};
-use crate::lifecycle::Status;
-use crate::store::{self, tenants::Access};
+use crate::access::{self, InstanceStatus, SignIn, TenantAccess};
+use crate::store;
 use entity::{instance, tenant, tenant_app, user};
 
-/// The tenant and its app, if its users may sign in now; the active
-/// instance that opens the tenant comes with them (for the session).
+/// The tenant and its app, if its users may sign in now; the tenant's
+/// access (which names the active instance that opens it) comes with them.
 pub async fn usable_tenant(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
-) -> Result<(tenant::Model, tenant_app::Model, Option<String>), Refusal> {
+) -> Result<(tenant::Model, tenant_app::Model, TenantAccess), Refusal> {
     let tenant = store::tenants::find(conn, tenant_id)
         .await?
         .filter(|t| !t.deleted)
         .ok_or(Refusal::UnknownOrganisation)?;
-    let instance_id = tenant_open(conn, &tenant).await?;
+    let access = tenant_open(conn, &tenant).await?;
     let app = store::apps::for_tenant(conn, tenant_id)
         .await?
         .into_iter()
@@ -29,41 +29,47 @@ pub async fn usable_tenant(
             tracing::warn!(tenant_id, "sign-in refused: the tenant has no app credentials yet");
             Refusal::NotReady
         })?;
-    Ok((tenant, app, instance_id))
+    Ok((tenant, app, access))
 }
 
-/// Whether the tenant's users may use the app now (the access rule),
-/// and the active instance that opens it.
+/// Whether the tenant's users may use the app now (the one access rule).
 pub async fn tenant_open(
     conn: &impl ConnectionTrait,
     tenant: &tenant::Model,
-) -> Result<Option<String>, Refusal> {
-    match store::tenants::access(conn, tenant).await? {
-        (Access::Open, instance_id) => Ok(instance_id),
-        (Access::Frozen, _) => Err(Refusal::Suspended(Holder::Organisation)),
-        (Access::Released, _) => Err(Refusal::Ended(Holder::Organisation)),
+) -> Result<TenantAccess, Refusal> {
+    match access::of_tenant(conn, tenant).await? {
+        open @ TenantAccess::Open { .. } => Ok(open),
+        TenantAccess::Frozen => Err(Refusal::Suspended(Holder::Organisation)),
+        TenantAccess::Released | TenantAccess::Deleted => Err(Refusal::Ended(Holder::Organisation)),
     }
 }
 
-/// The user, if the syncs granted them this app and they are enabled.
+/// The user, if the syncs granted them this app, they are enabled and the
+/// tenant is open (the one access rule).
 pub async fn granted_user(
     conn: &impl ConnectionTrait,
+    tenant_access: &TenantAccess,
     tenant_id: &str,
     app_id: &str,
     user_name: &str,
 ) -> Result<user::Model, Refusal> {
-    store::users::signable(conn, tenant_id, app_id, user_name).await?.ok_or_else(|| {
-        tracing::info!(tenant_id, user_name, "sign-in refused: not granted or disabled");
-        Refusal::NotGranted
-    })
+    let (user, facts) = store::users::sign_in_facts(conn, tenant_id, app_id, user_name).await?;
+    match (access::user_may_sign_in(tenant_access, facts), user) {
+        (SignIn::Allowed, Some(user)) => Ok(user),
+        (SignIn::TenantClosed(_), _) => Err(Refusal::Suspended(Holder::Organisation)),
+        _ => {
+            tracing::info!(tenant_id, user_name, "sign-in refused: not granted or disabled");
+            Err(Refusal::NotGranted)
+        }
+    }
 }
 
 /// Whether a subscription's local account may sign in: only while the
 /// subscription is active.
 pub fn local_account_open(instance: &instance::Model) -> Result<(), Refusal> {
-    match Status::parse(&instance.status) {
-        Some(Status::Active) => Ok(()),
-        Some(Status::Frozen) => Err(Refusal::Suspended(Holder::Subscription)),
+    match InstanceStatus::parse(&instance.status) {
+        Some(InstanceStatus::Active) => Ok(()),
+        Some(InstanceStatus::Frozen) => Err(Refusal::Suspended(Holder::Subscription)),
         _ => Err(Refusal::Ended(Holder::Subscription)),
     }
 }

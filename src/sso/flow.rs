@@ -16,6 +16,7 @@ use super::oidc::{Dialect, OidcClient};
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
 use super::{random_token, token_hash, Deps};
+use crate::access::TenantAccess;
 use crate::store;
 use entity::{login_state, session as session_row, tenant, tenant_app};
 
@@ -141,7 +142,7 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         Some(p) => p.next_path.clone(),
         None => deps.settings.after_login_path.clone(),
     };
-    let (tenant, app, instance_id) = usable_tenant(&deps.db.conn, &tenant_id).await?;
+    let (tenant, app, access) = usable_tenant(&deps.db.conn, &tenant_id).await?;
     let signed_in = match pending {
         Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {
             let verifier = deps.vault.open(&verifier_sealed)?;
@@ -157,7 +158,7 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
             dialects::koogallery_sign_in(deps, &tenant, &app, code, verifier.as_deref()).await?
         }
     };
-    let session_id = admit(deps, &tenant, &app, instance_id, signed_in, started).await?;
+    let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
     Ok(Finished { session_id, tenant_id, next_path })
 }
 
@@ -168,12 +169,14 @@ async fn admit(
     deps: &Deps<'_>,
     tenant: &tenant::Model,
     app: &tenant_app::Model,
-    instance_id: Option<String>,
+    access: &TenantAccess,
     signed_in: SignedIn,
     started: i64,
 ) -> Result<String, Refusal> {
     let tenant_id = tenant.tenant_id.as_str();
-    let user = granted_user(&deps.db.conn, tenant_id, &app.app_id, &signed_in.user_name).await?;
+    let user =
+        granted_user(&deps.db.conn, access, tenant_id, &app.app_id, &signed_in.user_name).await?;
+    let instance_id = access.instance_id().map(str::to_string);
     let now = Utc::now().timestamp_millis();
     let email = signed_in.email.filter(|e| !e.is_empty());
     let tokens = signed_in.tokens;

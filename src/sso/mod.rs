@@ -20,7 +20,6 @@ pub mod oidc;
 pub mod pages;
 pub mod password;
 pub mod refusal;
-pub mod revoke;
 pub mod session;
 
 use sha2::{Digest, Sha256};
@@ -40,7 +39,7 @@ pub struct Deps<'a> {
     /// The outbound client for auth centres.
     pub http: &'a reqwest::Client,
     pub oidc: &'a oidc::Discoveries,
-    pub revocations: &'a revoke::Revocations,
+    pub revocations: &'a crate::access::revoke::Revocations,
     pub settings: &'a SsoSettings,
     /// `server.public_url`: the callback and logout addresses start here.
     pub public_url: &'a str,

@@ -176,11 +176,12 @@ impl Refusal {
     }
 
     /// Why an open session ended, from its revocation's reason.
-    pub fn for_ended_session(reason: &str) -> Refusal {
+    pub fn for_ended_session(reason: &crate::access::RevocationReason) -> Refusal {
+        use crate::access::RevocationReason;
         match reason {
-            "frozen" => Refusal::Suspended(Holder::Organisation),
-            "released" => Refusal::Ended(Holder::Organisation),
-            _ => Refusal::Withdrawn,
+            RevocationReason::Frozen => Refusal::Suspended(Holder::Organisation),
+            RevocationReason::Released => Refusal::Ended(Holder::Organisation),
+            RevocationReason::Revoked => Refusal::Withdrawn,
         }
     }
 

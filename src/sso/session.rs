@@ -22,9 +22,8 @@ pub enum Current {
     /// No cookie, an unknown one, or a session past its lifetime.
     Anonymous,
     Live(Box<session::Model>),
-    /// Access ended while the session was open: `frozen`, `released` or
-    /// `revoked`.
-    Ended(String),
+    /// Access ended while the session was open.
+    Ended(crate::access::RevocationReason),
 }
 
 /// `sso.idle_ttl_secs` in milliseconds.

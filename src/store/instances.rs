@@ -9,7 +9,20 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use crate::access::{FreezeCause, InstanceStatus};
 use crate::error::Error;
+
+/// The row's status, parsed: a word koogate never writes is a fault.
+pub fn status(row: &instance::Model) -> Result<InstanceStatus, Error> {
+    InstanceStatus::parse(&row.status)
+        .ok_or_else(|| Error::Internal(format!("unknown stored status {}", row.status)))
+}
+
+/// Why the row is frozen, parsed (none when it is not, or the word is
+/// unknown: it is only shown).
+pub fn freeze_cause(row: &instance::Model) -> Option<FreezeCause> {
+    row.frozen_reason.as_deref().and_then(FreezeCause::parse)
+}
 
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<Option<instance::Model>, Error> {
     Ok(Instance::find_by_id(id.to_string()).one(conn).await?)
@@ -62,7 +75,7 @@ pub async fn update(conn: &impl ConnectionTrait, mut row: instance::Model) -> Re
 /// Live production instances, for the capacity limit.
 pub async fn count_live(conn: &impl ConnectionTrait) -> Result<u64, Error> {
     Ok(Instance::find()
-        .filter(instance::Column::Status.ne("released"))
+        .filter(instance::Column::Status.ne(InstanceStatus::Released.as_str()))
         .filter(instance::Column::TestFlag.eq(false))
         .count(conn)
         .await?)
@@ -73,7 +86,7 @@ pub async fn count_live(conn: &impl ConnectionTrait) -> Result<u64, Error> {
 pub struct ListFilter {
     pub order_id: Option<String>,
     pub tenant_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<InstanceStatus>,
     pub limit: u64,
 }
 
@@ -99,7 +112,7 @@ pub async fn list(
     if let Some(tenant_id) = &filter.tenant_id {
         query = query.filter(instance::Column::TenantId.eq(tenant_id.as_str()));
     }
-    if let Some(status) = &filter.status {
+    if let Some(status) = filter.status {
         query = query.filter(instance::Column::Status.eq(status.as_str()));
     }
     Ok(query
@@ -113,8 +126,8 @@ pub async fn list(
 /// Instances counted by (status, test flag).
 pub async fn count_by_status(
     conn: &impl ConnectionTrait,
-) -> Result<Vec<(String, bool, i64)>, Error> {
-    Ok(Instance::find()
+) -> Result<Vec<(InstanceStatus, bool, i64)>, Error> {
+    let rows: Vec<(String, bool, i64)> = Instance::find()
         .select_only()
         .column(instance::Column::Status)
         .column(instance::Column::TestFlag)
@@ -123,5 +136,12 @@ pub async fn count_by_status(
         .group_by(instance::Column::TestFlag)
         .into_tuple()
         .all(conn)
-        .await?)
+        .await?;
+    rows.into_iter()
+        .map(|(status, test, n)| {
+            let status = InstanceStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(format!("unknown stored status {status}")))?;
+            Ok((status, test, n))
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ use entity::tenant_instance::{self, Entity as TenantInstance};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
+use crate::access::{InstanceStatus, TenantStatus};
 use crate::error::Error;
 
 pub async fn find(
@@ -110,44 +111,28 @@ pub async fn live_instance_count(
     }
     Ok(instance::Entity::find()
         .filter(instance::Column::InstanceId.is_in(bound))
-        .filter(instance::Column::Status.ne("released"))
+        .filter(instance::Column::Status.ne(InstanceStatus::Released.as_str()))
         .count(conn)
         .await?)
 }
 
-/// Whether a tenant's users may use the app (ARCHITECTURE §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Not deleted, and at least one bound instance active (or a test
-    /// tenant of the seller console).
-    Open,
-    /// Bound instances exist and are frozen (none active).
-    Frozen,
-    /// Every bound instance is released, or none is bound.
-    Released,
-}
-
-/// The tenant's access and the active instance that grants it.
-pub async fn access(
+/// The tenant's bound instances with their statuses, oldest binding first.
+pub async fn bound_statuses(
     conn: &impl ConnectionTrait,
-    row: &tenant::Model,
-) -> Result<(Access, Option<String>), Error> {
-    let bound = instance_ids(conn, &row.tenant_id).await?;
-    let instances = if bound.is_empty() {
-        Vec::new()
-    } else {
-        instance::Entity::find().filter(instance::Column::InstanceId.is_in(bound)).all(conn).await?
-    };
-    if let Some(active) = instances.iter().find(|i| i.status == "active") {
-        return Ok((Access::Open, Some(active.instance_id.clone())));
+    tenant_id: &str,
+) -> Result<Vec<(String, InstanceStatus)>, Error> {
+    let bound = instance_ids(conn, tenant_id).await?;
+    if bound.is_empty() {
+        return Ok(Vec::new());
     }
-    if instances.iter().any(|i| i.status == "frozen") {
-        return Ok((Access::Frozen, None));
+    let rows = crate::store::instances::find_many(conn, &bound).await?;
+    let mut statuses = Vec::with_capacity(rows.len());
+    for id in bound {
+        if let Some(row) = rows.iter().find(|i| i.instance_id == id) {
+            statuses.push((id, crate::store::instances::status(row)?));
+        }
     }
-    if row.test_flag && instances.is_empty() {
-        return Ok((Access::Open, None));
-    }
-    Ok((Access::Released, None))
+    Ok(statuses)
 }
 
 /// Filters of the admin tenant list.
@@ -155,8 +140,8 @@ pub async fn access(
 pub struct PageFilter {
     /// Part of the name (any case), or the exact tenant id or code.
     pub q: Option<String>,
-    /// `active`, `frozen`, `released` (no live instance) or `deleted`.
-    pub status: Option<String>,
+    /// `released`: no live instance.
+    pub status: Option<TenantStatus>,
     /// Include the seller's test tenants.
     pub include_test: bool,
     pub offset: u64,
@@ -186,7 +171,7 @@ pub async fn page(
                 .add(tenant::Column::TenantCode.eq(q)),
         );
     }
-    let with_status = |status: &str| {
+    let with_status = |status: InstanceStatus| {
         Query::select()
             .column((tenant_instance::Entity, tenant_instance::Column::TenantId))
             .from(tenant_instance::Entity)
@@ -195,29 +180,46 @@ pub async fn page(
                 Expr::col((instance::Entity, instance::Column::InstanceId))
                     .equals((tenant_instance::Entity, tenant_instance::Column::InstanceId)),
             )
-            .and_where(Expr::col((instance::Entity, instance::Column::Status)).eq(status))
+            .and_where(Expr::col((instance::Entity, instance::Column::Status)).eq(status.as_str()))
             .to_owned()
     };
-    match filter.status.as_deref() {
-        Some("deleted") => query = query.filter(tenant::Column::Deleted.eq(true)),
-        Some("active") => {
+    let (active, frozen) = (InstanceStatus::Active, InstanceStatus::Frozen);
+    // The SQL twin of `access::rule::tenant_access`: a test tenant that no
+    // instance binds is open (the rule's unit tests and the admin stories
+    // hold the two together).
+    let unbound_test = || {
+        Condition::all().add(tenant::Column::TestFlag.eq(true)).add(
+            tenant::Column::TenantId.not_in_subquery(
+                Query::select()
+                    .column(tenant_instance::Column::TenantId)
+                    .from(tenant_instance::Entity)
+                    .to_owned(),
+            ),
+        )
+    };
+    match filter.status {
+        Some(TenantStatus::Deleted) => query = query.filter(tenant::Column::Deleted.eq(true)),
+        Some(TenantStatus::Active) => {
+            query = query.filter(tenant::Column::Deleted.eq(false)).filter(
+                Condition::any()
+                    .add(tenant::Column::TenantId.in_subquery(with_status(active)))
+                    .add(unbound_test()),
+            );
+        }
+        Some(TenantStatus::Frozen) => {
             query = query
                 .filter(tenant::Column::Deleted.eq(false))
-                .filter(tenant::Column::TenantId.in_subquery(with_status("active")));
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status(active)))
+                .filter(tenant::Column::TenantId.in_subquery(with_status(frozen)));
         }
-        Some("frozen") => {
+        Some(TenantStatus::Released) => {
             query = query
                 .filter(tenant::Column::Deleted.eq(false))
-                .filter(tenant::Column::TenantId.not_in_subquery(with_status("active")))
-                .filter(tenant::Column::TenantId.in_subquery(with_status("frozen")));
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status(active)))
+                .filter(tenant::Column::TenantId.not_in_subquery(with_status(frozen)))
+                .filter(unbound_test().not());
         }
-        Some("released") => {
-            query = query
-                .filter(tenant::Column::Deleted.eq(false))
-                .filter(tenant::Column::TenantId.not_in_subquery(with_status("active")))
-                .filter(tenant::Column::TenantId.not_in_subquery(with_status("frozen")));
-        }
-        _ => {}
+        None => {}
     }
     let total = query.clone().count(conn).await?;
     let rows = query

@@ -174,24 +174,28 @@ pub async fn erase_personal(conn: &impl ConnectionTrait, tenant_id: &str) -> Res
     Ok(())
 }
 
-/// A user who may sign in to `app_id`: not deleted, enabled, granted.
-pub async fn signable(
+/// What the access rule needs to know about a user signing in to one app
+/// (none for a user never synced or deleted), and the row itself.
+pub async fn sign_in_facts(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
     app_id: &str,
     user_name: &str,
-) -> Result<Option<user::Model>, Error> {
-    let Some(found) =
-        User::find_by_id((tenant_id.to_string(), user_name.to_string())).one(conn).await?
+) -> Result<(Option<user::Model>, Option<crate::access::UserFacts>), Error> {
+    let Some(found) = User::find_by_id((tenant_id.to_string(), user_name.to_string()))
+        .one(conn)
+        .await?
+        .filter(|u| !u.deleted)
     else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let granted =
         Grant::find_by_id((tenant_id.to_string(), app_id.to_string(), user_name.to_string()))
             .one(conn)
             .await?
             .is_some_and(|g| g.granted);
-    Ok((granted && found.enabled && !found.deleted).then_some(found))
+    let facts = crate::access::UserFacts { granted, enabled: found.enabled };
+    Ok((Some(found), Some(facts)))
 }
 
 /// One page of a tenant's users (not deleted) by user name, each with the

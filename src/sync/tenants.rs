@@ -30,7 +30,12 @@ pub(super) async fn tenant_sync(
                 events.push(tenant_event(EventType::TenantDeleted, &row, &sync.common));
                 store::tenants::upsert(conn, row).await?;
             }
-            crate::sso::revoke::tenant(conn, tenant_id, "released").await?;
+            crate::access::revoke::tenant(
+                conn,
+                tenant_id,
+                crate::access::RevocationReason::Released,
+            )
+            .await?;
         }
         Flag::Add | Flag::Modify => {
             // A modify changes only name and domainName; one for a tenant

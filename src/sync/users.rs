@@ -127,7 +127,7 @@ pub(super) async fn auth_sync(
             events.extend(user_event(EventType::UserChanged, changed));
             store::users::upsert_users(conn, users).await?;
             store::users::upsert_grants(conn, grants).await?;
-            crate::sso::revoke::users(conn, tenant_id, &ended).await?;
+            crate::access::revoke::users(conn, tenant_id, &ended).await?;
         }
         Flag::Cancel => {
             let revoked = current
@@ -139,7 +139,7 @@ pub(super) async fn auth_sync(
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
-            crate::sso::revoke::users(conn, tenant_id, &names).await?;
+            crate::access::revoke::users(conn, tenant_id, &names).await?;
         }
         Flag::Delete => {
             let names: Vec<String> = current.iter().map(|u| u.user_name.clone()).collect();
@@ -153,7 +153,7 @@ pub(super) async fn auth_sync(
             let grants = current.iter().map(|u| grant_row(&u.user_name, false)).collect();
             store::users::upsert_grants(conn, grants).await?;
             store::users::delete(conn, tenant_id, &names).await?;
-            crate::sso::revoke::users(conn, tenant_id, &names).await?;
+            crate::access::revoke::users(conn, tenant_id, &names).await?;
         }
     }
     Ok((stale > 0).then(|| json!({"skippedAsOlder": stale})))

@@ -1,6 +1,7 @@
 //! Black-box tests: the real app on port 0, a fresh SQLite file or a fresh
 //! PostgreSQL database per test, real migrations, real HTTP.
 
+mod access;
 mod admin_api;
 mod admin_browser;
 mod admin_scale;

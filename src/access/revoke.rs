@@ -22,8 +22,9 @@ use chrono::Utc;
 use entity::session;
 use sea_orm::ConnectionTrait;
 
+use super::{RevocationReason, TenantAccess};
 use crate::error::Error;
-use crate::store::{self, tenants::Access};
+use crate::store;
 
 /// How often every replica reads new revocations.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(200);
@@ -49,7 +50,7 @@ fn instance_subject(instance_id: &str) -> String {
 pub async fn tenant(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
-    reason: &str,
+    reason: RevocationReason,
 ) -> Result<(), Error> {
     let now = Utc::now().timestamp_millis();
     store::revocations::insert(conn, tenant_subject(tenant_id), reason, now).await
@@ -64,8 +65,13 @@ pub async fn users(
 ) -> Result<(), Error> {
     let now = Utc::now().timestamp_millis();
     for user_name in user_names {
-        store::revocations::insert(conn, user_subject(tenant_id, user_name), "revoked", now)
-            .await?;
+        store::revocations::insert(
+            conn,
+            user_subject(tenant_id, user_name),
+            RevocationReason::Revoked,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -79,16 +85,18 @@ pub async fn after_instance_change(
 ) -> Result<(), Error> {
     let now = Utc::now().timestamp_millis();
     if let Some(instance) = store::instances::find(conn, instance_id).await? {
-        let reason = if instance.status == "frozen" { "frozen" } else { "released" };
+        let reason = match store::instances::status(&instance)? {
+            super::InstanceStatus::Frozen => RevocationReason::Frozen,
+            _ => RevocationReason::Released,
+        };
         store::revocations::insert(conn, instance_subject(instance_id), reason, now).await?;
     }
     for tenant_id in store::tenants::bound_by(conn, instance_id).await? {
         let Some(tenant) = store::tenants::find(conn, &tenant_id).await? else { continue };
-        let (access, _) = store::tenants::access(conn, &tenant).await?;
-        let reason = match access {
-            Access::Open => continue,
-            Access::Frozen => "frozen",
-            Access::Released => "released",
+        let reason = match super::of_tenant(conn, &tenant).await? {
+            TenantAccess::Open { .. } => continue,
+            TenantAccess::Frozen => RevocationReason::Frozen,
+            TenantAccess::Released | TenantAccess::Deleted => RevocationReason::Released,
         };
         store::revocations::insert(conn, tenant_subject(&tenant_id), reason, now).await?;
     }
@@ -100,7 +108,7 @@ pub async fn after_instance_change(
 #[derive(Clone, Debug)]
 struct Latest {
     at: i64,
-    reason: String,
+    reason: RevocationReason,
 }
 
 /// This replica's memory of recent revocations.
@@ -145,9 +153,9 @@ impl Revocations {
         Ok(())
     }
 
-    /// Why this session is over, if a revocation ended it: `released`
-    /// before `frozen` before `revoked`.
-    pub fn ended(&self, session: &session::Model) -> Result<Option<String>, Error> {
+    /// Why this session is over, if a revocation ended it: the gravest
+    /// reason (`released` before `frozen` before `revoked`).
+    pub fn ended(&self, session: &session::Model) -> Result<Option<RevocationReason>, Error> {
         let fresh = self
             .read
             .read()
@@ -167,17 +175,12 @@ impl Revocations {
             ]
         };
         let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;
-        let severity = |reason: &str| match reason {
-            "released" => 3,
-            "frozen" => 2,
-            _ => 1,
-        };
         Ok(subjects
             .iter()
             .filter_map(|s| latest.get(s))
             .filter(|l| l.at >= session.created_at)
-            .max_by_key(|l| severity(&l.reason))
-            .map(|l| l.reason.clone()))
+            .map(|l| l.reason)
+            .max())
     }
 
     /// Forgets revocations in the database older than any session.
@@ -227,12 +230,16 @@ mod tests {
             *read = (Some(Instant::now()), 0);
         }
         if let Ok(mut latest) = revocations.latest.write() {
-            latest.insert(tenant_subject("t1"), Latest { at: 100, reason: "frozen".into() });
-            latest.insert(user_subject("t1", "alice"), Latest { at: 50, reason: "revoked".into() });
+            latest
+                .insert(tenant_subject("t1"), Latest { at: 100, reason: RevocationReason::Frozen });
+            latest.insert(
+                user_subject("t1", "alice"),
+                Latest { at: 50, reason: RevocationReason::Revoked },
+            );
         }
         let ended = |created_at| revocations.ended(&session("t1", created_at)).ok().flatten();
-        assert_eq!(ended(40).as_deref(), Some("frozen"));
-        assert_eq!(ended(100).as_deref(), Some("frozen"));
+        assert_eq!(ended(40), Some(RevocationReason::Frozen));
+        assert_eq!(ended(100), Some(RevocationReason::Frozen));
         assert_eq!(ended(101), None);
         assert_eq!(revocations.ended(&session("t2", 0)).ok().flatten(), None);
     }
