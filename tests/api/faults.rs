@@ -128,7 +128,15 @@ async fn readiness_reports_the_database(app: TestApp) {
     let ready = app.http.get(format!("{}/readyz", app.address)).send().await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");
-    assert_eq!(body, json!({"status": "ok", "database": "ok", "redis": "not configured"}));
+    assert_eq!(
+        body,
+        json!({
+            "status": "ok",
+            "database": "ok",
+            "redis": "not configured",
+            "open_api": "not configured",
+        })
+    );
 }
 on_both_backends!(readiness_reports_the_database);
 
