@@ -2,13 +2,10 @@
 //! while it is answered carries the request's span, and the span carries
 //! the call's channel, activity, tenant and instance ids.
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use koogate::marketplace::signature;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers::*;
 
@@ -16,31 +13,14 @@ use crate::helpers::*;
 async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_koogate"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("RUST_LOG", "info")
-        .env("KOOGATE__LOG__FORMAT", "json")
-        .env("KOOGATE__SERVER__BIND", "127.0.0.1:0")
-        .env("KOOGATE__DATABASE__URL", &db_url)
-        .env("KOOGATE__MARKETPLACE__ACCESS_KEY", ACCESS_KEY)
-        .env("KOOGATE__MARKETPLACE__KIT_ACCESS_KEY", KIT_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("koogate starts");
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stdout = child.stdout.take().expect("stdout");
-    let sink = lines.clone();
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            sink.lock().expect("lock").push(line);
-        }
-    });
-    let port = wait_for_port(&lines).await;
-    let address = format!("http://127.0.0.1:{port}");
+    let koogate = Serve::on(&db_url)
+        .clear_env()
+        .log("info")
+        .setting("log.format", "json")
+        .setting("marketplace.kit_access_key", KIT_KEY)
+        .start()
+        .await;
+    let address = koogate.address.clone();
     let http = reqwest::Client::new();
 
     let business_id = random_id("biz-");
@@ -77,7 +57,7 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     .await;
     assert_eq!(synced["resultCode"], "000000", "{synced}");
 
-    let purchase = call_line(&lines, "newInstance").await;
+    let purchase = call_line(&koogate, "newInstance").await;
     let span = &purchase["span"];
     assert_eq!(span["name"], "request", "{purchase}");
     assert_eq!(span["method"], "POST", "{purchase}");
@@ -87,7 +67,7 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     assert_eq!(span["instance_id"], instance_id.as_str(), "{purchase}");
     let purchase_request = span["request_id"].as_str().expect("a request id").to_string();
 
-    let sync = call_line(&lines, "tenantSync").await;
+    let sync = call_line(&koogate, "tenantSync").await;
     let span = &sync["span"];
     assert_eq!(span["path"], "/koogallery/produceAPI/v2/tenantSync", "{sync}");
     assert_eq!(span["channel"], "kit_v2", "{sync}");
@@ -97,7 +77,7 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     assert_ne!(sync_request, purchase_request, "each request has its own id");
 
     // The span names the path only: the query's signature never shows.
-    let log = lines.lock().expect("lock").join("\n");
+    let log = koogate.output();
     assert!(!log.contains(&sig) && !log.contains(&nonce), "the query string was logged:\n{log}");
 }
 
@@ -106,9 +86,9 @@ async fn answer(request: reqwest::RequestBuilder) -> Value {
 }
 
 /// The JSON line koogate logged for the call of `activity`, once written.
-async fn call_line(lines: &Arc<Mutex<Vec<String>>>, activity: &str) -> Value {
+async fn call_line(koogate: &Running, activity: &str) -> Value {
     for _ in 0..100 {
-        let found = lines.lock().expect("lock").iter().find_map(|line| {
+        let found = koogate.output().lines().find_map(|line| {
             let value: Value = serde_json::from_str(line).ok()?;
             (value["fields"]["message"] == "marketplace call"
                 && value["fields"]["activity"] == activity)
@@ -119,19 +99,5 @@ async fn call_line(lines: &Arc<Mutex<Vec<String>>>, activity: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no log line for {activity}:\n{}", lines.lock().expect("lock").join("\n"));
-}
-
-async fn wait_for_port(lines: &Arc<Mutex<Vec<String>>>) -> u16 {
-    for _ in 0..200 {
-        let port = lines.lock().expect("lock").iter().find_map(|line| {
-            let value: Value = serde_json::from_str(line).ok()?;
-            value["fields"]["port"].as_u64()
-        });
-        if let Some(port) = port {
-            return u16::try_from(port).expect("a port");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("koogate did not start:\n{}", lines.lock().expect("lock").join("\n"));
+    panic!("no log line for {activity}:\n{}", koogate.output());
 }
