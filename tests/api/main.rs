@@ -17,6 +17,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
 mod open_api;
+mod open_api_gate;
 mod outbox;
 mod protocol_shapes;
 mod redis_down;
