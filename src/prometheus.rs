@@ -70,6 +70,18 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(err) => tracing::warn!(error = ?err, "cannot measure the outbox"),
     }
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::store::usage::counts(&state.db.conn, crate::open_api::usage::flag_before(now))
+        .await
+    {
+        Ok((by_state, expiring)) => {
+            for (state, count) in by_state {
+                gauge!("koogate_usage_records", "state" => state.as_str()).set(count as f64);
+            }
+            gauge!("koogate_usage_records_expiring").set(expiring as f64);
+        }
+        Err(err) => tracing::warn!(error = ?err, "cannot count usage records"),
+    }
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
 }

@@ -91,6 +91,7 @@ impl Application {
         spawn_revocation_reader(state.clone());
         crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
         crate::open_api::fetch::spawn(state.clone());
+        crate::open_api::usage::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -212,6 +213,8 @@ fn app_api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants/{tenant_id}/departments", web::get().to(app_api::departments));
     cfg.route("/tenants/{tenant_id}/users", web::get().to(app_api::users));
     cfg.route("/instances/{instance_id}", web::get().to(app_api::instance));
+    cfg.route("/usage", web::post().to(app_api::usage::post));
+    cfg.route("/usage", web::get().to(app_api::usage::list));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the

@@ -20,4 +20,5 @@ pub mod tenant;
 pub mod tenant_app;
 pub mod tenant_instance;
 pub mod transition;
+pub mod usage_record;
 pub mod user;

@@ -7,3 +7,4 @@ pub mod entitlement;
 pub mod fetch;
 pub mod order;
 pub mod signer;
+pub mod usage;

@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;
+pub mod usage;
 pub mod users;
 pub mod write_health;
 

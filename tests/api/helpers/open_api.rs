@@ -52,10 +52,21 @@ pub fn as_refs(settings: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Tells the sim what the marketplace knows about an order.
 pub async fn plant_order(sim_url: &str, order_id: &str, sku: &str, seats: i64) {
+    plant_order_charged(sim_url, order_id, sku, seats, "PERIOD").await;
+}
+
+/// As [`plant_order`], charged as `charging_mode` (`ON_DEMAND`…).
+pub async fn plant_order_charged(
+    sim_url: &str,
+    order_id: &str,
+    sku: &str,
+    seats: i64,
+    charging_mode: &str,
+) {
     let order = json!({
         "orderId": order_id, "orderType": "NEW", "createTime": "20261126080000",
         "orderLine": [{
-            "orderLineId": format!("{order_id}-000001"), "chargingMode": "PERIOD",
+            "orderLineId": format!("{order_id}-000001"), "chargingMode": charging_mode,
             "periodType": "month", "periodNumber": 3, "expireTime": "20270226235959",
             "productInfo": [{"productId": "OFFI-PLANTED", "skuCode": sku, "linearValue": seats,
                              "productName": "Planted, team edition"}],
@@ -126,4 +137,12 @@ pub async fn wait_for_source(
         assert!(Instant::now() < deadline, "entitlement still {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A V2 ids-only purchase of `order_id`; its instance id.
+pub async fn buy_order(app: &TestApp, order_id: &str) -> String {
+    let instance_id = random_id("biz-");
+    let reply = app.v2(&new_instance_body(order_id, &instance_id)).await;
+    assert_eq!(reply.code(), "000000", "{:?}", reply.json);
+    instance_id
 }
