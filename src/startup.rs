@@ -92,6 +92,7 @@ impl Application {
         crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
         crate::open_api::fetch::spawn(state.clone());
         crate::open_api::usage::spawn(state.clone());
+        crate::open_api::reconcile::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -191,6 +192,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/instances", get().to(api::list_instances));
     cfg.route("/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/api/events", get().to(api::events));
+    cfg.route("/api/drift", get().to(crate::admin::drift::drift));
     // The pages' data as JSON (the same handlers, with the API token).
     cfg.route("/api/dashboard", get().to(pages::dashboard));
     cfg.route("/api/tenants", get().to(pages::tenants));

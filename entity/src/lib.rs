@@ -3,9 +3,11 @@
 pub mod admin_credential;
 pub mod admin_session;
 pub mod department;
+pub mod drift_finding;
 pub mod event;
 pub mod grant;
 pub mod instance;
+pub mod job_lease;
 pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;

@@ -4,6 +4,7 @@
 pub mod admin_sessions;
 pub mod apps;
 pub mod departments;
+pub mod drift;
 pub mod events;
 pub mod instances;
 pub mod nonces;
