@@ -18,6 +18,7 @@ mod lifecycle_v2;
 mod metrics;
 mod open_api;
 mod open_api_gate;
+mod open_api_reconcile;
 mod open_api_usage;
 mod outbox;
 mod protocol_shapes;

@@ -74,9 +74,14 @@ pub async fn plant_order_charged(
         "buyerInfo": {"customerId": "c0ffee", "customerName": "buyer-name-secret",
                       "mobilePhone": "13900001111", "email": "buyer@example.com"},
     });
+    tell_sim_order(sim_url, &order).await;
+}
+
+/// Tells the sim what order/query answers for `order["orderId"]` from now on.
+pub async fn tell_sim_order(sim_url: &str, order: &Value) {
     let status = reqwest::Client::new()
         .post(format!("{sim_url}/sim/orders"))
-        .json(&order)
+        .json(order)
         .send()
         .await
         .expect("sim reached")
