@@ -140,3 +140,44 @@ async fn each_kind_of_drift_planted_in_the_marketplace_is_found_and_nothing_chan
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn koogate_reconcile_reports_drift_in_a_summary_and_changes_nothing() {
+    let port = free_port();
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    let mut settings = open_api_settings(port);
+    settings.push(("open_api.reconcile_interval_secs".to_string(), "0".to_string()));
+    let app = spawn_app(Backend::Sqlite, &as_refs(&settings)).await;
+    let order_id = random_id("CS");
+    tell_sim_order(&sim_url, &order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
+    let instance_id = buy_order(&app, &order_id).await;
+    wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
+    tell_sim_order(&sim_url, &order(&order_id, "CHANGE", "sku-other", 10, 1)).await;
+    let before = app_instance(&app, &instance_id).await.1;
+    let mut command = std::process::Command::new(KOOGATE);
+    command
+        .arg("reconcile")
+        .env("KOOGATE__DATABASE__URL", &app.database_url)
+        .env("KOOGATE__OPEN_API__BASE_URL", &sim_url)
+        .env("KOOGATE__OPEN_API__ACCESS_KEY_ID", OPEN_API_AK)
+        .env("KOOGATE__OPEN_API__SECRET_ACCESS_KEY", OPEN_API_SK);
+    let run =
+        tokio::task::spawn_blocking(move || command.output().expect("koogate reconcile runs"))
+            .await
+            .expect("joined");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout} {}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        stdout.contains(
+            "reconciled 1 of 1 live instances: 1 with drift, 1 new findings, 0 not answered"
+        ),
+        "{stdout}"
+    );
+    for secret in [OPEN_API_SK, OPEN_API_AK] {
+        assert!(!stdout.contains(secret) && !String::from_utf8_lossy(&run.stderr).contains(secret));
+    }
+    let drift = drift_of(&app).await;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["kind"], "sku_differs");
+    assert_eq!(app_instance(&app, &instance_id).await.1, before, "nothing changed");
+}
