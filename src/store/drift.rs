@@ -164,7 +164,9 @@ pub async fn counts(conn: &impl ConnectionTrait) -> Result<Vec<(String, u64)>, E
 }
 
 /// Takes the job's lease until `until` when it is free (or already ours)
-/// and the last run ended at least `every_ms` ago; `true` when taken.
+/// and the last run ended at least `every_ms` ago; `true` when taken. The
+/// first replica ever to ask starts the schedule: the first run is one
+/// interval later, not at the first start.
 pub async fn take_lease(
     conn: &impl ConnectionTrait,
     name: &str,
@@ -177,7 +179,7 @@ pub async fn take_lease(
         name: Set(name.to_string()),
         holder: Set(String::new()),
         until: Set(0),
-        last_run_at: Set(None),
+        last_run_at: Set(Some(now)),
     })
     .on_conflict(OnConflict::column(job_lease::Column::Name).do_nothing().to_owned())
     .exec_without_returning(conn)
