@@ -140,12 +140,13 @@ async fn reconcile(settings: &Settings) -> Result<(), Error> {
         eprintln!();
     }
     println!(
-        "reconciled {} of {} live instances: {} with drift, {} new findings, {} not answered",
+        "reconciled {} of {} live instances: {} with drift, {} new findings, {} not answered, {} refused",
         summary.checked,
         summary.instances,
         summary.with_drift,
         summary.new_findings,
-        summary.unanswered
+        summary.unanswered,
+        summary.refused
     );
     Ok(())
 }

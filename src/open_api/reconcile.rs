@@ -15,7 +15,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::client::OpenApi;
+use super::client::{CallError, OpenApi};
 use super::entitlement::{self, Entitlement};
 use super::order::{self, Line};
 use crate::access::InstanceStatus;
@@ -157,6 +157,9 @@ pub struct Summary {
     pub checked: u64,
     /// The marketplace did not answer for these: left as they were.
     pub unanswered: u64,
+    /// The marketplace refused to answer about one of their orders (an
+    /// order it does not know, say): left as they were, named in the log.
+    pub refused: u64,
     pub with_drift: u64,
     pub new_findings: u64,
 }
@@ -179,26 +182,29 @@ pub async fn run(
         let answers = futures_util::future::join_all(asked).await;
         for (row, answer) in page.iter().zip(answers) {
             match answer? {
-                Some(there) => {
+                Asked::Answered(there) => {
                     summary.checked += 1;
                     let new = record(db, outbox, row, &there).await?;
                     summary.new_findings += new.0;
                     summary.with_drift += u64::from(new.1);
                 }
-                None => summary.unanswered += 1,
+                Asked::Refused => summary.refused += 1,
+                Asked::Unanswered => summary.unanswered += 1,
             }
         }
-        progress(summary.checked + summary.unanswered, total);
+        progress(summary.checked + summary.unanswered + summary.refused, total);
     }
     Ok(summary)
 }
 
-/// The instance's orders there; `None` when the marketplace did not answer.
-async fn ask(
-    db: &store::Db,
-    api: &OpenApi,
-    row: &instance::Model,
-) -> Result<Option<Vec<ThereLine>>, Error> {
+enum Asked {
+    Answered(Vec<ThereLine>),
+    Refused,
+    Unanswered,
+}
+
+/// The instance's orders there.
+async fn ask(db: &store::Db, api: &OpenApi, row: &instance::Model) -> Result<Asked, Error> {
     let mut there = Vec::new();
     for order_id in store::drift::order_ids_of(&db.conn, row).await? {
         match api.order_query(&order_id, None).await {
@@ -212,13 +218,17 @@ async fn ask(
                     );
                 }
             }
+            Err(err @ CallError::Refused { .. }) => {
+                tracing::info!(instance_id = %row.instance_id, order_id = %order_id, error = %err, "the marketplace refused to answer about an order");
+                return Ok(Asked::Refused);
+            }
             Err(err) => {
                 tracing::info!(instance_id = %row.instance_id, error = %err, "reconciliation could not ask about an order");
-                return Ok(None);
+                return Ok(Asked::Unanswered);
             }
         }
     }
-    Ok(Some(there))
+    Ok(Asked::Answered(there))
 }
 
 /// Stores the instance's findings; (new findings, whether any drift).

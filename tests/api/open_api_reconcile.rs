@@ -169,7 +169,7 @@ async fn koogate_reconcile_reports_drift_in_a_summary_and_changes_nothing() {
     assert!(run.status.success(), "{stdout} {}", String::from_utf8_lossy(&run.stderr));
     assert!(
         stdout.contains(
-            "reconciled 1 of 1 live instances: 1 with drift, 1 new findings, 0 not answered"
+            "reconciled 1 of 1 live instances: 1 with drift, 1 new findings, 0 not answered, 0 refused"
         ),
         "{stdout}"
     );
