@@ -205,3 +205,36 @@ async fn bad_records_are_refused_precisely_and_change_nothing() {
         .expect("sent");
     assert_eq!(response.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn three_replicas_push_each_record_once() {
+    let port = free_port();
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    let settings = open_api_settings(port);
+    let refs = as_refs(&settings);
+    let Some(first) = spawn_postgres_app(&refs).await else { return };
+    let second = first.replica(&refs).await;
+    let third = first.replica(&refs).await;
+    let order_id = random_id("CS");
+    plant_order_charged(&sim_url, &order_id, PLANTED_SKU, 1, "ON_DEMAND").await;
+    let instance_id = buy_order(&first, &order_id).await;
+    wait_for_source(&first, &instance_id, "order_query", Duration::from_secs(30)).await;
+    // 250 records, posted through all three: more than two batches' worth.
+    for (n, app) in [&first, &second, &third].iter().cycle().take(5).enumerate() {
+        let records: Vec<Value> =
+            (0..50).map(|i| record(&format!("rep-{n}-{i}"), &instance_id, "0.25")).collect();
+        assert_eq!(post_usage(app, json!(records)).await.0, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = sim_stats(&sim_url).await;
+        if stats["usage"].as_array().map_or(0, Vec::len) == 250 {
+            let receipts = stats["usageReceipts"].as_object().expect("receipts");
+            assert_eq!(receipts.len(), 250);
+            assert!(receipts.values().all(|n| n == 1), "a record was pushed twice: {receipts:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
