@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `keygen`, `hash-password`, `sim`.
+//! The command line: `serve` (default), `migrate`, `keygen`, `hash-password`,
+//! `reconcile`, `sim`.
 
 use std::path::PathBuf;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Read a password on stdin (first line), print its argon2id hash for
     /// admin.password_hash.
     HashPassword,
+    /// Ask the marketplace again about every live instance's orders and
+    /// report what differs (drift); changes no instance.
+    Reconcile,
     /// Play the marketplace against a koogate: signed calls, a scripted
     /// tenant story, a local auth centre.
     #[command(subcommand)]
@@ -72,6 +76,7 @@ pub async fn run() -> Result<(), Error> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::Reconcile => reconcile(&settings).await,
         Command::Keygen { .. } | Command::HashPassword | Command::Sim(_) => Ok(()),
     }
 }
@@ -105,5 +110,43 @@ fn hash_password() -> Result<(), Error> {
         return Err(Error::Config("no password on stdin".to_string()));
     }
     println!("{}", crate::sso::local::hash_password(password)?);
+    Ok(())
+}
+
+/// `koogate reconcile`: one walk now, progress on a terminal, a summary at
+/// the end.
+async fn reconcile(settings: &Settings) -> Result<(), Error> {
+    use std::io::{IsTerminal, Write};
+    let api = crate::open_api::client::OpenApi::from_settings(&settings.open_api, None)
+        .map_err(|e| Error::Internal(format!("cannot build the Open API client: {e}")))?
+        .ok_or_else(|| {
+            Error::Config(
+                "open_api.access_key_id and open_api.secret_access_key are not set".to_string(),
+            )
+        })?;
+    let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+    let outbox = crate::outbox::Outbox::from_settings(settings)?;
+    let terminal = std::io::stderr().is_terminal();
+    let summary = crate::open_api::reconcile::run(&db, &api, &outbox, |done, total| {
+        if terminal {
+            let width = 30usize;
+            let filled = if total == 0 { width } else { (done as usize * width) / total as usize };
+            eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await?;
+    if terminal {
+        eprintln!();
+    }
+    println!(
+        "reconciled {} of {} live instances: {} with drift, {} new findings, {} not answered, {} refused",
+        summary.checked,
+        summary.instances,
+        summary.with_drift,
+        summary.new_findings,
+        summary.unanswered,
+        summary.refused
+    );
     Ok(())
 }

@@ -70,6 +70,27 @@ pub async fn render(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(err) => tracing::warn!(error = ?err, "cannot measure the outbox"),
     }
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::store::usage::counts(&state.db.conn, crate::open_api::usage::flag_before(now))
+        .await
+    {
+        Ok((by_state, expiring)) => {
+            for (state, count) in by_state {
+                gauge!("koogate_usage_records", "state" => state.as_str()).set(count as f64);
+            }
+            gauge!("koogate_usage_records_expiring").set(expiring as f64);
+        }
+        Err(err) => tracing::warn!(error = ?err, "cannot count usage records"),
+    }
+    match crate::store::drift::counts(&state.db.conn).await {
+        Ok(counts) => {
+            for kind in crate::open_api::reconcile::Drift::ALL {
+                let n = counts.iter().find(|(k, _)| k == kind.as_str()).map_or(0, |(_, n)| *n);
+                gauge!("koogate_drift_findings", "kind" => kind.as_str()).set(n as f64);
+            }
+        }
+        Err(err) => tracing::warn!(error = ?err, "cannot count drift findings"),
+    }
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)
 }

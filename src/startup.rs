@@ -91,6 +91,8 @@ impl Application {
         spawn_revocation_reader(state.clone());
         crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
         crate::open_api::fetch::spawn(state.clone());
+        crate::open_api::usage::spawn(state.clone());
+        crate::open_api::reconcile::spawn(state.clone());
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -190,6 +192,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/instances", get().to(api::list_instances));
     cfg.route("/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/api/events", get().to(api::events));
+    cfg.route("/api/drift", get().to(crate::admin::drift::drift));
     // The pages' data as JSON (the same handlers, with the API token).
     cfg.route("/api/dashboard", get().to(pages::dashboard));
     cfg.route("/api/tenants", get().to(pages::tenants));
@@ -212,6 +215,8 @@ fn app_api_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants/{tenant_id}/departments", web::get().to(app_api::departments));
     cfg.route("/tenants/{tenant_id}/users", web::get().to(app_api::users));
     cfg.route("/instances/{instance_id}", web::get().to(app_api::instance));
+    cfg.route("/usage", web::post().to(app_api::usage::post));
+    cfg.route("/usage", web::get().to(app_api::usage::list));
 }
 
 /// The master key: configured, or (SQLite only) kept in a file beside the

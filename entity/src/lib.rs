@@ -3,9 +3,11 @@
 pub mod admin_credential;
 pub mod admin_session;
 pub mod department;
+pub mod drift_finding;
 pub mod event;
 pub mod grant;
 pub mod instance;
+pub mod job_lease;
 pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;
@@ -20,4 +22,5 @@ pub mod tenant;
 pub mod tenant_app;
 pub mod tenant_instance;
 pub mod transition;
+pub mod usage_record;
 pub mod user;

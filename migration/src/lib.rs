@@ -10,6 +10,8 @@ mod m20261123_000003_create_revocations;
 mod m20261123_000010_create_admin_tables;
 mod m20261123_000020_create_outbox;
 mod m20261126_000001_create_order_details;
+mod m20261126_000100_create_usage_records;
+mod m20261126_000110_create_drift;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_admin_tables::Migration),
             Box::new(m20261123_000020_create_outbox::Migration),
             Box::new(m20261126_000001_create_order_details::Migration),
+            Box::new(m20261126_000100_create_usage_records::Migration),
+            Box::new(m20261126_000110_create_drift::Migration),
         ]
     }
 }

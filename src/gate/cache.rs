@@ -24,6 +24,16 @@ const MAX_ENTRIES: usize = 50_000;
 pub struct Seen {
     pub session: Arc<session::Model>,
     pub token: Arc<str>,
+    /// The plan (skuCode) the token names, for `X-Koogate-Plan`: read when
+    /// the token is signed, so it costs nothing per request.
+    pub plan: Option<Arc<str>>,
+}
+
+/// An identity token with the plan it names and when it was signed.
+pub struct Signed {
+    pub token: Arc<str>,
+    pub plan: Option<Arc<str>>,
+    pub at: Instant,
 }
 
 struct Entry {
@@ -47,13 +57,17 @@ impl GateCache {
             .then(|| entry.seen.clone())
     }
 
-    /// A token still fit to reuse for this session (and when it was
-    /// signed), even if the session itself must be checked again.
-    pub fn token(&self, id_hash: &str) -> Option<(Arc<str>, Instant)> {
+    /// A token (and the plan it names) still fit to reuse for this
+    /// session, and when it was signed, even if the session itself must be
+    /// checked again.
+    pub fn token(&self, id_hash: &str) -> Option<Signed> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(id_hash)?;
-        (entry.signed_at.elapsed() < TOKEN_REUSE)
-            .then(|| (entry.seen.token.clone(), entry.signed_at))
+        (entry.signed_at.elapsed() < TOKEN_REUSE).then(|| Signed {
+            token: entry.seen.token.clone(),
+            plan: entry.seen.plan.clone(),
+            at: entry.signed_at,
+        })
     }
 
     pub fn put(&self, id_hash: &str, seen: Seen, signed_at: Instant) {

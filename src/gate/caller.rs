@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::gate::cache::{GateCache, Seen};
+use crate::gate::cache::{GateCache, Seen, Signed};
 use crate::gate::identity::{Claims, Keys};
+use crate::open_api::entitlement::{self, Entitlement};
 use crate::sso::refusal::Refusal;
 use crate::sso::session::{self, Current};
 use crate::sso::{token_hash, Deps};
+use crate::store;
 
 /// Why the caller is not let through.
 pub enum Turned {
@@ -53,21 +55,39 @@ pub async fn who_is_calling(
         }
     };
     let reusable = id_hash.as_deref().and_then(|h| cache.token(h));
-    let (token, signed_at) = match reusable {
+    let signed = match reusable {
         Some(reused) => reused,
         None => {
+            let plan = match &session.instance_id {
+                Some(instance_id) => plan_of(deps, instance_id).await?,
+                None => None,
+            };
             let claims = Claims {
                 user_name: &session.user_name,
                 tenant_id: &session.tenant_id,
                 role: &session.role,
                 org_code: session.org_code.as_deref(),
+                plan: plan.as_ref().and_then(|e| e.sku_code.as_deref()),
+                quantity: plan.as_ref().and_then(|e| e.quantity.as_ref()),
             };
-            (Arc::from(keys.token(issuer, &claims)?), Instant::now())
+            let token = Arc::from(keys.token(issuer, &claims)?);
+            let plan = plan.and_then(|e| e.sku_code).map(Arc::from);
+            Signed { token, plan, at: Instant::now() }
         }
     };
-    let seen = Seen { session: Arc::new(*session), token };
+    let seen = Seen { session: Arc::new(*session), token: signed.token, plan: signed.plan };
     if let Some(h) = &id_hash {
-        cache.put(h, seen.clone(), signed_at);
+        cache.put(h, seen.clone(), signed.at);
     }
     Ok(Ok(seen))
+}
+
+/// What the session's instance is entitled to, read once per token signed
+/// (not per request); `None` for an instance no longer on record.
+async fn plan_of(deps: &Deps<'_>, instance_id: &str) -> Result<Option<Entitlement>, Error> {
+    let conn = &deps.db.conn;
+    match store::instances::find(conn, instance_id).await? {
+        Some(row) => Ok(Some(entitlement::of_instance(conn, &row).await?)),
+        None => Ok(None),
+    }
 }

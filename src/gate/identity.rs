@@ -40,6 +40,12 @@ pub struct Claims<'a> {
     pub role: &'a str,
     #[serde(rename = "org")]
     pub org_code: Option<&'a str>,
+    /// The skuCode of the session's instance, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<&'a str>,
+    /// Its quantity (`linearValue`: seats, storage…), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<&'a serde_json::Number>,
 }
 
 /// The whole body: who, and for whom and how long.

@@ -90,6 +90,9 @@ pub async fn forward(
         .header("X-Koogate-Role", header_text(&session.role))
         .header("X-Koogate-Org", header_text(session.org_code.as_deref().unwrap_or("")))
         .header("X-Koogate-Identity", token);
+    if let Some(plan) = &seen.plan {
+        outbound = outbound.header("X-Koogate-Plan", header_text(plan));
+    }
     if has_body(&req) {
         outbound = outbound.body(stream_body(payload));
     }

@@ -104,7 +104,7 @@ fn from_request(row: &instance::Model) -> Entitlement {
     }
 }
 
-fn number(text: &str) -> Option<Number> {
+pub fn number(text: &str) -> Option<Number> {
     if let Ok(i) = text.parse::<i64>() {
         return Some(Number::from(i));
     }

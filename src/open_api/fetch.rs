@@ -143,7 +143,7 @@ pub async fn fetch_once(
 }
 
 /// Long enough for every try of a call and the pauses between them.
-fn lease_ms(settings: &OpenApiSettings) -> i64 {
+pub(super) fn lease_ms(settings: &OpenApiSettings) -> i64 {
     let ms = settings
         .timeout_ms
         .saturating_mul(4)
@@ -274,7 +274,7 @@ async fn store_details(
 }
 
 /// `retry_base * 2^(attempts-1)`, jittered in its upper half, at most ten minutes.
-fn pause_ms(settings: &OpenApiSettings, attempts: i32) -> i64 {
+pub(super) fn pause_ms(settings: &OpenApiSettings, attempts: i32) -> i64 {
     let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
     let base = i64::try_from(settings.retry_base_ms).unwrap_or(1_000);
     let delay = base.saturating_mul(1i64 << doublings).clamp(1, MAX_PAUSE_MS);

@@ -6,4 +6,6 @@ pub mod client;
 pub mod entitlement;
 pub mod fetch;
 pub mod order;
+pub mod reconcile;
 pub mod signer;
+pub mod usage;

@@ -38,6 +38,8 @@ pub enum EventType {
     InstanceReleased,
     /// The plan, quantity or term changed (crate::open_api::fetch).
     InstanceEntitlementChanged,
+    /// Reconciliation found the marketplace disagreeing (crate::open_api::reconcile).
+    InstanceDriftFound,
     TenantAdded,
     TenantChanged,
     TenantDeleted,
@@ -60,6 +62,7 @@ impl EventType {
             EventType::InstanceUpgraded => "instance.upgraded",
             EventType::InstanceReleased => "instance.released",
             EventType::InstanceEntitlementChanged => "instance.entitlement_changed",
+            EventType::InstanceDriftFound => "instance.drift_found",
             EventType::TenantAdded => "tenant.added",
             EventType::TenantChanged => "tenant.changed",
             EventType::TenantDeleted => "tenant.deleted",

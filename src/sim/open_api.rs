@@ -50,6 +50,12 @@ pub struct Mode {
     pub refuse_credentials: bool,
     /// Answer this many calls with 500 `MKT.0999`.
     pub fail_next: u32,
+    /// Take this many usage pushes, then never answer them (the answer is
+    /// lost on the way: the caller times out).
+    pub lose_answers: u32,
+    /// Instances the marketplace does not know: a usage push naming one is
+    /// refused with 500 `MKT.9001`.
+    pub unknown_instances: Vec<String>,
 }
 
 #[derive(Default)]
@@ -60,6 +66,8 @@ struct Memory {
     queries: HashMap<String, u64>,
     usage: Vec<Value>,
     usage_sns: HashMap<String, usize>,
+    /// metering_sn → accepted pushes that carried it (a resent record counts again).
+    usage_receipts: HashMap<String, u64>,
     /// Signatures refused, for tests that plant a changed byte.
     refused: u64,
     window: (i64, u32),
@@ -258,11 +266,15 @@ async fn usage(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpR
         return usage_error(500, "MKT.9003", "Usage records extends size limit.");
     }
     let oldest = Utc::now() - chrono::Duration::days(USAGE_MAX_AGE_DAYS);
+    let unknown = sim.memory().mode.unknown_instances.clone();
     for record in &records {
         let field = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("");
         let value_ok = field("usage_value").parse::<f64>().is_ok_and(|v| v > 0.0);
         if field("instance_id").is_empty() || field("metering_sn").is_empty() || !value_ok {
             return usage_error(500, "MKT.9002", "Invalid usage enties.");
+        }
+        if unknown.iter().any(|i| i == field("instance_id")) {
+            return usage_error(500, "MKT.9001", "Instance ID not found.");
         }
         match parse_usage_time(field("begin_time")) {
             Some(begin) if begin >= oldest => {}
@@ -270,14 +282,26 @@ async fn usage(sim: web::Data<Sim>, req: HttpRequest, body: web::Bytes) -> HttpR
             None => return usage_error(500, "MKT.9002", "Invalid usage enties."),
         }
     }
-    let mut memory = sim.memory();
-    for record in records {
-        let sn = record.get("metering_sn").and_then(Value::as_str).unwrap_or("").to_string();
-        if !memory.usage_sns.contains_key(&sn) {
-            let at = memory.usage.len();
-            memory.usage_sns.insert(sn, at);
-            memory.usage.push(record);
+    let lose = {
+        let mut memory = sim.memory();
+        for record in records {
+            let sn = record.get("metering_sn").and_then(Value::as_str).unwrap_or("").to_string();
+            *memory.usage_receipts.entry(sn.clone()).or_default() += 1;
+            if !memory.usage_sns.contains_key(&sn) {
+                let at = memory.usage.len();
+                memory.usage_sns.insert(sn, at);
+                memory.usage.push(record);
+            }
         }
+        let lose = memory.mode.lose_answers > 0;
+        if lose {
+            memory.mode.lose_answers -= 1;
+        }
+        lose
+    };
+    if lose {
+        // Taken, but the answer never arrives.
+        tokio::time::sleep(Duration::from_secs(120)).await;
     }
     HttpResponse::Ok().json(json!({"error_code": "MKT.0000", "error_msg": "success"}))
 }
@@ -306,6 +330,7 @@ async fn stats(sim: web::Data<Sim>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "orderQueries": memory.queries,
         "usage": memory.usage,
+        "usageReceipts": memory.usage_receipts,
         "refused": memory.refused,
     }))
 }

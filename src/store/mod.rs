@@ -4,6 +4,7 @@
 pub mod admin_sessions;
 pub mod apps;
 pub mod departments;
+pub mod drift;
 pub mod events;
 pub mod instances;
 pub mod nonces;
@@ -15,6 +16,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;
+pub mod usage;
 pub mod users;
 pub mod write_health;
 

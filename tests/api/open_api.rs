@@ -2,159 +2,32 @@
 //! served in-process over real HTTP: order details arrive behind the
 //! purchase, whatever state the marketplace is in, and survive restarts.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use koogate::open_api::signer;
-use koogate::sim::open_api::{self as sim, Config};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    new_instance_body, random_id, spawn_app, spawn_postgres_app, Backend, TestApp, ACCESS_KEY,
-};
-
-const AK: &str = "OPENAPI-TEST-AK-7777";
-const SK: &str = "open-api-test-secret-key-do-not-log-9999";
-const APP_TOKEN: &str = "app-api-token-open-api-tests-0123456789";
-const SKU: &str = "sku-planted-0001";
-
-/// A port nothing listens on yet (the sim may be started on it later).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-fn start_sim(port: u16, secret: &str, rate_limit: u32) -> String {
-    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the sim");
-    let config = Config {
-        access_key_id: AK.to_string(),
-        secret_access_key: secret.to_string(),
-        koogallery_key: ACCESS_KEY.to_string(),
-        rate_limit,
-    };
-    tokio::spawn(sim::serve(listener, config).expect("sim serves"));
-    format!("http://127.0.0.1:{port}")
-}
-
-fn settings(sim_port: u16) -> Vec<(String, String)> {
-    [
-        ("open_api.base_url", format!("http://127.0.0.1:{sim_port}")),
-        ("open_api.access_key_id", AK.to_string()),
-        ("open_api.secret_access_key", SK.to_string()),
-        ("open_api.timeout_ms", "1000".to_string()),
-        ("open_api.retry_base_ms", "100".to_string()),
-        ("open_api.poll_ms", "100".to_string()),
-        ("upstream.api_token", APP_TOKEN.to_string()),
-        // Events pile up in the outbox (nobody listens there): the test reads them.
-        ("upstream.webhook_url", "http://127.0.0.1:9/hooks".to_string()),
-        ("upstream.webhook_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-fn as_refs(settings: &[(String, String)]) -> Vec<(&str, &str)> {
-    settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
-/// Tells the sim what the marketplace knows about an order.
-async fn plant_order(sim_url: &str, order_id: &str, sku: &str, seats: i64) {
-    let order = json!({
-        "orderId": order_id, "orderType": "NEW", "createTime": "20261126080000",
-        "orderLine": [{
-            "orderLineId": format!("{order_id}-000001"), "chargingMode": "PERIOD",
-            "periodType": "month", "periodNumber": 3, "expireTime": "20270226235959",
-            "productInfo": [{"productId": "OFFI-PLANTED", "skuCode": sku, "linearValue": seats,
-                             "productName": "Planted, team edition"}],
-            "currency": "300", "currencyAfterDiscount": "270"}],
-        "buyerInfo": {"customerId": "c0ffee", "customerName": "buyer-name-secret",
-                      "mobilePhone": "13900001111", "email": "buyer@example.com"},
-    });
-    let status = reqwest::Client::new()
-        .post(format!("{sim_url}/sim/orders"))
-        .json(&order)
-        .send()
-        .await
-        .expect("sim reached")
-        .status();
-    assert_eq!(status.as_u16(), 204);
-}
-
-async fn set_mode(sim_url: &str, mode: Value) {
-    reqwest::Client::new()
-        .put(format!("{sim_url}/sim/mode"))
-        .json(&mode)
-        .send()
-        .await
-        .expect("sim reached");
-}
-
-async fn sim_stats(sim_url: &str) -> Value {
-    reqwest::get(format!("{sim_url}/sim/stats")).await.expect("sim").json().await.expect("json")
-}
-
-/// `GET /app-api/v1/instances/{id}` as the vendor's app.
-async fn app_instance(app: &TestApp, instance_id: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .get(format!("{}/app-api/v1/instances/{instance_id}", app.address))
-        .bearer_auth(APP_TOKEN)
-        .send()
-        .await
-        .expect("app api");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Buys a fresh V2 ids-only order; returns (orderId, instanceId, how long the answer took).
-async fn buy(app: &TestApp) -> (String, String, Duration) {
-    let order_id = random_id("CS");
-    let business_id = random_id("biz-");
-    let started = Instant::now();
-    let reply = app.v2(&new_instance_body(&order_id, &business_id)).await;
-    let took = started.elapsed();
-    assert_eq!(reply.code(), "000000", "{:?}", reply.json);
-    (order_id, business_id, took)
-}
-
-async fn wait_for_source(
-    app: &TestApp,
-    instance_id: &str,
-    source: &str,
-    within: Duration,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, body) = app_instance(app, instance_id).await;
-        assert_eq!(status, 200, "{body}");
-        if body["entitlement"]["source"] == source {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "entitlement still {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::helpers::*;
 
 async fn purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_later(
     backend_app: impl std::future::Future<Output = Option<TestApp>>,
     sim_port: u16,
 ) {
     let Some(app) = backend_app.await else { return };
-    let (order_id, instance_id, took) = buy(&app).await;
+    let (order_id, instance_id, took) = buy_ids_only(&app).await;
     assert!(took < Duration::from_secs(2), "the purchase waited {took:?}");
     let (status, body) = app_instance(&app, &instance_id).await;
     assert_eq!(status, 200);
     assert_eq!(body["entitlement"]["source"], "pending", "{body}");
     assert_eq!(body["status"], "active");
     // The marketplace comes back.
-    let sim_url = start_sim(sim_port, SK, 0);
-    plant_order(&sim_url, &order_id, SKU, 25).await;
+    let sim_url = start_open_api_sim(sim_port, OPEN_API_SK, 0);
+    plant_order(&sim_url, &order_id, PLANTED_SKU, 25).await;
     let body = wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
     let e = &body["entitlement"];
-    assert_eq!(e["skuCode"], SKU);
+    assert_eq!(e["skuCode"], PLANTED_SKU);
     assert_eq!(e["productId"], "OFFI-PLANTED");
     assert_eq!(e["productName"], "Planted, team edition");
     assert_eq!(e["quantity"], 25);
@@ -165,7 +38,7 @@ async fn purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_la
     assert_eq!(body["instanceId"], instance_id.as_str());
     // The operator sees it too.
     let admin = app.instance(&instance_id).await;
-    assert_eq!(admin["entitlement"]["skuCode"], SKU);
+    assert_eq!(admin["entitlement"]["skuCode"], PLANTED_SKU);
     // The vendor's app is told, once, with the plan before and after.
     let events = entity::outbox::Entity::find()
         .filter(entity::outbox::Column::EventType.eq("instance.entitlement_changed"))
@@ -175,10 +48,12 @@ async fn purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_la
     assert_eq!(events.len(), 1);
     let data: Value = serde_json::from_str(&events[0].payload).expect("payload");
     assert_eq!(data["before"]["source"], "pending");
-    assert_eq!(data["after"]["skuCode"], SKU);
+    assert_eq!(data["after"]["skuCode"], PLANTED_SKU);
     // The buyer's contact details are sealed, never in an event or an answer.
     for shown in [events[0].payload.clone(), body.to_string(), admin.to_string()] {
-        for secret in ["buyer-name-secret", "13900001111", "buyer@example.com", SK, AK] {
+        for secret in
+            ["buyer-name-secret", "13900001111", "buyer@example.com", OPEN_API_SK, OPEN_API_AK]
+        {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }
     }
@@ -194,7 +69,7 @@ async fn purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_la
 #[tokio::test]
 async fn down_then_up_on_sqlite() {
     let port = free_port();
-    let settings = settings(port);
+    let settings = open_api_settings(port);
     let app = async { Some(spawn_app(Backend::Sqlite, &as_refs(&settings)).await) };
     purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_later(app, port).await;
 }
@@ -202,7 +77,7 @@ async fn down_then_up_on_sqlite() {
 #[tokio::test]
 async fn down_then_up_on_postgres() {
     let port = free_port();
-    let settings = settings(port);
+    let settings = open_api_settings(port);
     let refs = as_refs(&settings);
     let app = spawn_postgres_app(&refs);
     purchase_is_answered_while_the_open_api_is_down_and_the_plan_arrives_later(app, port).await;
@@ -211,16 +86,16 @@ async fn down_then_up_on_postgres() {
 #[tokio::test]
 async fn a_30_second_answer_does_not_hold_the_purchase() {
     let port = free_port();
-    let sim_url = start_sim(port, SK, 0);
-    set_mode(&sim_url, json!({"delayMs": 30_000})).await;
-    let settings = settings(port);
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    set_sim_mode(&sim_url, json!({"delayMs": 30_000})).await;
+    let settings = open_api_settings(port);
     let app = spawn_app(Backend::Sqlite, &as_refs(&settings)).await;
-    let (order_id, instance_id, took) = buy(&app).await;
+    let (order_id, instance_id, took) = buy_ids_only(&app).await;
     assert!(took < Duration::from_secs(2), "the purchase waited {took:?}");
-    plant_order(&sim_url, &order_id, SKU, 5).await;
+    plant_order(&sim_url, &order_id, PLANTED_SKU, 5).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(app_instance(&app, &instance_id).await.1["entitlement"]["source"], "pending");
-    set_mode(&sim_url, json!({})).await;
+    set_sim_mode(&sim_url, json!({})).await;
     let body = wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
     assert_eq!(body["entitlement"]["quantity"], 5);
 }
@@ -229,12 +104,12 @@ async fn a_30_second_answer_does_not_hold_the_purchase() {
 async fn refused_credentials_show_on_readyz_without_failing_it() {
     let port = free_port();
     // The sim knows another secret: every signature is refused.
-    let sim_url = start_sim(port, "the-marketplace-knows-another-secret", 0);
-    let settings = settings(port);
+    let sim_url = start_open_api_sim(port, "the-marketplace-knows-another-secret", 0);
+    let settings = open_api_settings(port);
     let app = spawn_app(Backend::Sqlite, &as_refs(&settings)).await;
-    let (order_id, instance_id, took) = buy(&app).await;
+    let (order_id, instance_id, took) = buy_ids_only(&app).await;
     assert!(took < Duration::from_secs(2));
-    plant_order(&sim_url, &order_id, SKU, 5).await;
+    plant_order(&sim_url, &order_id, PLANTED_SKU, 5).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let response =
@@ -242,7 +117,7 @@ async fn refused_credentials_show_on_readyz_without_failing_it() {
         assert_eq!(response.status().as_u16(), 200);
         let body: Value = response.json().await.expect("json");
         if body["open_api"] == "credentials refused" {
-            assert!(!body.to_string().contains(SK));
+            assert!(!body.to_string().contains(OPEN_API_SK));
             break;
         }
         assert!(Instant::now() < deadline, "{body}");
@@ -253,14 +128,14 @@ async fn refused_credentials_show_on_readyz_without_failing_it() {
     assert!(sim_stats(&sim_url).await["refused"].as_u64().unwrap_or(0) >= 1);
     // Nothing the marketplace sees or the app logs names the secret.
     for event in app.events().await {
-        assert!(!format!("{event:?}").contains(SK));
+        assert!(!format!("{event:?}").contains(OPEN_API_SK));
     }
 }
 
 #[tokio::test]
 async fn the_sim_refuses_a_changed_byte_and_a_stale_date_as_the_marketplace_does() {
     let port = free_port();
-    let sim_url = start_sim(port, SK, 0);
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
     let http = reqwest::Client::new();
     let send = |url: String, headers: Vec<(String, String)>| {
         let mut request = http.get(url);
@@ -272,7 +147,8 @@ async fn the_sim_refuses_a_changed_byte_and_a_stale_date_as_the_marketplace_does
     let url =
         format!("{sim_url}/api/mkp-openapi-public/global/v1/order/query?orderId=MOCKPERIODYEARNEW");
     let ct = vec![("Content-Type".to_string(), "application/json".to_string())];
-    let signed = signer::sign("GET", &url, &ct, b"", AK, SK, Utc::now()).expect("signs");
+    let signed =
+        signer::sign("GET", &url, &ct, b"", OPEN_API_AK, OPEN_API_SK, Utc::now()).expect("signs");
     let ok = send(signed.url.clone(), signed.headers.clone()).await.expect("sent");
     assert_eq!(ok.status().as_u16(), 200);
     let body: Value = ok.json().await.expect("json");
@@ -286,13 +162,21 @@ async fn the_sim_refuses_a_changed_byte_and_a_stale_date_as_the_marketplace_does
     let refused: Value = refused.json().await.expect("json");
     assert_eq!(refused["error_code"], "APIGW.0301");
     // A signature made 20 minutes ago.
-    let stale =
-        signer::sign("GET", &url, &ct, b"", AK, SK, Utc::now() - chrono::Duration::minutes(20))
-            .expect("signs");
+    let stale = signer::sign(
+        "GET",
+        &url,
+        &ct,
+        b"",
+        OPEN_API_AK,
+        OPEN_API_SK,
+        Utc::now() - chrono::Duration::minutes(20),
+    )
+    .expect("signs");
     assert_eq!(send(stale.url, stale.headers).await.expect("sent").status().as_u16(), 401);
     // An unknown order.
     let unknown = format!("{sim_url}/api/mkp-openapi-public/global/v1/order/query?orderId=NOPE");
-    let signed = signer::sign("GET", &unknown, &ct, b"", AK, SK, Utc::now()).expect("signs");
+    let signed = signer::sign("GET", &unknown, &ct, b"", OPEN_API_AK, OPEN_API_SK, Utc::now())
+        .expect("signs");
     let answer: Value =
         send(signed.url, signed.headers).await.expect("sent").json().await.expect("json");
     assert_eq!(answer["resultCode"], "MKT.9001");
@@ -301,7 +185,7 @@ async fn the_sim_refuses_a_changed_byte_and_a_stale_date_as_the_marketplace_does
 #[tokio::test]
 async fn without_keys_koogate_calls_nobody_and_says_so() {
     let app = spawn_app(Backend::Sqlite, &[("upstream.api_token", APP_TOKEN)]).await;
-    let (_, instance_id, _) = buy(&app).await;
+    let (_, instance_id, _) = buy_ids_only(&app).await;
     let body: Value = app
         .http
         .get(format!("{}/readyz", app.address))
@@ -320,16 +204,16 @@ async fn without_keys_koogate_calls_nobody_and_says_so() {
 #[tokio::test]
 async fn three_replicas_fetch_each_order_once() {
     let port = free_port();
-    let sim_url = start_sim(port, SK, 0);
-    let settings = settings(port);
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    let settings = open_api_settings(port);
     let refs = as_refs(&settings);
     let Some(first) = spawn_postgres_app(&refs).await else { return };
     let second = first.replica(&refs).await;
     let third = first.replica(&refs).await;
     let mut bought = Vec::new();
     for (i, app) in [&first, &second, &third].iter().cycle().take(15).enumerate() {
-        let (order_id, instance_id, _) = buy(app).await;
-        plant_order(&sim_url, &order_id, SKU, i as i64 + 1).await;
+        let (order_id, instance_id, _) = buy_ids_only(app).await;
+        plant_order(&sim_url, &order_id, PLANTED_SKU, i as i64 + 1).await;
         bought.push((order_id, instance_id));
     }
     for (_, instance_id) in &bought {
@@ -347,13 +231,13 @@ async fn a_restart_between_purchase_and_answer_loses_nothing() {
     // it; a second process on the same database, which can reach it,
     // fetches what the first queued.
     let dead = free_port();
-    let dead_settings = settings(dead);
+    let dead_settings = open_api_settings(dead);
     let Some(first) = spawn_postgres_app(&as_refs(&dead_settings)).await else { return };
-    let (order_id, instance_id, _) = buy(&first).await;
+    let (order_id, instance_id, _) = buy_ids_only(&first).await;
     let port = free_port();
-    let sim_url = start_sim(port, SK, 0);
-    plant_order(&sim_url, &order_id, SKU, 9).await;
-    let live_settings = settings(port);
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    plant_order(&sim_url, &order_id, PLANTED_SKU, 9).await;
+    let live_settings = open_api_settings(port);
     let second = first.replica(&as_refs(&live_settings)).await;
     let body = wait_for_source(&second, &instance_id, "order_query", Duration::from_secs(30)).await;
     assert_eq!(body["entitlement"]["quantity"], 9);

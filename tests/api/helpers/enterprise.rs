@@ -5,7 +5,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::app::{TestApp, APP_ID, ISV_PUBLIC_KEY_FILE};
-use super::marketplace::{beijing_now, random_id};
+use super::marketplace::{beijing_now, new_instance_body, random_id};
 
 impl TestApp {
     /// Buys an instance and binds a fresh enterprise to it (tenantSync add).
@@ -37,7 +37,15 @@ impl TestApp {
     /// Buys an instance and binds a fresh enterprise whose auth centre is
     /// at `domain_name` (tenantSync add).
     pub async fn enterprise_at(&self, domain_name: &str) -> Enterprise {
-        let (order_id, bought) = self.buy().await;
+        self.enterprise_for_order_at(domain_name, &random_id("CS")).await
+    }
+
+    /// As [`TestApp::enterprise_at`], for an order the test chose (one the
+    /// Open API sim was told about first).
+    pub async fn enterprise_for_order_at(&self, domain_name: &str, order_id: &str) -> Enterprise {
+        let bought = self.v2(&new_instance_body(order_id, &random_id("biz-"))).await;
+        assert_eq!(bought.code(), "000000", "purchase failed: {:?}", bought.json);
+        let order_id = order_id.to_string();
         let enterprise = Enterprise {
             tenant_id: random_id("tenant-"),
             instance_id: bought.json["instanceId"].as_str().expect("instanceId").to_string(),

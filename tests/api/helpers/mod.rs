@@ -10,8 +10,10 @@ mod browser;
 mod databases;
 mod enterprise;
 mod faults;
+mod gate;
 mod marketplace;
 mod npm_setup;
+mod open_api;
 mod process;
 mod sign_in;
 
@@ -23,8 +25,10 @@ pub use browser::*;
 pub use databases::*;
 pub use enterprise::*;
 pub use faults::*;
+pub use gate::*;
 pub use marketplace::*;
 pub use npm_setup::*;
+pub use open_api::*;
 pub use process::*;
 pub use sign_in::*;
 

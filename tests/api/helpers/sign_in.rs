@@ -51,8 +51,13 @@ pub struct Scene {
 
 impl Scene {
     pub async fn new(app: TestApp) -> Scene {
+        Scene::for_order(app, &random_id("CS")).await
+    }
+
+    /// As [`Scene::new`], the enterprise's instance bought with `order_id`.
+    pub async fn for_order(app: TestApp, order_id: &str) -> Scene {
         let centre = AuthCentre::start(&random_id("client-"), &random_id("secret-"));
-        let enterprise = app.enterprise_at(&centre.base_url).await;
+        let enterprise = app.enterprise_for_order_at(&centre.base_url, order_id).await;
         app.give_app_credential(&enterprise, &centre.client_id, &centre.client_secret).await;
         for (user_name, name, role, org) in PEOPLE {
             centre.add_account(account(&enterprise.tenant_id, user_name, name, role, org));

@@ -7,6 +7,8 @@
 //! Personal fields (email, phone) are not served: the app receives the
 //! signed-in user's own at sign-in (`/sso/me`).
 
+pub mod usage;
+
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};

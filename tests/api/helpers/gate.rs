@@ -1,0 +1,74 @@
+//! The vendor's app as the gate sees it: an echo server, and the check of
+//! the identity token it receives.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use p256::ecdsa::signature::Verifier;
+use serde_json::{json, Value};
+
+use super::app::TestApp;
+
+/// A stand-in for the vendor's app: it answers what it received.
+pub async fn start_upstream() -> String {
+    let server = HttpServer::new(|| {
+        App::new().app_data(web::PayloadConfig::new(16 << 20)).default_service(web::to(
+            |req: HttpRequest, body: web::Bytes| async move {
+                let headers: BTreeMap<String, String> = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                    .collect();
+                HttpResponse::Ok().insert_header(("X-Upstream", "yes")).json(json!({
+                    "method": req.method().as_str(),
+                    "path": req.uri().path_and_query().map(|p| p.as_str()),
+                    "headers": headers,
+                    "bodyLength": body.len(),
+                    "bodyChecksum": body.iter().map(|b| u64::from(*b)).sum::<u64>(),
+                }))
+            },
+        ))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Verifies an ES256 JWT against the published JWKS; returns its claims.
+pub async fn verified_claims(app: &TestApp, token: &str) -> Value {
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWS compact token");
+    let header: Value =
+        serde_json::from_slice(&B64URL.decode(parts[0]).expect("b64")).expect("header");
+    assert_eq!(header["alg"], "ES256");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the token's kid is published");
+    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+    assert_eq!((jwk["alg"].as_str(), jwk["use"].as_str()), (Some("ES256"), Some("sig")));
+    let point = json!({"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"], "y": jwk["y"]});
+    let public = p256::PublicKey::from_jwk_str(&point.to_string()).expect("an EC P-256 JWK");
+    let key = p256::ecdsa::VerifyingKey::from(public);
+    let signature =
+        p256::ecdsa::Signature::from_slice(&B64URL.decode(parts[2]).expect("b64")).expect("sig");
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("the signature verifies");
+    serde_json::from_slice(&B64URL.decode(parts[1]).expect("b64")).expect("claims")
+}
