@@ -58,7 +58,8 @@ pub(super) async fn new_instance(
     let (app_user_sealed, app_password_sealed, app_password_hash) =
         if ctx.provisioning.local_accounts {
             let (user, password) = local_account();
-            let hash = crate::sso::local::hash_password(&password)?;
+            // A keyed digest, not argon2: this runs inside the transaction.
+            let hash = crate::sso::password::hash_generated_password(ctx.vault, &password);
             (Some(ctx.vault.seal(&user)?), Some(ctx.vault.seal(&password)?), Some(hash))
         } else {
             (None, None, None)

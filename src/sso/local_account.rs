@@ -3,7 +3,8 @@
 //! checked against the subscription, with failed attempts counted.
 //!
 //! # Security
-//! The password is checked against an argon2id hash, off the request
+//! The password is checked against its keyed digest (constant time), or
+//! against an argon2id hash stored by an older koogate, off the request
 //! worker; an instance's account allows `MAX_FAILURES` failed attempts per
 //! window, then is locked until the window passes.
 
@@ -11,7 +12,7 @@ use chrono::Utc;
 use subtle::ConstantTimeEq;
 
 use super::admission::local_account_open;
-use super::password::{verify_password, MAX_FAILURES, WINDOW_MS};
+use super::password::{verify_generated_password, verify_password, MAX_FAILURES, WINDOW_MS};
 use super::refusal::Refusal;
 use super::{session, Deps};
 use crate::error::Error;
@@ -66,12 +67,18 @@ pub async fn sign_in(
         None => false,
     };
     // The hash is checked even for a wrong user name: the answer takes as
-    // long either way. Argon2 is slow on purpose: not on a request worker.
-    let (password, hash) =
-        (password.to_string(), instance.app_password_hash.clone().unwrap_or_default());
-    let password_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|_| Error::Internal("password check did not finish".to_string()))?;
+    // long either way.
+    let hash = instance.app_password_hash.clone().unwrap_or_default();
+    let password_ok = match verify_generated_password(deps.vault, password, &hash) {
+        Some(ok) => ok,
+        // Argon2 is slow on purpose: not on a request worker.
+        None => {
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+                .await
+                .map_err(|_| Error::Internal("password check did not finish".to_string()))?
+        }
+    };
     if !(user_ok && password_ok) {
         let tx = deps.db.begin_write().await?;
         store::sessions::record_failure(&tx.txn, &attempt_key, WINDOW_MS, now).await?;

@@ -1,10 +1,28 @@
 //! Passwords of local accounts (a subscription's, the operator's): argon2id
-//! hashes, and how many wrong guesses an account allows.
+//! hashes for passwords people choose, keyed digests for the ones koogate
+//! generates, and how many wrong guesses an account allows.
+//!
+//! # Security
+//! A generated password has 20 characters from 66 symbols (about 120 bits):
+//! no guessing attack gets near it, so a memory-hard hash buys nothing and
+//! costs a purchase tens of milliseconds inside its transaction. It is
+//! stored as HMAC-SHA-256 under a key derived from the master key, which a
+//! stolen database alone cannot test guesses against either. Hashes stored
+//! before (argon2id PHC strings) still verify.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use subtle::ConstantTimeEq;
 
 use crate::error::Error;
+use crate::vault::Vault;
+
+/// Marks a stored keyed digest (and its version) apart from a PHC string.
+const GENERATED_PREFIX: &str = "$koogate-hmac-sha256$v1$";
+/// The label the digest key is derived under; a new version gets a new one.
+const GENERATED_PURPOSE: &str = "koogate local-account password v1";
 
 /// Failed attempts allowed per account in one window.
 pub const MAX_FAILURES: i64 = 5;
@@ -27,9 +45,72 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The stored form of a password koogate generated: a keyed digest, fast
+/// enough for a request worker and a transaction.
+pub fn hash_generated_password(vault: &Vault, password: &str) -> String {
+    let digest = vault.keyed_digest(GENERATED_PURPOSE, password.as_bytes());
+    format!("{GENERATED_PREFIX}{}", B64.encode(digest))
+}
+
+/// Whether `password` matches a stored keyed digest, compared in constant
+/// time; `None` when `stored` is not one (an argon2id hash from before,
+/// to be checked with [`verify_password`] off the request worker).
+pub fn verify_generated_password(vault: &Vault, password: &str, stored: &str) -> Option<bool> {
+    let encoded = stored.strip_prefix(GENERATED_PREFIX)?;
+    let Ok(expected) = B64.decode(encoded) else {
+        return Some(false);
+    };
+    let digest = vault.keyed_digest(GENERATED_PURPOSE, password.as_bytes());
+    Some(bool::from(digest.as_slice().ct_eq(expected.as_slice())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vault(byte: u8) -> Vault {
+        Vault::from_base64(&B64.encode([byte; 32])).expect("vault")
+    }
+
+    #[test]
+    fn generated_passwords_are_stored_as_the_keyed_digest() {
+        // Expected value computed outside koogate (Python hmac/hashlib):
+        // HMAC(HMAC(master=[7;32], purpose), password), base64.
+        let stored = hash_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyz");
+        assert_eq!(stored, "$koogate-hmac-sha256$v1$Y4Pqt+e4weJvks8YilhUojGYMSoXYU5XHTa1rfZA84M=");
+        assert!(!stored.contains("Tr0ub4dor"));
+    }
+
+    #[test]
+    fn generated_passwords_verify_only_with_their_password_and_master_key() {
+        let stored = hash_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyz");
+        assert_eq!(
+            verify_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyz", &stored),
+            Some(true)
+        );
+        assert_eq!(
+            verify_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyy", &stored),
+            Some(false)
+        );
+        assert_eq!(
+            verify_generated_password(&vault(8), "Tr0ub4dor&3-horse-xyz", &stored),
+            Some(false)
+        );
+        let mangled = "$koogate-hmac-sha256$v1$!!not base64";
+        assert_eq!(
+            verify_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyz", mangled),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn argon2_hashes_of_local_accounts_from_before_still_verify() {
+        // A subscription provisioned by an older koogate: argon2id in the row.
+        let old = hash_password("Tr0ub4dor&3-horse-xyz").expect("hash");
+        assert_eq!(verify_generated_password(&vault(7), "Tr0ub4dor&3-horse-xyz", &old), None);
+        assert!(verify_password("Tr0ub4dor&3-horse-xyz", &old));
+        assert!(!verify_password("Tr0ub4dor&3-horse-xyy", &old));
+    }
 
     #[test]
     fn passwords_verify_only_against_their_own_hash() {
