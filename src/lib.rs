@@ -24,7 +24,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
-pub mod ui;
 #[cfg(test)]
 mod testing;
+pub mod ui;
 pub mod vault;

@@ -311,19 +311,13 @@ pub async fn login_submit(
             && bool::from(c.value().as_bytes().ct_eq(form.csrf_token.as_bytes()))
     });
     if !csrf_ok {
-        return retry(
-            StatusCode::FORBIDDEN,
-            "admin.login.form_expired",
-        );
+        return retry(StatusCode::FORBIDDEN, "admin.login.form_expired");
     }
     let now = Utc::now().timestamp_millis();
     let conn = &state.db.conn;
     if store::sessions::failures(conn, ATTEMPT_KEY, WINDOW_MS, now).await? >= MAX_FAILURES {
         tracing::warn!("admin sign-in locked after repeated failures");
-        return retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            "admin.login.locked",
-        );
+        return retry(StatusCode::TOO_MANY_REQUESTS, "admin.login.locked");
     }
     let expected_user = &state.settings.admin.username;
     let user_ok = bool::from(form.username.as_bytes().ct_eq(expected_user.as_bytes()));

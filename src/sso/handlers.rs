@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cookies::{self, cookie_secure, removal};
 use super::flow::{self, Answer, Started, Wanted, LOGIN_TTL_SECS};
-use super::session::{self, Current};
 use super::pages;
 use super::refusal::Refusal;
+use super::session::{self, Current};
 use super::{login_cookie_name, session_cookie_name, tenant_cookie_name, Deps};
 use crate::error::Error;
 use crate::state::AppState;
@@ -37,7 +37,9 @@ pub async fn login(
     if let Some(code) = query.org.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         match store::tenants::by_code(&state.db.conn, code).await {
             Ok(Some(tenant_id)) => tenant = Some(tenant_id),
-            Ok(None) => return pages::organisation(&state, &req, Some(code), query.next.as_deref()),
+            Ok(None) => {
+                return pages::organisation(&state, &req, Some(code), query.next.as_deref())
+            }
             Err(err) => return Refusal::from(err).page(&state.pages, &req),
         }
     }

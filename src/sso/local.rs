@@ -103,10 +103,7 @@ pub async fn submit(
             && bool::from(c.value().as_bytes().ct_eq(form.csrf_token.as_bytes()))
     });
     if !csrf_ok {
-        return again(
-            StatusCode::FORBIDDEN,
-            "local.form_expired",
-        );
+        return again(StatusCode::FORBIDDEN, "local.form_expired");
     }
     let deps = Deps::of(&state);
     match local_account::sign_in(&deps, &form.instance, &form.user_name, &form.password).await {
@@ -118,10 +115,7 @@ pub async fn submit(
             let _ = response.add_removal_cookie(&cookies::removal(csrf_cookie_name(secure)));
             response
         }
-        Err(Declined::Locked) => again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "local.locked",
-        ),
+        Err(Declined::Locked) => again(StatusCode::TOO_MANY_REQUESTS, "local.locked"),
         Err(Declined::WrongCredentials) => {
             again(StatusCode::UNAUTHORIZED, "local.wrong_credentials")
         }

@@ -188,12 +188,10 @@ impl Refusal {
         let (title, message, retry_url) = (self.title(lang), self.message(lang), self.retry_url());
         let ask_organisation = matches!(self, Refusal::UnknownOrganisation);
         let view = context! { title, message, retry_url, reference, ask_organisation };
-        let body = pages
-            .render(req, "refusal.html", view)
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the refusal page does not render");
-                self.title(lang)
-            });
+        let body = pages.render(req, "refusal.html", view).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the refusal page does not render");
+            self.title(lang)
+        });
         error::answer(self.status(), Challenge::SignIn("/sso/login"))
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -222,8 +220,7 @@ pub fn reference() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    let code: String =
-        (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let code: String = (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     format!("{}-{}", &code[..4], &code[4..])
 }
 

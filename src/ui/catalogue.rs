@@ -29,7 +29,9 @@ fn parse(lang: Lang) -> Catalogue {
     let mut flat = Catalogue::new();
     match source(lang).parse::<toml::Table>() {
         Ok(table) => flatten("", &table, &mut flat),
-        Err(e) => tracing::error!(lang = lang.tag(), error = %e, "a message catalogue does not parse"),
+        Err(e) => {
+            tracing::error!(lang = lang.tag(), error = %e, "a message catalogue does not parse")
+        }
     }
     flat
 }
@@ -89,16 +91,23 @@ mod tests {
         let en: Vec<_> = keys(Lang::En).collect();
         let only_zh: Vec<_> = zh.iter().filter(|k| !en.contains(k)).collect();
         let only_en: Vec<_> = en.iter().filter(|k| !zh.contains(k)).collect();
-        assert!(only_zh.is_empty() && only_en.is_empty(), "zh only {only_zh:?}, en only {only_en:?}");
+        assert!(
+            only_zh.is_empty() && only_en.is_empty(),
+            "zh only {only_zh:?}, en only {only_en:?}"
+        );
         assert!(en.len() > 50, "the catalogues hold the pages' messages ({} keys)", en.len());
     }
 
     #[test]
     fn no_message_is_empty_or_left_in_the_other_language() {
         for key in keys(Lang::En) {
-            let (zh, en) = (lookup(Lang::ZhCn, key).unwrap_or(""), lookup(Lang::En, key).unwrap_or(""));
+            let (zh, en) =
+                (lookup(Lang::ZhCn, key).unwrap_or(""), lookup(Lang::En, key).unwrap_or(""));
             assert!(!zh.trim().is_empty() && !en.trim().is_empty(), "{key} is empty");
-            assert!(!en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{key}: Chinese in en");
+            assert!(
+                !en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{key}: Chinese in en"
+            );
         }
     }
 
