@@ -26,4 +26,5 @@ pub mod sync;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod ui;
 pub mod vault;

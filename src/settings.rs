@@ -46,6 +46,10 @@ const KNOWN_KEYS: &[&str] = &[
     "admin.password_hash",
     "admin.api_token",
     "log.format",
+    "ui.default_language",
+    "ui.vendor_name",
+    "ui.support_contact",
+    "ui.logo_url",
     // Undocumented: the outbox's clock, shortened by tests.
     "outbox.retry_base_ms",
     "outbox.retry_cap_ms",
@@ -93,6 +97,7 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub ui: UiSettings,
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
@@ -172,6 +177,17 @@ pub struct AdminSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: String,
+}
+
+/// What end-user pages speak and show (README "Pages and languages").
+#[derive(Debug, Clone, Deserialize)]
+pub struct UiSettings {
+    /// `zh-CN` or `en`: when the browser states no language we speak.
+    pub default_language: String,
+    pub vendor_name: String,
+    /// An e-mail address or a URL, shown on refusal pages.
+    pub support_contact: String,
+    pub logo_url: String,
 }
 
 /// The outbox relay's clock (see `crate::outbox::relay`). The defaults are
@@ -373,6 +389,9 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return Err(Error::Config("log.format must be pretty or json".to_string()));
         }
+        if crate::ui::Lang::parse(&self.ui.default_language).is_none() {
+            return Err(Error::Config("ui.default_language must be zh-CN or en".to_string()));
+        }
         if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
             return Err(Error::Config("sso.mode must be authorize or unified".to_string()));
         }
@@ -465,6 +484,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("admin.password_hash", ""),
     ("admin.api_token", ""),
     ("log.format", "pretty"),
+    ("ui.default_language", "zh-CN"),
+    ("ui.vendor_name", ""),
+    ("ui.support_contact", ""),
+    ("ui.logo_url", ""),
     ("open_api.site", "cn"),
     ("open_api.base_url", ""),
     ("open_api.access_key_id", ""),

@@ -72,7 +72,7 @@ impl Application {
             pages: {
                 let mut env = crate::sso::pages::environment();
                 crate::admin::render::register(&mut env);
-                env
+                crate::ui::Pages::new(env, &settings.ui)
             },
             outbox,
             open_api,
@@ -151,6 +151,7 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.service(web::scope("/admin").configure(admin_routes));
     cfg.service(web::scope("/app-api/v1").configure(app_api_routes));
     cfg.route("/static/koogate.css", get().to(crate::sso::pages::stylesheet));
+    cfg.route("/language", get().to(crate::ui::handlers::choose));
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));

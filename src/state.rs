@@ -38,7 +38,7 @@ pub struct AppState {
     /// Which tenants sign in with OpenID Connect, and their providers.
     pub oidc: crate::sso::oidc::Discoveries,
     /// The user-facing page templates.
-    pub pages: minijinja::Environment<'static>,
+    pub pages: crate::ui::Pages,
     /// Events for the vendor's app (`upstream.webhook_url`); shared with
     /// this replica's relay.
     pub outbox: Arc<crate::outbox::Outbox>,

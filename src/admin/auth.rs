@@ -240,18 +240,20 @@ pub async fn login_form(
             .finish());
     }
     let notice = if query.expired.is_some() {
-        Some("Your session ended after a while without activity. Please sign in again.")
+        Some("admin.login.expired")
     } else if query.signed_out.is_some() {
-        Some("You are signed out.")
+        Some("admin.login.signed_out")
     } else {
         None
     };
     let next = admin_next(query.next.as_deref());
-    Ok(render_form(&state, StatusCode::OK, &next, "", None, notice))
+    Ok(render_form(&state, &req, StatusCode::OK, &next, "", None, notice))
 }
 
+/// `error` and `notice` are catalogue keys (`admin.login.*`).
 fn render_form(
     state: &AppState,
+    req: &HttpRequest,
     status: StatusCode,
     next: &str,
     username: &str,
@@ -262,8 +264,7 @@ fn render_form(
     let secure = cookie_secure(state);
     let body = state
         .pages
-        .get_template("admin/login.html")
-        .and_then(|t| t.render(context! { next, username, csrf_token, error, notice }))
+        .render(req, "admin/login.html", context! { next, username, csrf_token, error, notice })
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "the admin sign-in page does not render");
             "Sign in is unavailable".to_string()
@@ -304,25 +305,19 @@ pub async fn login_submit(
     let secure = cookie_secure(&state);
     let next = admin_next(form.next.as_deref());
     let retry =
-        |status, why| Ok(render_form(&state, status, &next, &form.username, Some(why), None));
+        |status, why| Ok(render_form(&state, &req, status, &next, &form.username, Some(why), None));
     let csrf_ok = req.cookie(csrf_cookie_name(secure)).is_some_and(|c| {
         !form.csrf_token.is_empty()
             && bool::from(c.value().as_bytes().ct_eq(form.csrf_token.as_bytes()))
     });
     if !csrf_ok {
-        return retry(
-            StatusCode::FORBIDDEN,
-            "This form expired or did not come from this site. Please try again.",
-        );
+        return retry(StatusCode::FORBIDDEN, "admin.login.form_expired");
     }
     let now = Utc::now().timestamp_millis();
     let conn = &state.db.conn;
     if store::sessions::failures(conn, ATTEMPT_KEY, WINDOW_MS, now).await? >= MAX_FAILURES {
         tracing::warn!("admin sign-in locked after repeated failures");
-        return retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Please wait a few minutes and try again.",
-        );
+        return retry(StatusCode::TOO_MANY_REQUESTS, "admin.login.locked");
     }
     let expected_user = &state.settings.admin.username;
     let user_ok = bool::from(form.username.as_bytes().ct_eq(expected_user.as_bytes()));
@@ -334,7 +329,7 @@ pub async fn login_submit(
         store::sessions::record_failure(&tx.txn, ATTEMPT_KEY, WINDOW_MS, now).await?;
         tx.commit().await?;
         tracing::info!("admin sign-in refused: wrong user name or password");
-        return retry(StatusCode::UNAUTHORIZED, "The user name or password is not right.");
+        return retry(StatusCode::UNAUTHORIZED, "admin.login.wrong_credentials");
     }
     let session_id = random_token();
     let ttl_ms =

@@ -51,7 +51,7 @@ impl From<Error> for HtmlError {
 fn error_page() -> &'static Environment<'static> {
     static PAGES: OnceLock<Environment<'static>> = OnceLock::new();
     PAGES.get_or_init(|| {
-        let mut env = Environment::new();
+        let mut env = crate::ui::pages::with_messages(Environment::new());
         let source = include_str!("../../templates/admin/error.html");
         if let Err(e) = env.add_template("admin/error.html", source) {
             tracing::error!(error = %e, "the admin error template does not parse");
@@ -76,16 +76,20 @@ impl ResponseError for HtmlError {
         if status.is_server_error() {
             tracing::error!(error = ?self.error, "admin page failed");
         }
+        // The catalogue key under `admin.error`.
         let title = match status {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Refused",
-            StatusCode::BAD_REQUEST => "Not possible",
-            _ => "Please try again",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::FORBIDDEN => "refused",
+            StatusCode::BAD_REQUEST => "not_possible",
+            _ => "try_again",
         };
         let message = self.error.public_message();
+        // An error answer has no request at hand: English, like the
+        // message the error carries.
+        let lang = crate::ui::Lang::En.tag();
         let body = error_page()
             .get_template("admin/error.html")
-            .and_then(|t| t.render(context! { title, message }))
+            .and_then(|t| t.render(context! { title, message, lang }))
             .unwrap_or_else(|_| title.to_string());
         HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
     }
@@ -110,8 +114,8 @@ struct PageContext<'a, T: Serialize> {
 
 /// Renders a page of the admin layout (or, for the API, its view as JSON).
 pub fn render<T: Serialize>(state: &AppState, viewer: &Viewer, name: &str, view: &T) -> PageResult {
-    let operator = match viewer {
-        Viewer::Operator(operator) => operator,
+    let (operator, req) = match viewer {
+        Viewer::Operator(operator, req) => (operator, req),
         Viewer::Api => return Ok(HttpResponse::Ok().json(view)),
     };
     let context = PageContext {
@@ -120,8 +124,7 @@ pub fn render<T: Serialize>(state: &AppState, viewer: &Viewer, name: &str, view:
     };
     let body = state
         .pages
-        .get_template(name)
-        .and_then(|t| t.render(&context))
+        .render(req, name, &context)
         .map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::state::AppState;
 
 pub enum Viewer {
-    Operator(Operator),
+    /// With the request, for the page's language and its switch link.
+    Operator(Operator, HttpRequest),
     Api,
 }
 
@@ -40,6 +41,7 @@ impl FromRequest for Viewer {
             }));
         }
         let operator = Operator::from_request(req, payload);
-        Box::pin(async move { Ok(Viewer::Operator(operator.await?)) })
+        let req = req.clone();
+        Box::pin(async move { Ok(Viewer::Operator(operator.await?, req)) })
     }
 }

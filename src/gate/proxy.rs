@@ -59,6 +59,12 @@ pub async fn forward(
 ) -> HttpResponse {
     let upstream = state.settings.upstream.url.trim_end_matches('/');
     if upstream.is_empty() {
+        // No vendor app: a signed-in person sees who they are, not a 404.
+        if req.method() == actix_web::http::Method::GET && wants_html(&req) {
+            if let Some(page) = crate::sso::pages::landing(&state, &req).await {
+                return page;
+            }
+        }
         return Error::NotFound.error_response();
     }
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
@@ -81,7 +87,7 @@ pub async fn forward(
         Err(err) => {
             tracing::error!(error = ?err, "the session store failed");
             if wants_html(&req) {
-                return Refusal::TryAgain.page(&state.pages);
+                return Refusal::TryAgain.page(&state.pages, &req);
             }
             return err.error_response();
         }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cookies::{self, cookie_secure, removal};
 use super::flow::{self, Answer, Started, Wanted, LOGIN_TTL_SECS};
+use super::pages;
+use super::refusal::Refusal;
 use super::session::{self, Current};
 use super::{login_cookie_name, session_cookie_name, tenant_cookie_name, Deps};
 use crate::error::Error;
@@ -18,6 +20,8 @@ pub struct LoginQuery {
     tenant: Option<String>,
     instance: Option<String>,
     next: Option<String>,
+    /// The organisation's code, as a person typed it on the sign-in page.
+    org: Option<String>,
 }
 
 /// `GET /sso/login?tenant=T|instance=I[&next=/p]`: to the tenant's auth
@@ -29,8 +33,22 @@ pub async fn login(
 ) -> HttpResponse {
     let secure = cookie_secure(&state);
     let remembered = req.cookie(tenant_cookie_name(secure));
+    let mut tenant = query.tenant.clone();
+    if let Some(code) = query.org.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        match store::tenants::by_code(&state.db.conn, code).await {
+            Ok(Some(tenant_id)) => tenant = Some(tenant_id),
+            Ok(None) => {
+                return pages::organisation(&state, &req, Some(code), query.next.as_deref())
+            }
+            Err(err) => return Refusal::from(err).page(&state.pages, &req),
+        }
+    }
+    // Nothing names the organisation: ask, rather than refuse.
+    if tenant.is_none() && query.instance.is_none() && remembered.is_none() {
+        return pages::organisation(&state, &req, None, query.next.as_deref());
+    }
     let wanted = Wanted {
-        tenant: query.tenant.as_deref(),
+        tenant: tenant.as_deref(),
         instance: query.instance.as_deref(),
         remembered: remembered.as_ref().map(|c| c.value()),
         next: query.next.as_deref(),
@@ -43,7 +61,7 @@ pub async fn login(
             .insert_header((header::LOCATION, url))
             .cookie(cookies::login(secure, binding, LOGIN_TTL_SECS))
             .finish(),
-        Err(refusal) => refusal.page(&state.pages),
+        Err(refusal) => refusal.page(&state.pages, &req),
     }
 }
 
@@ -82,7 +100,7 @@ pub async fn callback(
         }
         Err(refusal) => {
             crate::prometheus::login(refusal.outcome());
-            refusal.page(&state.pages)
+            refusal.page(&state.pages, &req)
         }
     };
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));

@@ -37,15 +37,21 @@ pub struct FormQuery {
 }
 
 /// `GET /sso/local?instance=I[&next=/p]`: the sign-in form.
-pub async fn form(state: web::Data<AppState>, query: web::Query<FormQuery>) -> HttpResponse {
+pub async fn form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<FormQuery>,
+) -> HttpResponse {
     let instance = query.instance.clone().unwrap_or_default();
     let next = local_path(query.next.as_deref())
         .unwrap_or_else(|| state.settings.sso.after_login_path.clone());
-    render_form(&state, StatusCode::OK, &instance, &next, None)
+    render_form(&state, &req, StatusCode::OK, &instance, &next, None)
 }
 
+/// `error` is a catalogue key (`local.*`).
 fn render_form(
     state: &AppState,
+    req: &HttpRequest,
     status: StatusCode,
     instance: &str,
     next: &str,
@@ -55,9 +61,11 @@ fn render_form(
     let secure = cookie_secure(state);
     let body = state
         .pages
-        .get_template("local_login.html")
-        .and_then(|t| t.render(context! { instance, next, csrf_token, error }))
-        .unwrap_or_else(|_| "Sign in is unavailable".to_string());
+        .render(req, "local_login.html", context! { instance, next, csrf_token, error })
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the local sign-in page does not render");
+            "Sign in is unavailable".to_string()
+        });
     let cookie = Cookie::build(csrf_cookie_name(secure), csrf_token.clone())
         .path("/")
         .http_only(true)
@@ -89,16 +97,13 @@ pub async fn submit(
     let secure = cookie_secure(&state);
     let next = local_path(form.next.as_deref())
         .unwrap_or_else(|| state.settings.sso.after_login_path.clone());
-    let again = |status, why| render_form(&state, status, &form.instance, &next, Some(why));
+    let again = |status, why| render_form(&state, &req, status, &form.instance, &next, Some(why));
     let csrf_ok = req.cookie(csrf_cookie_name(secure)).is_some_and(|c| {
         !form.csrf_token.is_empty()
             && bool::from(c.value().as_bytes().ct_eq(form.csrf_token.as_bytes()))
     });
     if !csrf_ok {
-        return again(
-            StatusCode::FORBIDDEN,
-            "This form expired or did not come from this site. Please try again.",
-        );
+        return again(StatusCode::FORBIDDEN, "local.form_expired");
     }
     let deps = Deps::of(&state);
     match local_account::sign_in(&deps, &form.instance, &form.user_name, &form.password).await {
@@ -110,13 +115,10 @@ pub async fn submit(
             let _ = response.add_removal_cookie(&cookies::removal(csrf_cookie_name(secure)));
             response
         }
-        Err(Declined::Locked) => again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Please wait a few minutes and try again.",
-        ),
+        Err(Declined::Locked) => again(StatusCode::TOO_MANY_REQUESTS, "local.locked"),
         Err(Declined::WrongCredentials) => {
-            again(StatusCode::UNAUTHORIZED, "The user name or password is not right.")
+            again(StatusCode::UNAUTHORIZED, "local.wrong_credentials")
         }
-        Err(Declined::Refused(refusal)) => refusal.page(&state.pages),
+        Err(Declined::Refused(refusal)) => refusal.page(&state.pages, &req),
     }
 }

@@ -6,9 +6,10 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
-use minijinja::{context, Environment};
+use minijinja::context;
 
 use crate::error::{self, Challenge, Error};
+use crate::ui::{catalogue, Lang, Pages};
 
 /// Whose access a refusal speaks of: the tenant's (marketplace sign-in)
 /// or one subscription's local account.
@@ -103,76 +104,41 @@ impl Refusal {
         }
     }
 
-    pub fn title(&self) -> &'static str {
+    /// Its messages' key in the catalogues (`refusal.<key>.title` and
+    /// `refusal.<key>.message`, see `locales/`).
+    pub fn key(&self) -> &'static str {
         match self {
-            Refusal::UnknownOrganisation => "Unknown organisation",
-            Refusal::UnknownSubscription => "Unknown subscription",
-            Refusal::Suspended(_) => "Access suspended",
-            Refusal::Ended(_) => "Subscription ended",
-            Refusal::NotReady => "Not ready yet",
-            Refusal::NotGranted | Refusal::Withdrawn => "No access",
-            Refusal::BadAnswer(_) => "Sign-in link not valid",
-            Refusal::ProviderMisconfigured | Refusal::ProviderUnreachable => {
-                "Sign-in not available"
-            }
-            Refusal::NotAccepted | Refusal::ProviderChanged => "Sign-in did not complete",
-            Refusal::TryAgain => "Please try again",
+            Refusal::UnknownOrganisation => "unknown_organisation",
+            Refusal::UnknownSubscription => "unknown_subscription",
+            Refusal::Suspended(Holder::Organisation) => "suspended_organisation",
+            Refusal::Suspended(Holder::Subscription) => "suspended_subscription",
+            Refusal::Ended(Holder::Organisation) => "ended_organisation",
+            Refusal::Ended(Holder::Subscription) => "ended_subscription",
+            Refusal::NotReady => "not_ready",
+            Refusal::NotGranted => "not_granted",
+            Refusal::Withdrawn => "withdrawn",
+            Refusal::BadAnswer(BadAnswer::Incomplete) => "incomplete",
+            Refusal::BadAnswer(BadAnswer::OtherSignIn) => "other_sign_in",
+            Refusal::BadAnswer(BadAnswer::NotThisBrowser) => "not_this_browser",
+            Refusal::BadAnswer(BadAnswer::AlreadyUsed) => "already_used",
+            Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate) => "not_this_browser_or_late",
+            Refusal::BadAnswer(BadAnswer::WrongIssuer) => "wrong_issuer",
+            Refusal::ProviderChanged => "provider_changed",
+            Refusal::ProviderMisconfigured => "provider_misconfigured",
+            Refusal::ProviderUnreachable => "provider_unreachable",
+            Refusal::NotAccepted => "not_accepted",
+            Refusal::TryAgain => "try_again",
         }
     }
 
-    pub fn message(&self) -> &'static str {
-        match self {
-            Refusal::UnknownOrganisation => "This sign-in link names no organisation we know.",
-            Refusal::UnknownSubscription => {
-                "This sign-in link names no subscription with a local account."
-            }
-            Refusal::Suspended(Holder::Organisation) => {
-                "Your organisation's subscription is suspended. Please contact its administrator."
-            }
-            Refusal::Suspended(Holder::Subscription) => "This subscription is suspended.",
-            Refusal::Ended(Holder::Organisation) => "Your organisation's subscription has ended.",
-            Refusal::Ended(Holder::Subscription) => "This subscription has ended.",
-            Refusal::NotReady => {
-                "Sign-in for your organisation is not set up yet. Please try again later."
-            }
-            Refusal::NotGranted => {
-                "Your account has not been given access to this application. Please ask your organisation's administrator."
-            }
-            Refusal::Withdrawn => {
-                "Your access to this application changed or was withdrawn. Please sign in again."
-            }
-            Refusal::BadAnswer(BadAnswer::Incomplete) => {
-                "This sign-in answer is incomplete. Please start again."
-            }
-            Refusal::BadAnswer(BadAnswer::OtherSignIn) => {
-                "This sign-in answer belongs to another sign-in. Please start again."
-            }
-            Refusal::BadAnswer(BadAnswer::NotThisBrowser) => {
-                "This sign-in was not started in this browser. Please start again."
-            }
-            Refusal::BadAnswer(BadAnswer::AlreadyUsed) => {
-                "This sign-in link was already used or is not ours. Please start again."
-            }
-            Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate) => {
-                "This sign-in was not started in this browser, or took too long. Please start again."
-            }
-            Refusal::BadAnswer(BadAnswer::WrongIssuer) => {
-                "This sign-in answer did not come from your organisation's sign-in service. Please start again."
-            }
-            Refusal::ProviderChanged => {
-                "Your organisation's sign-in service changed during this sign-in. Please start again."
-            }
-            Refusal::ProviderMisconfigured => {
-                "Your organisation's sign-in service is not set up as expected. Please contact its administrator."
-            }
-            Refusal::ProviderUnreachable => {
-                "Your organisation's sign-in service cannot be reached. Please try again later."
-            }
-            Refusal::NotAccepted => {
-                "Your organisation's sign-in service did not accept this sign-in. Please try again."
-            }
-            Refusal::TryAgain => "Sign-in is briefly unavailable. Please try again in a moment.",
-        }
+    /// The title in `lang`.
+    pub fn title(&self, lang: Lang) -> String {
+        catalogue::text(lang, &format!("refusal.{}.title", self.key()))
+    }
+
+    /// What happened, in `lang` (the JSON answer says it in English).
+    pub fn message(&self, lang: Lang) -> String {
+        catalogue::text(lang, &format!("refusal.{}.message", self.key()))
     }
 
     /// Why an open session ended, from its revocation's reason.
@@ -205,31 +171,57 @@ impl Refusal {
         }
     }
 
-    /// The refusal as a page.
-    pub fn page(&self, pages: &Environment<'static>) -> HttpResponse {
-        let (title, message, retry_url) = (self.title(), self.message(), self.retry_url());
-        let body = pages
-            .get_template("refusal.html")
-            .and_then(|t| t.render(context! { title, message, retry_url }))
-            .unwrap_or_else(|_| title.to_string());
+    /// The refusal as a page in the browser's language, with the
+    /// vendor's branding and a reference an operator can search the log
+    /// for (the reference is logged here, with the refusal's code).
+    pub fn page(&self, pages: &Pages, req: &HttpRequest) -> HttpResponse {
+        let lang = pages.lang(req);
+        let reference = reference();
+        tracing::warn!(
+            reference = %reference,
+            refusal = self.key(),
+            code = self.code(),
+            status = self.status().as_u16(),
+            path = req.path(),
+            "a person was refused"
+        );
+        let (title, message, retry_url) = (self.title(lang), self.message(lang), self.retry_url());
+        let ask_organisation = matches!(self, Refusal::UnknownOrganisation);
+        let view = context! { title, message, retry_url, reference, ask_organisation };
+        let body = pages.render(req, "refusal.html", view).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the refusal page does not render");
+            self.title(lang)
+        });
         error::answer(self.status(), Challenge::SignIn("/sso/login"))
             .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(body)
     }
 
     /// The refusal as JSON (`crate::error::ErrorBody`).
     pub fn json(&self) -> HttpResponse {
-        error::json(self.status(), Challenge::SignIn("/sso/login"), self.code(), self.message())
+        let message = self.message(Lang::En);
+        error::json(self.status(), Challenge::SignIn("/sso/login"), self.code(), &message)
     }
 
     /// A page for a browser, JSON for any other client.
-    pub fn answer(&self, pages: &Environment<'static>, req: &HttpRequest) -> HttpResponse {
+    pub fn answer(&self, pages: &Pages, req: &HttpRequest) -> HttpResponse {
         if wants_html(req) {
-            self.page(pages)
+            self.page(pages, req)
         } else {
             self.json()
         }
     }
+}
+
+/// A short reference for one refusal: easy to read out on the phone
+/// (no 0/O, 1/I), unique enough to find one log line of a day.
+pub fn reference() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    let code: String = (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("{}-{}", &code[..4], &code[4..])
 }
 
 /// Whether the client asked for a page (a browser's `Accept`).
@@ -238,4 +230,64 @@ pub fn wants_html(req: &HttpRequest) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_refusal() -> Vec<Refusal> {
+        let mut all = vec![
+            Refusal::UnknownOrganisation,
+            Refusal::UnknownSubscription,
+            Refusal::NotReady,
+            Refusal::NotGranted,
+            Refusal::Withdrawn,
+            Refusal::ProviderMisconfigured,
+            Refusal::ProviderUnreachable,
+            Refusal::NotAccepted,
+            Refusal::ProviderChanged,
+            Refusal::TryAgain,
+        ];
+        for holder in [Holder::Organisation, Holder::Subscription] {
+            all.push(Refusal::Suspended(holder));
+            all.push(Refusal::Ended(holder));
+        }
+        for bad in [
+            BadAnswer::Incomplete,
+            BadAnswer::OtherSignIn,
+            BadAnswer::NotThisBrowser,
+            BadAnswer::AlreadyUsed,
+            BadAnswer::NotThisBrowserOrLate,
+            BadAnswer::WrongIssuer,
+        ] {
+            all.push(Refusal::BadAnswer(bad));
+        }
+        all
+    }
+
+    /// Every refusal has its title and text in both languages, and the
+    /// texts differ between them (nothing left untranslated).
+    #[test]
+    fn every_refusal_speaks_both_languages() {
+        for refusal in every_refusal() {
+            for part in ["title", "message"] {
+                let key = format!("refusal.{}.{part}", refusal.key());
+                let zh = catalogue::lookup(Lang::ZhCn, &key);
+                let en = catalogue::lookup(Lang::En, &key);
+                assert!(zh.is_some() && en.is_some(), "{key}");
+                assert_ne!(zh, en, "{key} is the same in both");
+            }
+        }
+    }
+
+    #[test]
+    fn references_are_short_and_unambiguous() {
+        let seen: std::collections::HashSet<String> = (0..200).map(|_| reference()).collect();
+        assert_eq!(seen.len(), 200, "no repeats in 200");
+        for r in seen {
+            assert_eq!(r.len(), 9, "{r}");
+            assert!(!r.contains(['0', 'O', '1', 'I']), "{r}");
+        }
+    }
 }

@@ -85,6 +85,25 @@ pub async fn instance_ids(
         .await?)
 }
 
+/// The tenant a person names by its code on the sign-in page: only when
+/// exactly one live tenant has it (codes are the marketplace's, not ours
+/// to assume unique).
+pub async fn by_code(conn: &impl ConnectionTrait, code: &str) -> Result<Option<String>, Error> {
+    let ids: Vec<String> = Tenant::find()
+        .select_only()
+        .column(tenant::Column::TenantId)
+        .filter(tenant::Column::TenantCode.eq(code))
+        .filter(tenant::Column::Deleted.eq(false))
+        .limit(2)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(match ids.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
+}
+
 /// The tenants an instance binds.
 pub async fn bound_by(
     conn: &impl ConnectionTrait,

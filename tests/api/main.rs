@@ -40,3 +40,4 @@ mod sync_tenants;
 mod sync_users;
 mod sync_v1;
 mod telemetry;
+mod ui_languages;

@@ -204,6 +204,9 @@ pub async fn run_app(database_url: &str, overrides: &[(&str, &str)]) -> (u16, St
         ("marketplace.access_key".into(), ACCESS_KEY.into()),
         ("admin.api_token".into(), ADMIN_TOKEN.into()),
         ("security.master_key".into(), master_key),
+        // The stories read English texts; the language stories choose
+        // their language explicitly.
+        ("ui.default_language".into(), "en".into()),
     ];
     all.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let sources = Sources { file: None, read_env: false, overrides: all };

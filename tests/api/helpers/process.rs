@@ -45,6 +45,7 @@ impl Serve {
                 "security.master_key",
                 &base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
             )
+            .setting("ui.default_language", "en")
     }
 
     /// A process with no setting but its port: what a first start sees.
