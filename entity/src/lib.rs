@@ -19,3 +19,4 @@ pub mod tenant_app;
 pub mod tenant_instance;
 pub mod transition;
 pub mod user;
+pub mod v1_stamp;

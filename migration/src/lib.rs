@@ -9,6 +9,7 @@ mod m20261123_000001_add_login_state_nonce;
 mod m20261123_000003_create_revocations;
 mod m20261123_000010_create_admin_tables;
 mod m20261123_000020_create_outbox;
+mod m20261126_000001_create_v1_stamps;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_revocations::Migration),
             Box::new(m20261123_000010_create_admin_tables::Migration),
             Box::new(m20261123_000020_create_outbox::Migration),
+            Box::new(m20261126_000001_create_v1_stamps::Migration),
         ]
     }
 }

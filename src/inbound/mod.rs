@@ -22,7 +22,7 @@ use crate::marketplace::result::Answer;
 
 pub use auth::{authenticate_v2, V2Credentials};
 pub use http::{read_body, respond, LIFECYCLE_MAX_BODY};
-pub use record::{begin, commit_call, record_failure, settle, Effects};
+pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effects};
 pub use redact::{redact_body, redact_params};
 pub use replay::ReplayInput;
 
@@ -79,6 +79,9 @@ pub struct Call {
     pub replay_sealed: Option<String>,
     /// The nonce to remember with this call (database nonce store).
     pub nonce: Option<PendingNonce>,
+    /// A verified V1 call's `timeStamp`, epoch ms: V1 has no nonce, so
+    /// state changes are ordered by it (see [`record::is_stale_v1`]).
+    pub v1_sent_at: Option<i64>,
 }
 
 impl Call {
@@ -96,6 +99,7 @@ impl Call {
             replay_of: None,
             replay_sealed: None,
             nonce: None,
+            v1_sent_at: None,
         }
     }
 

@@ -31,6 +31,32 @@ pub async fn begin(db: &Db, call: &Call) -> Result<WriteTx, Error> {
     Ok(tx)
 }
 
+/// True when `call` is a V1 call sent before the newest V1 call already
+/// applied to `subject`: a captured call sent again after a later one
+/// (V1 has no nonce). It is answered success, changes nothing and its
+/// event says `stale` ([`Effects::stale`]). Otherwise the subject's stamp
+/// advances in `conn`, the call's transaction.
+pub async fn is_stale_v1(
+    conn: &impl sea_orm::ConnectionTrait,
+    call: &Call,
+    subject: &str,
+) -> Result<bool, Error> {
+    match call.v1_sent_at {
+        Some(sent_at) => Ok(!store::v1_stamps::advance(conn, subject, sent_at).await?),
+        None => Ok(false),
+    }
+}
+
+impl Effects {
+    /// What a stale V1 call leaves: nothing but a word in its event.
+    pub fn stale() -> Effects {
+        Effects {
+            detail: Some(serde_json::json!({"stale": true, "why": "a newer V1 call was applied"})),
+            ..Effects::default()
+        }
+    }
+}
+
 /// Ends a call that succeeded: its event, its transitions and its outbox
 /// events join the changes in `tx`, then all commit together. Only after
 /// the commit is the relay woken.

@@ -88,6 +88,7 @@ async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answ
     if !verified {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.v1_sent_at = timestamp::parse_v1(&ts, 0).map(|t| t.timestamp_millis());
     call.replay_sealed = Some(ReplayInput::params(&params).seal(&state.vault)?);
     call::run_v1(&state.lifecycle(), &params, call).await
 }

@@ -15,6 +15,7 @@ pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;
 pub mod users;
+pub mod v1_stamps;
 pub mod write_health;
 
 use std::sync::Arc;

@@ -94,6 +94,7 @@ async fn v1(
     if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.v1_sent_at = timestamp::parse_v1(ts, 8).map(|t| t.timestamp_millis());
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
 }

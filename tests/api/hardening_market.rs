@@ -1,0 +1,146 @@
+//! What a hostile marketplace caller tried (issue 13): inputs that can
+//! never succeed, replayed V1 state changes, personal fields in the event
+//! log, floods of forged calls, guessed passwords.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn v1_time(offset_ms: i64, zone_hours: i32) -> String {
+    koogate::marketplace::timestamp::format_v1(
+        chrono::Utc::now() + chrono::Duration::milliseconds(offset_ms),
+        zone_hours,
+    )
+}
+
+/// A NUL can never be stored (PostgreSQL refuses it in text): the caller
+/// must hear "bad request", not "retry" nor "done", on both databases.
+async fn a_nul_character_is_a_bad_request_everywhere(app: TestApp) {
+    let order_id = random_id("CS");
+    let body = json!({
+        "activity": "newInstance",
+        "orderId": order_id,
+        "orderLineId": format!("{order_id}-1"),
+        "businessId": "biz-\u{0}-nul",
+        "customerName": "Buyer\u{0}Co",
+        "testFlag": "0",
+    })
+    .to_string();
+    refused(&app, "V2 newInstance with a NUL", "000002", app.v2(&body)).await;
+
+    let (_, bought) = app.buy().await;
+    let id = bought.json["instanceId"].as_str().expect("id").to_string();
+    let freeze = [
+        ("activity", "instanceStatus"),
+        ("instanceId", id.as_str()),
+        ("instanceStatus", "FREEZE\u{0}"),
+    ];
+    refused(&app, "V1 instanceStatus with a NUL", "000002", app.v1(&freeze)).await;
+    let upgrade = json!({"activity": "upgrade", "instanceId": id, "orderId": "O\u{0}1",
+        "orderLineId": "L1", "productId": "p", "skuCode": "s"})
+    .to_string();
+    refused(&app, "V2 upgrade with a NUL", "000002", app.v2(&upgrade)).await;
+}
+on_both_backends!(a_nul_character_is_a_bad_request_everywhere);
+
+/// A captured V1 NORMAL sent again after a later FREEZE must not unfreeze.
+async fn a_replayed_older_v1_state_change_is_stale(app: TestApp) {
+    let (_, bought) = app.buy().await;
+    let id = bought.json["instanceId"].as_str().expect("id").to_string();
+    let earlier = v1_time(-2000, 0);
+    let normal = [
+        ("activity", "instanceStatus"),
+        ("instanceId", id.as_str()),
+        ("instanceStatus", "NORMAL"),
+        ("timeStamp", earlier.as_str()),
+    ];
+    assert_eq!(app.v1(&normal).await.code(), "000000");
+    let later = v1_time(0, 0);
+    let freeze = [
+        ("activity", "instanceStatus"),
+        ("instanceId", id.as_str()),
+        ("instanceStatus", "FREEZE"),
+        ("timeStamp", later.as_str()),
+    ];
+    assert_eq!(app.v1(&freeze).await.code(), "000000");
+    assert_eq!(app.instance(&id).await["status"], "frozen");
+
+    let replayed = app.v1(&normal).await;
+    assert_eq!(replayed.code(), "000000", "{:?}", replayed.json);
+    replayed.assert_signed_with(ACCESS_KEY);
+    assert_eq!(app.instance(&id).await["status"], "frozen", "the replay unfroze the instance");
+    let event = app.last_event().await;
+    assert_eq!(event.result_code, "000000");
+    assert!(
+        event.detail.as_deref().is_some_and(|d| d.contains("\"stale\":true")),
+        "the replay is recorded as stale: {:?}",
+        event.detail
+    );
+    // The same FREEZE again (same timeStamp) is not older: still harmless.
+    assert_eq!(app.v1(&freeze).await.code(), "000000");
+    assert_eq!(app.instance(&id).await["status"], "frozen");
+}
+on_both_backends!(a_replayed_older_v1_state_change_is_stale);
+
+/// A captured Kit V1 tenant add sent after the tenant was deleted.
+async fn a_replayed_kit_v1_tenant_add_does_not_revive_a_deleted_tenant(app: TestApp) {
+    let (order_id, bought) = app.buy().await;
+    let enterprise = Enterprise {
+        tenant_id: random_id("tenant-"),
+        instance_id: bought.json["instanceId"].as_str().expect("id").into(),
+        order_id,
+    };
+    let mut add = enterprise.tenant_sync(1);
+    add["timeStamp"] = json!(v1_time(-2000, 8));
+    app.kit_v1("tenantSync", &add).await.assert_kit_ok();
+    let mut delete = enterprise.tenant_sync(0);
+    delete["timeStamp"] = json!(v1_time(0, 8));
+    app.kit_v1("tenantSync", &delete).await.assert_kit_ok();
+    assert_eq!(app.tenant(&enterprise.tenant_id).await["deleted"], true);
+
+    app.kit_v1("tenantSync", &add).await.assert_kit_ok();
+    assert_eq!(
+        app.tenant(&enterprise.tenant_id).await["deleted"],
+        true,
+        "the replayed add brought the tenant back"
+    );
+    let event = app.last_event().await;
+    assert!(
+        event.detail.as_deref().is_some_and(|d| d.contains("\"stale\":true")),
+        "{:?}",
+        event.detail
+    );
+}
+kit_on_both_backends!(a_replayed_kit_v1_tenant_add_does_not_revive_a_deleted_tenant);
+
+/// The event log keeps in clear only fields known to be safe: a personal
+/// field nobody listed (`phone`, `idCard`) is masked too, at any depth and
+/// inside lists sent as strings, with or without leading spaces.
+async fn the_event_log_keeps_only_known_safe_fields_in_clear(app: TestApp) {
+    let order_id = random_id("CS");
+    let mut body: serde_json::Value =
+        serde_json::from_str(&new_instance_body(&order_id, &random_id("biz-"))).expect("json");
+    body["phone"] = json!("13911112222");
+    body["buyerInfo"] = json!({"customerId": "c-1", "idCard": "110101199003077777",
+        "contacts": [{"homeAddress": "1 Secret Road"}]});
+    let bought = app.v2(&body.to_string()).await;
+    assert_eq!(bought.code(), "000000", "{:?}", bought.json);
+    let kept = app.last_event().await.request;
+    for secret in ["13911112222", "110101199003077777", "1 Secret Road"] {
+        assert!(!kept.contains(secret), "{secret} kept in clear: {kept}");
+    }
+    assert!(kept.contains(&order_id), "a safe field (orderId) stays readable: {kept}");
+
+    let enterprise = app.bound_enterprise().await;
+    let mut frank = person("frank", "Frank", "D1", "admin", "true");
+    frank["extension"] = json!({"phone": "13700000007", "idCard": "440101199001011234"});
+    let users = format!("   {}", json!([frank]));
+    let grant = enterprise.auth_sync(1, "20240101000000000", json!(users));
+    app.kit_v2("authSync", &grant).await;
+    let kept = app.last_event().await.request;
+    for secret in ["13700000007", "440101199001011234", "Frank"] {
+        assert!(!kept.contains(secret), "{secret} kept in clear: {kept}");
+    }
+    assert!(kept.contains(&enterprise.tenant_id), "tenantId stays readable: {kept}");
+}
+kit_on_both_backends!(the_event_log_keeps_only_known_safe_fields_in_clear);
