@@ -6,6 +6,7 @@ pub mod apps;
 pub mod departments;
 pub mod events;
 pub mod instances;
+pub mod login_attempts;
 pub mod nonces;
 pub mod orders;
 pub mod outbox;

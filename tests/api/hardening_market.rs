@@ -144,3 +144,44 @@ async fn the_event_log_keeps_only_known_safe_fields_in_clear(app: TestApp) {
     assert!(kept.contains(&enterprise.tenant_id), "tenantId stays readable: {kept}");
 }
 kit_on_both_backends!(the_event_log_keeps_only_known_safe_fields_in_clear);
+
+/// 200 wrong admin passwords sent at once, the right one among them: the
+/// limit of 5 failed attempts holds, so at most 5 passwords are checked
+/// in all (the right one counting as a check if it got through).
+async fn a_burst_of_guesses_gets_at_most_five_password_checks(app: TestApp) {
+    let operator = Operator::new(&app);
+    let form = operator.open("/admin/login").await;
+    let csrf = csrf_token(&form);
+    let url = format!("{}/admin/login", app.address);
+    let mut guesses = Vec::new();
+    for i in 0..201 {
+        let client = operator.browser.client().clone();
+        let (url, csrf) = (url.clone(), csrf.clone());
+        let password = if i == 100 { ADMIN_PASSWORD.to_string() } else { format!("guess {i}") };
+        guesses.push(tokio::spawn(async move {
+            let form = [("username", ADMIN_USER), ("password", &password), ("csrf_token", &csrf)];
+            let status = client.post(url).form(&form).send().await.expect("sent").status();
+            (i, status.as_u16())
+        }));
+    }
+    let (mut checked, mut limited, mut busy) = (0, 0, 0);
+    for guess in guesses {
+        let (i, status) = guess.await.expect("joined");
+        match status {
+            401 => checked += 1,
+            303 if i == 100 => checked += 1,
+            429 => limited += 1,
+            // Retry later: a sign-in under load may wait for the writer.
+            409 | 503 => busy += 1,
+            other => panic!("guess {i}: unexpected HTTP {other}"),
+        }
+    }
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked, {limited} refused by the limit, {busy} answered 409/503"
+    );
+}
+on_both_backends!(
+    a_burst_of_guesses_gets_at_most_five_password_checks,
+    &crate::helpers::admin_settings()
+);
