@@ -20,10 +20,10 @@ use chrono::{DateTime, Utc};
 use crate::kv::PendingNonce;
 use crate::marketplace::result::Answer;
 
-pub use auth::{authenticate_v2, V2Credentials};
+pub use auth::{authenticate_v2, precheck_v2, V2Credentials};
 pub use http::{read_body, respond, LIFECYCLE_MAX_BODY};
 pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effects};
-pub use redact::{redact_body, redact_params};
+pub use redact::{redact_body, redact_params, refused_body};
 pub use replay::ReplayInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,12 @@ impl Call {
             nonce: None,
             v1_sent_at: None,
         }
+    }
+
+    /// Whether the call passed authentication (or is an operator's own
+    /// action): only then is its input kept for replays.
+    pub fn authenticated(&self) -> bool {
+        self.replay_sealed.is_some() || self.channel == Channel::Operator
     }
 
     /// The event row for this call and its answer.

@@ -65,6 +65,28 @@ pub fn redact_body(body: &[u8]) -> String {
     }
 }
 
+/// How many first bytes of a refused call's body the event log shows.
+const HEAD_BYTES: usize = 64;
+
+/// What the event log keeps of a call refused before it authenticated:
+/// its size, a SHA-256 to match it with a capture, and the shape of its
+/// first bytes with every letter and digit masked. The body is never
+/// parsed: a forged call must cost almost nothing, however large.
+pub fn refused_body(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let head: String = String::from_utf8_lossy(&body[..body.len().min(HEAD_BYTES)])
+        .chars()
+        .map(|c| if c.is_alphanumeric() { '*' } else { c })
+        .collect();
+    serde_json::json!({
+        "refused": true,
+        "bytes": body.len(),
+        "sha256": hex::encode(Sha256::digest(body)),
+        "head": head,
+    })
+    .to_string()
+}
+
 /// Query parameters as a redacted JSON object (V1 calls).
 pub fn redact_params(params: &[(String, String)]) -> String {
     let mut object = Map::new();

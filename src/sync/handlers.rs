@@ -31,9 +31,13 @@ async fn v2(
     call: &mut Call,
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    call.request = inbound::redact_body(&body);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(ts) = header("x-timestamp") {
+        inbound::precheck_v2(&state.settings.marketplace, &state.kit_access_keys, ts)?;
+    }
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let (Some(presented), Some(ts), Some(nonce)) =
         (header("x-sign"), header("x-timestamp"), header("x-nonce"))
     else {
@@ -51,6 +55,7 @@ async fn v2(
         verify,
     )
     .await?;
+    call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
 }
@@ -77,7 +82,8 @@ async fn v1(
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
     let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    call.request = inbound::redact_body(&body);
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
         return Err(Error::Unauthenticated("authToken is required"));
     };
@@ -95,6 +101,7 @@ async fn v1(
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
     call.v1_sent_at = timestamp::parse_v1(ts, 8).map(|t| t.timestamp_millis());
+    call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
 }

@@ -185,3 +185,35 @@ on_both_backends!(
     a_burst_of_guesses_gets_at_most_five_password_checks,
     &crate::helpers::admin_settings()
 );
+
+/// A forged call (wrong key) costs almost nothing: its event keeps its
+/// size and a hash, not its body, however large the body was.
+async fn a_forged_call_leaves_only_a_bounded_record(app: TestApp) {
+    let padding = "7".repeat(1 << 20);
+    // Under a field the log keeps in clear, so only the refusal bounds it.
+    let body = json!({"tenantId": "t-forged", "phone": "13911112222", "orderId": padding});
+    let forged = KitOptions { key: "not-the-key".into(), ..KitOptions::default() };
+    let reply = app.kit_v2_with("tenantSync", body.to_string().into_bytes(), forged).await;
+    assert_eq!(reply.code(), "000001", "{:?}", reply.json);
+    let event = app.last_event().await;
+    assert_eq!((event.channel.as_str(), event.result_code.as_str()), ("kit_v2", "000001"));
+    assert!(event.request.len() <= 1024, "a forged 1 MiB call kept {} bytes", event.request.len());
+    assert!(
+        event.request.contains(&format!("\"bytes\":{}", body.to_string().len())),
+        "{}",
+        event.request
+    );
+    assert!(!event.request.contains("13911112222"), "{}", event.request);
+
+    let lifecycle = json!({"activity": "newInstance", "orderId": "7".repeat(60_000)});
+    let forged = V2Options { key: "not-the-key".into(), ..V2Options::default() };
+    let reply = app.v2_with(lifecycle.to_string().into_bytes(), forged).await;
+    assert_eq!(reply.code(), "000001");
+    let event = app.last_event().await;
+    assert!(
+        event.request.len() <= 1024,
+        "a forged lifecycle call kept {} bytes",
+        event.request.len()
+    );
+}
+kit_on_both_backends!(a_forged_call_leaves_only_a_bounded_record);
