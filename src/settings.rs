@@ -46,6 +46,8 @@ const KNOWN_KEYS: &[&str] = &[
     "admin.password_hash",
     "admin.api_token",
     "log.format",
+    "events.retention_days",
+    "events.refused_retention_days",
     // Undocumented: the outbox's clock, shortened by tests.
     "outbox.retry_base_ms",
     "outbox.retry_cap_ms",
@@ -81,9 +83,19 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub events: EventsSettings,
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
+}
+
+/// How long the event log keeps calls; 0 keeps them for ever.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsSettings {
+    /// Calls that authenticated (and operators' actions).
+    pub retention_days: u32,
+    /// Calls refused before they authenticated (forged, stale, unsigned).
+    pub refused_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -365,6 +377,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("admin.password_hash", ""),
     ("admin.api_token", ""),
     ("log.format", "pretty"),
+    ("events.retention_days", "400"),
+    ("events.refused_retention_days", "7"),
 ];
 
 fn default_file() -> Option<PathBuf> {

@@ -10,6 +10,7 @@ mod m20261123_000003_create_revocations;
 mod m20261123_000010_create_admin_tables;
 mod m20261123_000020_create_outbox;
 mod m20261126_000001_create_v1_stamps;
+mod m20261126_000002_add_event_refused;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_admin_tables::Migration),
             Box::new(m20261123_000020_create_outbox::Migration),
             Box::new(m20261126_000001_create_v1_stamps::Migration),
+            Box::new(m20261126_000002_add_event_refused::Migration),
         ]
     }
 }

@@ -128,6 +128,7 @@ impl Call {
             replay_of: self.replay_of,
             detail: None,
             replay_sealed: self.replay_sealed.clone(),
+            refused: !self.authenticated(),
         }
     }
 }

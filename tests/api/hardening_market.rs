@@ -217,3 +217,54 @@ async fn a_forged_call_leaves_only_a_bounded_record(app: TestApp) {
     );
 }
 kit_on_both_backends!(a_forged_call_leaves_only_a_bounded_record);
+
+/// An old event, as a replica of long ago would have written it.
+fn old_event(days_ago: i64, refused: bool, marker: &str) -> entity::event::ActiveModel {
+    use sea_orm::Set;
+    entity::event::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        received_at: Set(chrono::Utc::now() - chrono::Duration::days(days_ago)),
+        channel: Set("kit_v2".into()),
+        activity: Set("tenantSync".into()),
+        result_code: Set(if refused { "000001" } else { "000000" }.into()),
+        result_msg: Set("x".into()),
+        instance_id: Set(None),
+        tenant_id: Set(Some(marker.into())),
+        order_id: Set(None),
+        test_flag: Set(false),
+        duration_ms: Set(1),
+        request: Set("{}".into()),
+        response: Set("{}".into()),
+        replay_of: Set(None),
+        detail: Set(None),
+        replay_sealed: Set(None),
+        refused: Set(refused),
+    }
+}
+
+/// Housekeeping applies the retention: refused calls go after
+/// `events.refused_retention_days`, authenticated ones stay longer.
+#[tokio::test]
+async fn the_event_log_forgets_refused_calls_sooner_than_authenticated_ones() {
+    use sea_orm::EntityTrait;
+    let Some(app) = spawn_postgres_app(KIT_SETTINGS).await else { return };
+    let rows = vec![
+        old_event(10, true, "old-refused"),
+        old_event(10, false, "old-authenticated"),
+        old_event(1, true, "recent-refused"),
+    ];
+    entity::event::Entity::insert_many(rows).exec_without_returning(&app.db).await.expect("insert");
+    // A replica's housekeeping runs its first round as it starts.
+    let _replica = app.replica(KIT_SETTINGS).await;
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept = app.events().await.into_iter().filter_map(|e| e.tenant_id).collect::<Vec<_>>();
+        if !kept.iter().any(|t| t == "old-refused") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!kept.iter().any(|t| t == "old-refused"), "an old refused call stayed: {kept:?}");
+    assert!(kept.iter().any(|t| t == "old-authenticated"), "{kept:?}");
+    assert!(kept.iter().any(|t| t == "recent-refused"), "{kept:?}");
+}
