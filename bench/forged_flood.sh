@@ -18,9 +18,15 @@ port=18091
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-if [ "$profile" = release ]; then flag=--release; else flag=; fi
-cargo build $flag --bin koogate --example loadgen >/dev/null
-bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = release ] && echo release || echo debug)"
+# BIN_DIR: binaries already built (koogate, examples/loadgen), to compare
+# another build; otherwise they are built here.
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR"
+else
+  if [ "$profile" = release ]; then flag=--release; else flag=; fi
+  cargo build $flag --bin koogate --example loadgen >/dev/null
+  bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = release ] && echo release || echo debug)"
+fi
 
 KOOGATE__SERVER__BIND="127.0.0.1:$port" KOOGATE__DATABASE__URL="sqlite://$work/bench.db?mode=rwc" \
 KOOGATE__MARKETPLACE__ACCESS_KEY="$key" KOOGATE__MARKETPLACE__KIT_ACCESS_KEY="$kit_key" \
@@ -41,12 +47,13 @@ forge() { # posts forged Kit calls until killed
       --data-binary @"$work/big.json" "$url/produceAPI/v2/tenantSync" || true
   done
 }
-for _ in $(seq 1 "$flooders"); do forge & done
+flood=()
+for _ in $(seq 1 "$flooders"); do forge & flood+=($!); done
 sleep 2
 printf '%-34s ' "genuine under $flooders forged 8 MiB:"
 "$bin/examples/loadgen" "$url" "$key" "$concurrency" "$seconds"
-kill $(jobs -p) 2>/dev/null || true
-sleep 1
+kill "${flood[@]}" 2>/dev/null || true
+sleep 2
 
 size() { du -b "$work"/bench.db* | awk '{s+=$1} END {print s}'; }
 before=$(size)
