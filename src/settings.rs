@@ -50,6 +50,8 @@ const KNOWN_KEYS: &[&str] = &[
     "ui.vendor_name",
     "ui.support_contact",
     "ui.logo_url",
+    "events.retention_days",
+    "events.refused_retention_days",
     // Undocumented: the outbox's clock, shortened by tests.
     "outbox.retry_base_ms",
     "outbox.retry_cap_ms",
@@ -98,10 +100,20 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub log: LogSettings,
     pub ui: UiSettings,
+    pub events: EventsSettings,
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
     pub open_api: OpenApiSettings,
+}
+
+/// How long the event log keeps calls; 0 keeps them for ever.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsSettings {
+    /// Calls that authenticated (and operators' actions).
+    pub retention_days: u32,
+    /// Calls refused before they authenticated (forged, stale, unsigned).
+    pub refused_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -494,6 +506,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("open_api.secret_access_key", ""),
     ("open_api.max_requests_per_sec", "10"),
     ("open_api.reconcile_interval_secs", "86400"),
+    ("events.retention_days", "400"),
+    ("events.refused_retention_days", "7"),
 ];
 
 fn default_file() -> Option<PathBuf> {

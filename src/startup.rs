@@ -318,7 +318,8 @@ fn spawn_revocation_reader(state: web::Data<AppState>) {
 
 /// Background chores once a minute: forget expired nonces, login states,
 /// sessions, admin sessions, old delivered or dead outbox events and old
-/// replay inputs; count the open sessions for `/metrics`.
+/// replay inputs, apply the event log's retention in bounded batches;
+/// count the open sessions for `/metrics`.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -335,6 +336,16 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             }
             if let Err(err) = crate::inbound::replay::forget_old_replay_inputs(&state.db).await {
                 tracing::warn!(error = ?err, "forgetting old replay inputs failed");
+            }
+            let events = &state.settings.events;
+            let purged = crate::inbound::replay::purge_old_events(
+                &state.db,
+                events.retention_days,
+                events.refused_retention_days,
+            )
+            .await;
+            if let Err(err) = purged {
+                tracing::warn!(error = ?err, "event log retention failed");
             }
             match state.kv.count_sessions().await {
                 Ok(count) => crate::prometheus::active_sessions(count),

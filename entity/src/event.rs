@@ -28,6 +28,8 @@ pub struct Model {
     /// What an operator's replay needs (channel input, raw body), sealed
     /// with the master key; only for calls that authenticated.
     pub replay_sealed: Option<String>,
+    /// Refused before it authenticated: kept for a shorter time.
+    pub refused: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

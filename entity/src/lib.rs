@@ -24,3 +24,4 @@ pub mod tenant_instance;
 pub mod transition;
 pub mod usage_record;
 pub mod user;
+pub mod v1_stamp;

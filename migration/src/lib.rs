@@ -12,6 +12,8 @@ mod m20261123_000020_create_outbox;
 mod m20261126_000001_create_order_details;
 mod m20261126_000100_create_usage_records;
 mod m20261126_000110_create_drift;
+mod m20261126_000200_create_v1_stamps;
+mod m20261126_000210_add_event_refused;
 
 pub struct Migrator;
 
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_order_details::Migration),
             Box::new(m20261126_000100_create_usage_records::Migration),
             Box::new(m20261126_000110_create_drift::Migration),
+            Box::new(m20261126_000200_create_v1_stamps::Migration),
+            Box::new(m20261126_000210_add_event_refused::Migration),
         ]
     }
 }

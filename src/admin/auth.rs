@@ -32,7 +32,7 @@ use super::render::PageResult;
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::sso::cookies::{cookie_secure, local_path};
-use crate::sso::password::{hash_password, verify_password, MAX_FAILURES, WINDOW_MS};
+use crate::sso::password::{hash_password, verify_password_off_worker, MAX_FAILURES, WINDOW_MS};
 use crate::sso::{random_token, token_hash};
 use crate::state::AppState;
 use crate::store::{self, Db};
@@ -314,8 +314,16 @@ pub async fn login_submit(
         return retry(StatusCode::FORBIDDEN, "admin.login.form_expired");
     }
     let now = Utc::now().timestamp_millis();
-    let conn = &state.db.conn;
-    if store::sessions::failures(conn, ATTEMPT_KEY, WINDOW_MS, now).await? >= MAX_FAILURES {
+    // Counted per client address: guesses from elsewhere do not lock the
+    // operator out. Claimed before the check, so a burst gets at most
+    // MAX_FAILURES checks.
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let attempt_key = format!("{ATTEMPT_KEY}:{client}");
+    let tx = state.db.begin_write().await?;
+    let claimed =
+        store::login_attempts::claim(&tx.txn, &attempt_key, MAX_FAILURES, WINDOW_MS, now).await?;
+    tx.commit().await?;
+    if !claimed {
         tracing::warn!("admin sign-in locked after repeated failures");
         return retry(StatusCode::TOO_MANY_REQUESTS, "admin.login.locked");
     }
@@ -323,11 +331,9 @@ pub async fn login_submit(
     let user_ok = bool::from(form.username.as_bytes().ct_eq(expected_user.as_bytes()));
     // The hash is checked even for a wrong user name: the answer takes as
     // long either way.
-    let password_ok = verify_password(&form.password, &password_hash(&state).await?);
+    let password_ok =
+        verify_password_off_worker(&form.password, &password_hash(&state).await?).await?;
     if !(user_ok && password_ok) {
-        let tx = state.db.begin_write().await?;
-        store::sessions::record_failure(&tx.txn, ATTEMPT_KEY, WINDOW_MS, now).await?;
-        tx.commit().await?;
         tracing::info!("admin sign-in refused: wrong user name or password");
         return retry(StatusCode::UNAUTHORIZED, "admin.login.wrong_credentials");
     }
@@ -335,7 +341,7 @@ pub async fn login_submit(
     let ttl_ms =
         i64::try_from(state.settings.sso.session_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let tx = state.db.begin_write().await?;
-    store::sessions::clear_failures(&tx.txn, ATTEMPT_KEY).await?;
+    store::sessions::clear_failures(&tx.txn, &attempt_key).await?;
     store::admin_sessions::insert(
         &tx.txn,
         admin_session::Model {

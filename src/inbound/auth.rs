@@ -14,6 +14,21 @@ pub struct V2Credentials<'a> {
     pub nonce: &'a str,
 }
 
+/// What can be checked of a V2 call before its body is read: a key is
+/// configured and the timestamp is inside the window. A stale or keyless
+/// call is refused without reading its body (authenticate_v2 checks both
+/// again, with the signature).
+pub fn precheck_v2(
+    settings: &MarketplaceSettings,
+    keys: &[String],
+    timestamp: &str,
+) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Err(Error::Unauthenticated("no access key is configured"));
+    }
+    timestamp::check_v2(timestamp, Utc::now(), settings.timestamp_tolerance_secs)
+}
+
 /// Authenticates a V2 call (lifecycle §3.1 or Kit §3.2, told apart by
 /// `verify` and `scope`): a key must be configured, the timestamp inside
 /// the window, the signature good under one of `keys`, and the nonce new.

@@ -20,10 +20,10 @@ use chrono::{DateTime, Utc};
 use crate::kv::PendingNonce;
 use crate::marketplace::result::Answer;
 
-pub use auth::{authenticate_v2, V2Credentials};
+pub use auth::{authenticate_v2, precheck_v2, V2Credentials};
 pub use http::{read_body, respond, LIFECYCLE_MAX_BODY};
-pub use record::{begin, commit_call, record_failure, settle, Effects};
-pub use redact::{redact_body, redact_params};
+pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effects};
+pub use redact::{redact_body, redact_params, refused_body};
 pub use replay::ReplayInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,9 @@ pub struct Call {
     pub replay_sealed: Option<String>,
     /// The nonce to remember with this call (database nonce store).
     pub nonce: Option<PendingNonce>,
+    /// A verified V1 call's `timeStamp`, epoch ms: V1 has no nonce, so
+    /// state changes are ordered by it (see [`record::is_stale_v1`]).
+    pub v1_sent_at: Option<i64>,
 }
 
 impl Call {
@@ -96,7 +99,14 @@ impl Call {
             replay_of: None,
             replay_sealed: None,
             nonce: None,
+            v1_sent_at: None,
         }
+    }
+
+    /// Whether the call passed authentication (or is an operator's own
+    /// action): only then is its input kept for replays.
+    pub fn authenticated(&self) -> bool {
+        self.replay_sealed.is_some() || self.channel == Channel::Operator
     }
 
     /// The event row for this call and its answer.
@@ -118,6 +128,7 @@ impl Call {
             replay_of: self.replay_of,
             detail: None,
             replay_sealed: self.replay_sealed.clone(),
+            refused: !self.authenticated(),
         }
     }
 }

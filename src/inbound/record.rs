@@ -31,6 +31,32 @@ pub async fn begin(db: &Db, call: &Call) -> Result<WriteTx, Error> {
     Ok(tx)
 }
 
+/// True when `call` is a V1 call sent before the newest V1 call already
+/// applied to `subject`: a captured call sent again after a later one
+/// (V1 has no nonce). It is answered success, changes nothing and its
+/// event says `stale` ([`Effects::stale`]). Otherwise the subject's stamp
+/// advances in `conn`, the call's transaction.
+pub async fn is_stale_v1(
+    conn: &impl sea_orm::ConnectionTrait,
+    call: &Call,
+    subject: &str,
+) -> Result<bool, Error> {
+    match call.v1_sent_at {
+        Some(sent_at) => Ok(!store::v1_stamps::advance(conn, subject, sent_at).await?),
+        None => Ok(false),
+    }
+}
+
+impl Effects {
+    /// What a stale V1 call leaves: nothing but a word in its event.
+    pub fn stale() -> Effects {
+        Effects {
+            detail: Some(serde_json::json!({"stale": true, "why": "a newer V1 call was applied"})),
+            ..Effects::default()
+        }
+    }
+}
+
 /// Ends a call that succeeded: its event, its transitions and its outbox
 /// events join the changes in `tx`, then all commit together. Only after
 /// the commit is the relay woken.
@@ -83,6 +109,14 @@ pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answ
 /// Records a refused or failed call in its own transaction. Best effort:
 /// when the database is what failed, the log line is all that is left.
 pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
+    if !call.authenticated() && !refused_record_allowed(chrono::Utc::now().timestamp()) {
+        // The warning line of `settle` and the call metric still count it.
+        tracing::debug!(
+            channel = call.channel.as_str(),
+            "refused call not recorded: over the rate"
+        );
+        return;
+    }
     let result = async {
         let tx = db.begin_write().await?;
         if let Some(nonce) = &call.nonce {
@@ -102,4 +136,21 @@ pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
             tracing::debug!(channel = call.channel.as_str(), activity = %call.activity, error = ?err, "could not record a failed call");
         }
     }
+}
+
+/// Calls refused before they authenticated that are recorded per second,
+/// per process, at most: a flood of forged calls must not become a flood
+/// of writes (each record is already small, see `refused_body`).
+const REFUSED_RECORDS_PER_SEC: u32 = 100;
+
+/// Whether one more refused call may be recorded in second `now_secs`.
+fn refused_record_allowed(now_secs: i64) -> bool {
+    static WINDOW: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
+    // A poisoned lock only means a panic elsewhere: keep recording.
+    let Ok(mut window) = WINDOW.lock() else { return true };
+    if window.0 != now_secs {
+        *window = (now_secs, 0);
+    }
+    window.1 = window.1.saturating_add(1);
+    window.1 <= REFUSED_RECORDS_PER_SEC
 }

@@ -68,3 +68,34 @@ pub async fn forget_old_replay_inputs(db: &Db) -> Result<u64, Error> {
     tx.commit().await?;
     Ok(forgotten)
 }
+
+/// Events deleted per batch, and batches per housekeeping round: a round
+/// holds the writer for a few short transactions at most.
+const PURGE_BATCH: u64 = 1000;
+const PURGE_BATCHES_PER_ROUND: u32 = 20;
+
+/// Applies the event log's retention (housekeeping): refused calls older
+/// than `refused_days`, all calls older than `all_days`; 0 keeps for ever.
+/// Returns how many events went.
+pub async fn purge_old_events(db: &Db, all_days: u32, refused_days: u32) -> Result<u64, Error> {
+    let now = chrono::Utc::now();
+    let mut purged = 0;
+    for (days, refused_only) in [(refused_days, true), (all_days, false)] {
+        if days == 0 {
+            continue;
+        }
+        let before = now - chrono::Duration::days(i64::from(days));
+        for _ in 0..PURGE_BATCHES_PER_ROUND {
+            let tx = db.begin_write().await?;
+            let gone =
+                crate::store::events::purge_batch(&tx.txn, before, refused_only, PURGE_BATCH)
+                    .await?;
+            tx.commit().await?;
+            purged += gone;
+            if gone < PURGE_BATCH {
+                break;
+            }
+        }
+    }
+    Ok(purged)
+}

@@ -29,10 +29,14 @@ async fn v2(
     payload: web::Payload,
     call: &mut Call,
 ) -> Result<Answer, Error> {
-    let body = inbound::read_body(payload, inbound::LIFECYCLE_MAX_BODY).await?;
-    call.request = inbound::redact_body(&body);
     let query = query_pairs(req);
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if let Some(ts) = param("timestamp") {
+        inbound::precheck_v2(&state.settings.marketplace, &state.access_keys, ts)?;
+    }
+    let body = inbound::read_body(payload, inbound::LIFECYCLE_MAX_BODY).await?;
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let (Some(presented), Some(ts), Some(nonce)) =
         (param("signature"), param("timestamp"), param("nonce"))
     else {
@@ -51,6 +55,7 @@ async fn v2(
         verify,
     )
     .await?;
+    call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body("", &body).seal(&state.vault)?);
     call::run_v2(&state.lifecycle(), &body, call).await
 }
@@ -88,6 +93,7 @@ async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answ
     if !verified {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.v1_sent_at = timestamp::parse_v1(&ts, 0).map(|t| t.timestamp_millis());
     call.replay_sealed = Some(ReplayInput::params(&params).seal(&state.vault)?);
     call::run_v1(&state.lifecycle(), &params, call).await
 }

@@ -41,6 +41,13 @@ pub struct Ctx<'a> {
 pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &Command) -> Result<Answer, Error> {
     let tx = inbound::begin(ctx.db, call).await?;
     let conn = &tx.txn;
+    if let Some(subject) = v1_ordered_subject(command) {
+        if inbound::is_stale_v1(conn, call, &subject).await? {
+            let answer = Answer::success();
+            inbound::commit_call(tx, ctx.outbox, call, &answer, Effects::stale()).await?;
+            return Ok(answer);
+        }
+    }
     let mut fx = Effects::default();
     let answer = match command {
         Command::NewInstance(new) => purchase::new_instance(ctx, conn, new, &mut fx).await?,
@@ -63,6 +70,20 @@ pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &Command) -> Result<An
     }
     inbound::commit_call(tx, ctx.outbox, call, &answer, fx).await?;
     Ok(answer)
+}
+
+/// The instance whose V1 state changes are ordered by `timeStamp`: every
+/// change to a live instance. A purchase is keyed by its order and a query
+/// changes nothing.
+fn v1_ordered_subject(command: &Command) -> Option<String> {
+    match command {
+        Command::NewInstance(_) | Command::Query { .. } | Command::ChangeCheck { .. } => None,
+        Command::Refresh(_)
+        | Command::Freeze { .. }
+        | Command::Unfreeze { .. }
+        | Command::Upgrade(_)
+        | Command::Release { .. } => command.instance_id().map(|id| format!("instance:{id}")),
+    }
 }
 
 /// An operator's freeze (`freeze` true) or unfreeze from the admin site.

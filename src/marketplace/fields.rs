@@ -29,6 +29,7 @@ impl Fields {
     /// A V2 body: a JSON object, its numbers kept as written.
     pub fn from_json(body: &[u8]) -> Result<Fields, Error> {
         match exact_json::parse_slice(body) {
+            Ok(Value::Object(map)) if map_holds_nul(&map) => Err(nul_refused()),
             Ok(Value::Object(map)) => Ok(Fields { map }),
             Ok(_) => Err(Error::invalid("the body is not a JSON object")),
             Err(_) => Err(Error::invalid("the body is not valid JSON")),
@@ -56,6 +57,9 @@ impl Fields {
         };
         if text.is_empty() {
             return Ok(None);
+        }
+        if text.contains('\0') {
+            return Err(nul_refused());
         }
         if text.chars().count() > max_len {
             return Err(Error::invalid(format!("{name} is longer than {max_len} characters")));
@@ -103,6 +107,27 @@ impl Fields {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.map.get(name)
     }
+}
+
+/// A NUL can never be stored (PostgreSQL text refuses it; SQLite would
+/// keep it and cut it short elsewhere): the call can never succeed, so it
+/// is a bad request (`000002`) on every database, never a retry.
+fn nul_refused() -> Error {
+    Error::invalid("a field holds a NUL character")
+}
+
+/// True when a NUL is in any string or key, at any depth.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map_holds_nul(map),
+        _ => false,
+    }
+}
+
+fn map_holds_nul(map: &Map<String, Value>) -> bool {
+    map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v))
 }
 
 /// A 0/1 flag (`testFlag`, `trialFlag`).

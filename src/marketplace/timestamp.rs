@@ -43,7 +43,8 @@ pub fn format_v1(now: DateTime<Utc>, offset_hours: i32) -> String {
     now.with_timezone(&zone).format("%Y%m%d%H%M%S%3f").to_string()
 }
 
-fn parse_v1(timestamp: &str, offset_hours: i32) -> Option<DateTime<Utc>> {
+/// A V1 `timeStamp` (`yyyyMMddHHmmssSSS` in the given zone) as UTC.
+pub fn parse_v1(timestamp: &str, offset_hours: i32) -> Option<DateTime<Utc>> {
     if timestamp.len() != 17 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

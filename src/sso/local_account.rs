@@ -12,7 +12,9 @@ use chrono::Utc;
 use subtle::ConstantTimeEq;
 
 use super::admission::local_account_open;
-use super::password::{verify_generated_password, verify_password, MAX_FAILURES, WINDOW_MS};
+use super::password::{
+    verify_generated_password, verify_password_off_worker, MAX_FAILURES, WINDOW_MS,
+};
 use super::refusal::Refusal;
 use super::{session, Deps};
 use crate::error::Error;
@@ -58,7 +60,12 @@ pub async fn sign_in(
     };
     local_account_open(&instance)?;
     let attempt_key = format!("local:{}", instance.instance_id);
-    if store::sessions::failures(conn, &attempt_key, WINDOW_MS, now).await? >= MAX_FAILURES {
+    // Claimed before the check: a burst of guesses gets MAX_FAILURES checks.
+    let tx = deps.db.begin_write().await?;
+    let claimed =
+        store::login_attempts::claim(&tx.txn, &attempt_key, MAX_FAILURES, WINDOW_MS, now).await?;
+    tx.commit().await?;
+    if !claimed {
         tracing::warn!(instance_id = %instance.instance_id, "local sign-in locked after repeated failures");
         return Err(Declined::Locked);
     }
@@ -72,17 +79,9 @@ pub async fn sign_in(
     let password_ok = match verify_generated_password(deps.vault, password, &hash) {
         Some(ok) => ok,
         // Argon2 is slow on purpose: not on a request worker.
-        None => {
-            let password = password.to_string();
-            tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-                .await
-                .map_err(|_| Error::Internal("password check did not finish".to_string()))?
-        }
+        None => verify_password_off_worker(password, &hash).await?,
     };
     if !(user_ok && password_ok) {
-        let tx = deps.db.begin_write().await?;
-        store::sessions::record_failure(&tx.txn, &attempt_key, WINDOW_MS, now).await?;
-        tx.commit().await?;
         tracing::info!(instance_id = %instance.instance_id, "local sign-in refused: wrong user name or password");
         return Err(Declined::WrongCredentials);
     }

@@ -37,6 +37,25 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|_| Error::Internal("password hashing failed".to_string()))
 }
 
+/// [`verify_password`] on the blocking pool, at most as many at once as
+/// there are cores: argon2 is slow on purpose, and a burst of sign-ins
+/// must neither stall the request workers nor queue unbounded work.
+pub async fn verify_password_off_worker(password: &str, hash: &str) -> Result<bool, Error> {
+    static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let checks = CHECKS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = checks
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("the password check queue closed".to_string()))?;
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|_| Error::Internal("password check did not finish".to_string()))
+}
+
 /// Whether `password` matches an argon2 hash (PHC string); false for a
 /// hash that does not parse.
 pub fn verify_password(password: &str, hash: &str) -> bool {

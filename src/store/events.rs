@@ -148,3 +148,30 @@ pub async fn forget_replay_inputs(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// Deletes up to `batch` events received before `before` (only refused
+/// ones when `refused_only`); returns how many. Bounded, so housekeeping
+/// never holds the writer long.
+pub async fn purge_batch(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    refused_only: bool,
+    batch: u64,
+) -> Result<u64, Error> {
+    let mut old = Event::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::ReceivedAt.lt(before));
+    if refused_only {
+        old = old.filter(event::Column::Refused.eq(true));
+    }
+    let ids: Vec<i64> =
+        old.order_by_asc(event::Column::Id).limit(batch).into_tuple().all(conn).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    // An instance's transitions stay (its history); their event_id then
+    // names an event no longer kept.
+    let result = Event::delete_many().filter(event::Column::Id.is_in(ids)).exec(conn).await?;
+    Ok(result.rows_affected)
+}

@@ -7,6 +7,7 @@ pub mod departments;
 pub mod drift;
 pub mod events;
 pub mod instances;
+pub mod login_attempts;
 pub mod nonces;
 pub mod order_details;
 pub mod orders;
@@ -18,6 +19,7 @@ pub mod tenants;
 pub mod transitions;
 pub mod usage;
 pub mod users;
+pub mod v1_stamps;
 pub mod write_health;
 
 use std::sync::Arc;

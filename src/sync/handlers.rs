@@ -31,17 +31,29 @@ async fn v2(
     call: &mut Call,
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    call.request = inbound::redact_body(&body);
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(ts) = header("x-timestamp") {
+        inbound::precheck_v2(&state.settings.marketplace, &state.kit_access_keys, ts)?;
+    }
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let (Some(presented), Some(ts), Some(nonce)) =
         (header("x-sign"), header("x-timestamp"), header("x-nonce"))
     else {
         return Err(Error::Unauthenticated("x-sign, x-timestamp and x-nonce are required"));
     };
     let credentials = inbound::V2Credentials { signature: presented, timestamp: ts, nonce };
-    let verify =
-        |keys: &[String]| signature::verify_kit_v2(keys, nonce, ts, &body, presented).is_some();
+    // An HMAC over up to 8 MiB is CPU work: on the blocking pool, so a
+    // flood of large forged bodies does not hold the request workers.
+    let (keys, bytes) = (state.kit_access_keys.clone(), body.clone());
+    let (n, t, p) = (nonce.to_string(), ts.to_string(), presented.to_string());
+    let good = tokio::task::spawn_blocking(move || {
+        signature::verify_kit_v2(&keys, &n, &t, &bytes, &p).is_some()
+    })
+    .await
+    .map_err(|_| Error::Internal("the signature check did not finish".to_string()))?;
+    let verify = |_: &[String]| good;
     call.nonce = inbound::authenticate_v2(
         &state.kv,
         &state.settings.marketplace,
@@ -51,6 +63,7 @@ async fn v2(
         verify,
     )
     .await?;
+    call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
 }
@@ -77,7 +90,8 @@ async fn v1(
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
     let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    call.request = inbound::redact_body(&body);
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
         return Err(Error::Unauthenticated("authToken is required"));
     };
@@ -94,6 +108,8 @@ async fn v1(
     if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    call.v1_sent_at = timestamp::parse_v1(ts, 8).map(|t| t.timestamp_millis());
+    call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
 }

@@ -44,6 +44,13 @@ pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &SyncCommand) -> Resul
     let tx = inbound::begin(ctx.db, call).await?;
     let conn = &tx.txn;
     store::lock_tenant(conn, &command.common().tenant_id).await?;
+    if let Some(subject) = v1_ordered_subject(command) {
+        if inbound::is_stale_v1(conn, call, &subject).await? {
+            let answer = Answer::success();
+            inbound::commit_call(tx, ctx.outbox, call, &answer, Effects::stale()).await?;
+            return Ok(answer);
+        }
+    }
     let mut fx = Effects::default();
     let e = &mut fx.events;
     let now = ctx.now;
@@ -57,6 +64,17 @@ pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &SyncCommand) -> Resul
     let answer = Answer::success();
     inbound::commit_call(tx, ctx.outbox, call, &answer, fx).await?;
     Ok(answer)
+}
+
+/// What a Kit V1 call's `timeStamp` orders: the enterprise itself and each
+/// of its app credentials, whose adds and deletes a replay could undo.
+/// User and department calls carry their own `currentSyncTime` ordering.
+fn v1_ordered_subject(command: &SyncCommand) -> Option<String> {
+    match command {
+        SyncCommand::Tenant(t) => Some(format!("tenant:{}", t.common.tenant_id)),
+        SyncCommand::App(a) => Some(format!("app:{}:{}", a.common.tenant_id, a.app_id)),
+        SyncCommand::Auth(_) | SyncCommand::SingleOrg(_) | SyncCommand::AllOrg(_) => None,
+    }
 }
 
 /// Decrypts the RSA-OAEP client secret (spec §4); any failure is `000101`.

@@ -180,6 +180,7 @@ async fn load(app: &TestApp) {
             replay_of: sea_orm::Set(None),
             detail: sea_orm::Set(None),
             replay_sealed: sea_orm::Set(None),
+            refused: sea_orm::Set(false),
         }
     });
     insert_batched(&tx, events.collect()).await;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Forged-call flood: p50/p99 of genuine signed V2 newInstance calls alone
+# and while FLOODERS clients post forged (wrong-key) 8 MiB Kit bodies
+# without pause; then the database growth per 1,000 forged posts.
+#
+#   bash bench/forged_flood.sh [SECONDS=10] [CONCURRENCY=4] [FLOODERS=100] [PROFILE=release]
+#
+# SQLite, one koogate process. Needs curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+concurrency="${2:-4}"
+flooders="${3:-100}"
+profile="${4:-release}"
+key="bench-access-key-0123456789"
+kit_key="bench-kit-key-0123456789"
+port=18091
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# BIN_DIR: binaries already built (koogate, examples/loadgen), to compare
+# another build; otherwise they are built here.
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR"
+else
+  if [ "$profile" = release ]; then flag=--release; else flag=; fi
+  cargo build $flag --bin koogate --example loadgen >/dev/null
+  bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = release ] && echo release || echo debug)"
+fi
+
+KOOGATE__SERVER__BIND="127.0.0.1:$port" KOOGATE__DATABASE__URL="sqlite://$work/bench.db?mode=rwc" \
+KOOGATE__MARKETPLACE__ACCESS_KEY="$key" KOOGATE__MARKETPLACE__KIT_ACCESS_KEY="$kit_key" \
+KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG=error \
+  "$bin/koogate" serve >"$work/koogate.log" 2>&1 &
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+url="http://127.0.0.1:$port/koogallery"
+
+printf '%-34s ' "genuine alone:"
+"$bin/examples/loadgen" "$url" "$key" "$concurrency" "$seconds"
+
+# A well-formed JSON body of 8 MiB, signed with the wrong key's garbage.
+python3 -c 'import json,sys; sys.stdout.write(json.dumps({"tenantId":"t","orderId":"7"*(8*1024*1024-40)}))' >"$work/big.json"
+forge() { # posts forged Kit calls until killed
+  while true; do
+    curl -s -o /dev/null -H 'Content-Type: application/json' \
+      -H "x-sign: 00" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n$RANDOM$RANDOM" \
+      --data-binary @"$work/big.json" "$url/produceAPI/v2/tenantSync" || true
+  done
+}
+flood=()
+for _ in $(seq 1 "$flooders"); do forge & flood+=($!); done
+sleep 2
+printf '%-34s ' "genuine under $flooders forged 8 MiB:"
+"$bin/examples/loadgen" "$url" "$key" "$concurrency" "$seconds"
+kill "${flood[@]}" 2>/dev/null || true
+sleep 2
+
+size() { du -b "$work"/bench.db* | awk '{s+=$1} END {print s}'; }
+before=$(size)
+head -c $((1024 * 1024)) "$work/big.json" | sed 's/.$/"}/' >"$work/mib.json"
+seq 1 1000 | xargs -P 20 -I{} curl -s -o /dev/null -H 'Content-Type: application/json' \
+  -H "x-sign: 00" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n{}" \
+  --data-binary @"$work/mib.json" "$url/produceAPI/v2/tenantSync"
+sleep 1
+echo "database growth per 1,000 forged 1 MiB Kit posts: $(( $(size) - before )) bytes"
