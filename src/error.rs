@@ -189,7 +189,7 @@ pub const REALM: &str = "koogate";
 pub const RETRY_AFTER_SECS: u32 = 5;
 
 /// The body of every JSON error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// A snake_case code a client may branch on.
     pub error: &'a str,

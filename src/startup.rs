@@ -153,6 +153,7 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/metrics", get().to(crate::prometheus::render));
+    cfg.route("/openapi.json", get().to(crate::openapi::serve));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }

@@ -17,6 +17,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
 mod open_api;
+mod openapi_document;
 mod outbox;
 mod protocol_shapes;
 mod redis_down;
