@@ -240,6 +240,20 @@ impl Error {
     }
 }
 
+/// A query string the handler's type refuses (a word for a number, a
+/// repeated key) is bad input: 400 with the JSON error answer, not the
+/// framework's plain text.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _| Error::Invalid(err.to_string()).into())
+}
+
+/// A path segment that cannot name anything (a word where an id is a
+/// number) names nothing: 404 with the JSON error answer.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|_, _| Error::NotFound.into())
+}
+
 /// User and admin routes: an HTTP status and [`ErrorBody`]; the cause of a
 /// fault goes to the log, never to the client.
 impl actix_web::ResponseError for Error {

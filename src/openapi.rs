@@ -42,7 +42,7 @@ use crate::error::ErrorBody;
         admin_pages::outbox_dead,
         admin_pages::outbox_redeliver,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::inbound::Channel)),
     modifiers(&BearerTokens),
     tags(
         (name = "app", description = "For the vendor's app: its live tenants and instances."),
@@ -123,6 +123,7 @@ mod admin_pages {
     use crate::access::TenantStatus;
     use crate::admin::outbox::{OutboxEventView, OutboxSummary};
     use crate::admin::views::{Dashboard, EventList, EventPage, TenantList, TenantOverview};
+    use crate::inbound::Channel;
 
     #[utoipa::path(get, path = "/admin/api/dashboard", operation_id = "adminDashboard", tag = "admin",
         security(("adminToken" = [])),
@@ -152,7 +153,7 @@ mod admin_pages {
     #[utoipa::path(get, path = "/admin/api/events/filtered", operation_id = "adminEventsFiltered", tag = "admin",
         security(("adminToken" = [])),
         params(
-            ("channel" = Option<String>, Query, description = "Only calls on this channel."),
+            ("channel" = Option<Channel>, Query, description = "Only calls on this channel."),
             ("activity" = Option<String>, Query, description = "Only this activity."),
             ("result" = Option<String>, Query, description = "A result code, or `failures`."),
             ("tenant" = Option<String>, Query, description = "Only this tenant's."),
@@ -167,7 +168,7 @@ mod admin_pages {
     #[utoipa::path(get, path = "/admin/api/events/{id}", operation_id = "adminEvent", tag = "admin",
         security(("adminToken" = [])),
         params(("id" = i64, Path, description = "The event's id.")),
-        responses((status = 200, description = "The event, its redacted request and the answer sent.", body = EventPage), BadRequest, NotFound, Refusals))]
+        responses((status = 200, description = "The event, its redacted request and the answer sent.", body = EventPage), NotFound, Refusals))]
     fn event() {}
 
     #[utoipa::path(get, path = "/admin/api/outbox", operation_id = "adminOutbox", tag = "admin",

@@ -146,8 +146,19 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
         cfg.service(web::scope(base).configure(marketplace));
     }
     cfg.service(web::scope("/sso").configure(sso_routes));
-    cfg.service(web::scope("/admin").configure(admin_routes));
-    cfg.service(web::scope("/app-api/v1").configure(app_api_routes));
+    cfg.service(
+        web::scope("/admin")
+            .app_data(crate::admin::render::query_config())
+            .app_data(crate::admin::render::path_config())
+            .wrap_fn(crate::admin::render::api_errors_as_json)
+            .configure(admin_routes),
+    );
+    cfg.service(
+        web::scope("/app-api/v1")
+            .app_data(crate::error::query_config())
+            .app_data(crate::error::path_config())
+            .configure(app_api_routes),
+    );
     cfg.route("/static/koogate.css", get().to(crate::sso::pages::stylesheet));
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));

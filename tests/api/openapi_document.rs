@@ -75,3 +75,65 @@ async fn the_document_describes_every_contract_route_with_its_token() {
         assert!(instance[field].is_object(), "AppInstance.{field}");
     }
 }
+
+/// What schemathesis found the document promised and the server did not
+/// keep: every refusal under `/admin/api` is the JSON error answer.
+async fn admin_answer(app: &TestApp, path: &str) -> (u16, String, Value) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: no answer ({e})"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_page_far_past_the_end_is_empty_not_a_dropped_connection() {
+    let kit = [
+        ("marketplace.kit_access_key", KIT_KEY),
+        (
+            "marketplace.rsa_private_key_file",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/isv-test-private.pem"),
+        ),
+    ];
+    let app = spawn_app(Backend::Sqlite, &kit).await;
+    let enterprise = app.bound_enterprise_with_app().await;
+    let far = "9223372036854775808";
+    let (status, _, body) = admin_answer(&app, &format!("/admin/api/tenants?page={far}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tenants"], serde_json::json!([]));
+    let overview = format!("/admin/api/tenants/{}/overview?users_page={far}", enterprise.tenant_id);
+    let (status, _, body) = admin_answer(&app, &overview).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["users"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn malformed_queries_and_unknown_ids_get_the_json_error_answer() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let cases = [
+        ("/admin/api/instances?limit=many", 400, "invalid_request"),
+        ("/admin/api/events?limit=-1", 400, "invalid_request"),
+        ("/admin/api/outbox/dead?limit=99999999999999999999", 400, "invalid_request"),
+        ("/admin/api/tenants?status=lost", 400, "invalid_request"),
+        ("/admin/api/events/filtered?since=yesterday", 400, "invalid_request"),
+        ("/admin/api/events/99999", 404, "not_found"),
+        ("/admin/api/events/not-a-number", 404, "not_found"),
+        ("/admin/api/tenants/nobody/overview", 404, "not_found"),
+    ];
+    for (path, expected, code) in cases {
+        let (status, content_type, body) = admin_answer(&app, path).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert_eq!(content_type, "application/json", "{path}");
+        assert_eq!(body["error"], code, "{path}: {body}");
+    }
+}
