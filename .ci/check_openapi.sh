@@ -41,7 +41,7 @@ KOOGATE_SIM_ACCESS_KEY=ci-access-key "$koogate" sim story --url "$base/koogaller
 run() {
   local paths="$1" token="$2"
   "$venv/bin/schemathesis" run "$base/openapi.json" --include-path-regex "$paths" \
-    -H "Authorization: Bearer $token" --checks all --max-examples 30 --seed 16 \
+    -H "Authorization: Bearer $token" --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance --max-examples 30 --seed 16 \
     --no-color --warnings off
 }
 status=0
