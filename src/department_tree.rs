@@ -12,12 +12,13 @@ use entity::department;
 pub const MAX_DEPTH: usize = 64;
 
 /// One department with its children, sorted by code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DepartmentNode {
     pub org_code: String,
     pub org_name: String,
     pub parent_code: Option<String>,
+    #[schema(no_recursion)]
     pub children: Vec<DepartmentNode>,
 }
 

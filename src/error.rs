@@ -189,7 +189,7 @@ pub const REALM: &str = "koogate";
 pub const RETRY_AFTER_SECS: u32 = 5;
 
 /// The body of every JSON error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// A snake_case code a client may branch on.
     pub error: &'a str,
@@ -238,6 +238,20 @@ impl Error {
             Error::Config(_) | Error::Internal(_) => "internal",
         }
     }
+}
+
+/// A query string the handler's type refuses (a word for a number, a
+/// repeated key) is bad input: 400 with the JSON error answer, not the
+/// framework's plain text.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _| Error::Invalid(err.to_string()).into())
+}
+
+/// A path segment that cannot name anything (a word where an id is a
+/// number) names nothing: 404 with the JSON error answer.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|_, _| Error::NotFound.into())
 }
 
 /// User and admin routes: an HTTP status and [`ErrorBody`]; the cause of a

@@ -14,6 +14,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod marketplace;
 pub mod open_api;
+pub mod openapi;
 pub mod outbox;
 pub mod prometheus;
 pub mod settings;

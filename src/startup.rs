@@ -148,14 +148,26 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
         cfg.service(web::scope(base).configure(marketplace));
     }
     cfg.service(web::scope("/sso").configure(sso_routes));
-    cfg.service(web::scope("/admin").configure(admin_routes));
-    cfg.service(web::scope("/app-api/v1").configure(app_api_routes));
+    cfg.service(
+        web::scope("/admin")
+            .app_data(crate::admin::render::query_config())
+            .app_data(crate::admin::render::path_config())
+            .wrap_fn(crate::admin::render::api_errors_as_json)
+            .configure(admin_routes),
+    );
+    cfg.service(
+        web::scope("/app-api/v1")
+            .app_data(crate::error::query_config())
+            .app_data(crate::error::path_config())
+            .configure(app_api_routes),
+    );
     cfg.route("/static/koogate.css", get().to(crate::sso::pages::stylesheet));
     cfg.route("/language", get().to(crate::ui::handlers::choose));
     cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
     cfg.route("/healthz", get().to(health::healthz));
     cfg.route("/readyz", get().to(health::readyz));
     cfg.route("/metrics", get().to(crate::prometheus::render));
+    cfg.route("/openapi.json", get().to(crate::openapi::serve));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// An instance's state (ARCHITECTURE §5). `released` is terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InstanceStatus {
     Active,
@@ -32,7 +32,7 @@ impl InstanceStatus {
 
 /// Why an instance is frozen. V1 distinguishes expiry from arrears because
 /// a V1 renewal lifts only the former (spec §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FreezeCause {
     /// V1 `expireInstance`.
@@ -101,7 +101,7 @@ impl RevocationReason {
 }
 
 /// A tenant's standing as operators see and filter it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     /// Its users may use the app.

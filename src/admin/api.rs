@@ -40,7 +40,7 @@ fn check_bearer(req: &HttpRequest) -> Result<AdminAccess, Error> {
     Ok(AdminAccess)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceView {
     pub instance_id: String,
@@ -81,7 +81,7 @@ impl InstanceView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub id: i64,
@@ -112,6 +112,10 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 /// `GET /admin/api/instances/{instanceId}`
+#[utoipa::path(get, path = "/admin/api/instances/{instanceId}", operation_id = "adminInstance", tag = "admin",
+    security(("adminToken" = [])),
+    params(("instanceId" = String, Path, description = "The marketplace's instance id.")),
+    responses((status = 200, description = "The instance, released ones too, with its entitlement.", body = InstanceDetail), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn instance(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -124,23 +128,30 @@ pub async fn instance(
 }
 
 /// One instance, with what it is entitled to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct InstanceDetail {
     #[serde(flatten)]
     view: InstanceView,
     entitlement: crate::open_api::entitlement::Entitlement,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceQuery {
     order_id: Option<String>,
     tenant_id: Option<String>,
+    #[param(value_type = Option<InstanceStatus>)]
     status: Option<String>,
+    /// At most this many (1 to 1000, default 100).
     limit: Option<u64>,
 }
 
 /// `GET /admin/api/instances?orderId&tenantId&status&limit`
+#[utoipa::path(get, path = "/admin/api/instances", operation_id = "adminInstances", tag = "admin",
+    security(("adminToken" = [])),
+    params(InstanceQuery),
+    responses((status = 200, description = "The matching instances.", body = Vec<InstanceView>), crate::openapi::BadRequest, crate::openapi::Refusals))]
 pub async fn list_instances(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -165,12 +176,18 @@ pub async fn list_instances(
     Ok(HttpResponse::Ok().json(views))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// At most this many (1 to 1000, default 100).
     limit: Option<u64>,
 }
 
 /// `GET /admin/api/events?limit=N`, newest first.
+#[utoipa::path(get, path = "/admin/api/events", operation_id = "adminEvents", tag = "admin",
+    security(("adminToken" = [])),
+    params(EventQuery),
+    responses((status = 200, description = "The latest marketplace and operator calls, newest first.", body = Vec<EventView>), crate::openapi::BadRequest, crate::openapi::Refusals))]
 pub async fn events(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -182,7 +199,7 @@ pub async fn events(
     Ok(HttpResponse::Ok().json(views))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantView {
     pub tenant_id: String,
@@ -198,14 +215,14 @@ pub struct TenantView {
 }
 
 /// An app of a tenant: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
     pub app_id: String,
     pub client_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DepartmentView {
     pub org_code: String,
@@ -213,7 +230,7 @@ pub struct DepartmentView {
     pub parent_code: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_name: String,
@@ -225,6 +242,10 @@ pub struct UserView {
 }
 
 /// `GET /admin/api/tenants/{tenantId}`
+#[utoipa::path(get, path = "/admin/api/tenants/{tenantId}", operation_id = "adminTenant", tag = "admin",
+    security(("adminToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "The tenant, deleted ones too.", body = TenantView), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn tenant(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -253,6 +274,10 @@ pub async fn tenant(
 }
 
 /// `GET /admin/api/tenants/{tenantId}/departments`: the live ones.
+#[utoipa::path(get, path = "/admin/api/tenants/{tenantId}/departments", operation_id = "adminDepartments", tag = "admin",
+    security(("adminToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "The live departments.", body = Vec<DepartmentView>), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn departments(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -273,6 +298,10 @@ pub async fn departments(
 }
 
 /// `GET /admin/api/tenants/{tenantId}/users`
+#[utoipa::path(get, path = "/admin/api/tenants/{tenantId}/users", operation_id = "adminUsers", tag = "admin",
+    security(("adminToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "Every user of the tenant, granted or not.", body = Vec<UserView>), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn users(
     _: AdminAccess,
     state: web::Data<AppState>,

@@ -17,7 +17,7 @@ use entity::outbox;
 
 /// One event and where its delivery stands. Never a secret: the payload
 /// was written without any.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEventView {
     pub webhook_id: String,
@@ -57,7 +57,7 @@ impl From<outbox::Model> for OutboxEventView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxSummary {
     /// Whether `upstream.webhook_url` is set (without it nothing is written).

@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use minijinja::{context, Environment};
@@ -96,6 +97,39 @@ impl ResponseError for HtmlError {
 }
 
 pub type PageResult = Result<HttpResponse, HtmlError>;
+
+/// The admin site's extractor refusals, as pages (and, under
+/// `/admin/api/`, as JSON through [`api_errors_as_json`]).
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _| HtmlError::from(Error::Invalid(err.to_string())).into())
+}
+
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default()
+        .error_handler(|_, _| HtmlError::from(Error::NotFound).into())
+}
+
+/// Under `/admin/api/` the pages' handlers answer programs: their refusal
+/// is the JSON answer every API gives, not the page a person reads.
+pub fn api_errors_as_json<S>(
+    req: ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let api = req.path().starts_with("/admin/api/");
+    let call = service.call(req);
+    async move {
+        let response = call.await?;
+        let json = match response.response().error().and_then(|e| e.as_error::<HtmlError>()) {
+            Some(page) if api => page.error.error_response(),
+            _ => return Ok(response),
+        };
+        Ok(response.into_response(json))
+    }
+}
 
 /// The signed-in operator, as the layout shows them.
 #[derive(Serialize)]

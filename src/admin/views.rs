@@ -21,7 +21,7 @@ fn succeeded(result_code: &str) -> bool {
 }
 
 /// `GET /admin` (`/admin/api/dashboard`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
     pub by_status: Vec<StatusCount>,
@@ -32,7 +32,7 @@ pub struct Dashboard {
     pub failures: Vec<EventRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCount {
     pub status: InstanceStatus,
@@ -40,7 +40,7 @@ pub struct StatusCount {
     pub test: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultCount {
     pub code: String,
@@ -55,7 +55,7 @@ impl ResultCount {
 }
 
 /// `GET /admin/tenants` (`/admin/api/tenants`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantList {
     pub tenants: Vec<TenantRow>,
@@ -69,7 +69,7 @@ pub struct TenantList {
     pub test: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantRow {
     pub tenant_id: String,
@@ -82,10 +82,11 @@ pub struct TenantRow {
 }
 
 /// `GET /admin/tenants/{tenantId}` (`/admin/api/tenants/{tenantId}/overview`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantOverview {
     pub tenant: TenantFacts,
+    #[schema(value_type = Option<String>)]
     pub done: Option<&'static str>,
     pub instances: Vec<InstanceRow>,
     pub apps: Vec<AppRow>,
@@ -102,7 +103,7 @@ pub struct TenantOverview {
     pub back: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantFacts {
     pub tenant_id: String,
@@ -117,14 +118,14 @@ pub struct TenantFacts {
 }
 
 /// An app of a tenant: never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRow {
     pub app_id: String,
     pub client_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRow {
     pub user_name: String,
@@ -137,7 +138,7 @@ pub struct UserRow {
 }
 
 /// An instance as the lists show it (with its history on a tenant's page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceRow {
     pub instance_id: String,
@@ -180,7 +181,7 @@ impl InstanceRow {
 }
 
 /// One state change of an instance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryRow {
     pub from: String,
@@ -204,7 +205,7 @@ impl From<&transition::Model> for HistoryRow {
 
 /// `GET /admin/instances` (no API twin: `/admin/api/instances` is the
 /// contract's list).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceList {
     pub instances: Vec<InstanceRow>,
@@ -214,7 +215,7 @@ pub struct InstanceList {
 }
 
 /// An event as the lists show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRow {
     pub id: i64,
@@ -251,18 +252,19 @@ impl From<&event::Model> for EventRow {
 }
 
 /// `GET /admin/events` (`/admin/api/events/filtered`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventList {
     pub events: Vec<EventRow>,
     pub older: Option<String>,
     pub newest: bool,
+    #[schema(value_type = Vec<String>)]
     pub channels: [&'static str; 5],
     pub filter: EventFilter,
 }
 
 /// The filter as the operator typed it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventFilter {
     pub channel: String,
@@ -275,7 +277,7 @@ pub struct EventFilter {
 }
 
 /// `GET /admin/events/{id}` (`/admin/api/events/{id}`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
     pub event: EventDetail,
@@ -284,7 +286,7 @@ pub struct EventPage {
 }
 
 /// An event with its redacted request and the answer sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDetail {
     #[serde(flatten)]

@@ -40,7 +40,8 @@ impl FromRequest for AppAccess {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AppTenant)]
 #[serde(rename_all = "camelCase")]
 struct TenantView {
     tenant_id: String,
@@ -56,7 +57,7 @@ struct TenantView {
 }
 
 /// An instance's entitlement, named by its instance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct InstanceEntitlement {
     instance_id: String,
@@ -79,6 +80,10 @@ async fn live_tenant(
 }
 
 /// `GET /app-api/v1/tenants/{tenantId}`
+#[utoipa::path(get, path = "/app-api/v1/tenants/{tenantId}", operation_id = "appTenant", tag = "app",
+    security(("appToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "A live (open or frozen) tenant.", body = TenantView), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn tenant(
     _: AppAccess,
     state: web::Data<AppState>,
@@ -112,7 +117,8 @@ async fn entitlements_of(
     Ok(out)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AppInstance)]
 #[serde(rename_all = "camelCase")]
 struct InstanceView {
     instance_id: String,
@@ -124,6 +130,10 @@ struct InstanceView {
 
 /// `GET /app-api/v1/instances/{instanceId}`: a live instance, its tenants
 /// and what it is entitled to; 404 for an unknown or released one.
+#[utoipa::path(get, path = "/app-api/v1/instances/{instanceId}", operation_id = "appInstance", tag = "app",
+    security(("appToken" = [])),
+    params(("instanceId" = String, Path, description = "The marketplace's instance id.")),
+    responses((status = 200, description = "A live (active or frozen) instance.", body = InstanceView), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn instance(
     _: AppAccess,
     state: web::Data<AppState>,
@@ -148,6 +158,10 @@ pub async fn instance(
 /// `GET /app-api/v1/tenants/{tenantId}/departments`: the live departments
 /// as a tree, children sorted by code. A department whose parent has not
 /// arrived yet is listed at the top.
+#[utoipa::path(get, path = "/app-api/v1/tenants/{tenantId}/departments", operation_id = "appDepartments", tag = "app",
+    security(("appToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "The live departments as a forest.", body = Vec<crate::department_tree::DepartmentNode>), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn departments(
     _: AppAccess,
     state: web::Data<AppState>,
@@ -158,7 +172,8 @@ pub async fn departments(
     Ok(HttpResponse::Ok().json(crate::department_tree::forest(rows)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AppUser)]
 #[serde(rename_all = "camelCase")]
 struct UserView {
     user_name: String,
@@ -169,6 +184,10 @@ struct UserView {
 }
 
 /// `GET /app-api/v1/tenants/{tenantId}/users`: the users granted the app.
+#[utoipa::path(get, path = "/app-api/v1/tenants/{tenantId}/users", operation_id = "appUsers", tag = "app",
+    security(("appToken" = [])),
+    params(("tenantId" = String, Path, description = "The marketplace's tenant id.")),
+    responses((status = 200, description = "The users granted the app.", body = Vec<UserView>), crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn users(
     _: AppAccess,
     state: web::Data<AppState>,

@@ -26,7 +26,8 @@ pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effect
 pub use redact::{redact_body, redact_params, refused_body};
 pub use replay::ReplayInput;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Channel {
     LifecycleV2,
     LifecycleV1,

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::store;
 use entity::{instance, order_line};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = EntitlementSource)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     OrderQuery,
@@ -21,7 +22,7 @@ pub enum Source {
     Pending,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entitlement {
     pub charging_mode: Option<String>,
@@ -29,6 +30,7 @@ pub struct Entitlement {
     pub sku_code: Option<String>,
     pub product_name: Option<String>,
     /// `linearValue` (seats, storage…), a number, when the SKU has one.
+    #[schema(value_type = Option<f64>)]
     pub quantity: Option<Number>,
     pub period_type: Option<String>,
     pub period_number: Option<i64>,

@@ -266,6 +266,12 @@ pub async fn lock_tenant(conn: &impl ConnectionTrait, tenant_id: &str) -> Result
 
 /// True when the error is a unique-constraint violation: the idempotency
 /// key already exists.
+/// A row offset SQL can bind (a signed 64-bit integer: the binder refuses
+/// more, by panicking). Past `i64::MAX` rows every table is over anyway.
+pub fn bindable_offset(offset: u64) -> u64 {
+    offset.min(i64::MAX as u64)
+}
+
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }

@@ -244,7 +244,7 @@ pub async fn page(
     let rows = query
         .order_by_asc(tenant::Column::Name)
         .order_by_asc(tenant::Column::TenantId)
-        .offset(filter.offset)
+        .offset(super::bindable_offset(filter.offset))
         .limit(filter.limit)
         .all(conn)
         .await?;

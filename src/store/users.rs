@@ -211,7 +211,7 @@ pub async fn page(
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Deleted.eq(false))
         .order_by_asc(user::Column::UserName)
-        .offset(offset)
+        .offset(super::bindable_offset(offset))
         .limit(limit)
         .all(conn)
         .await?;

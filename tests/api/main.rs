@@ -21,6 +21,7 @@ mod open_api;
 mod open_api_gate;
 mod open_api_reconcile;
 mod open_api_usage;
+mod openapi_document;
 mod outbox;
 mod protocol_shapes;
 mod redis_down;
