@@ -1,9 +1,6 @@
 //! The gate: signed-in users reach the vendor's app with their identity;
 //! nobody else does, and nobody can claim someone else's identity.
 
-use std::collections::BTreeMap;
-
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use p256::ecdsa::signature::Verifier;
@@ -11,38 +8,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// A stand-in for the vendor's app: it answers what it received.
-async fn start_upstream() -> String {
-    let server = HttpServer::new(|| {
-        App::new().app_data(web::PayloadConfig::new(16 << 20)).default_service(web::to(
-            |req: HttpRequest, body: web::Bytes| async move {
-                let headers: BTreeMap<String, String> = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                    .collect();
-                HttpResponse::Ok().insert_header(("X-Upstream", "yes")).json(json!({
-                    "method": req.method().as_str(),
-                    "path": req.uri().path_and_query().map(|p| p.as_str()),
-                    "headers": headers,
-                    "bodyLength": body.len(),
-                    "bodyChecksum": body.iter().map(|b| u64::from(*b)).sum::<u64>(),
-                }))
-            },
-        ))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .expect("bind");
-    let port = server.addrs()[0].port();
-    tokio::spawn(server.run());
-    format!("http://127.0.0.1:{port}")
-}
-
 async fn gate_app(backend: Backend, upstream: &str) -> TestApp {
-    let mut settings: Vec<(&str, &str)> = KIT_SETTINGS.to_vec();
-    settings.push(("upstream.url", upstream));
-    spawn_app(backend, &settings).await
+    gate_app_with(backend, upstream, &[]).await
 }
 
 /// Verifies an ES256 JWT against the published JWKS; returns its claims.

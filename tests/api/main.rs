@@ -11,6 +11,7 @@ mod cli;
 mod error_answers;
 mod faults;
 mod gate;
+mod hardening_web;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;

@@ -14,6 +14,7 @@ mod marketplace;
 mod npm_setup;
 mod process;
 mod sign_in;
+mod upstream;
 
 pub use admin_api::*;
 pub use admin_site::*;
@@ -27,5 +28,6 @@ pub use marketplace::*;
 pub use npm_setup::*;
 pub use process::*;
 pub use sign_in::*;
+pub use upstream::*;
 
 pub use crate::{kit_on_both_backends, kit_on_every_session_store, on_both_backends};
