@@ -15,6 +15,7 @@ use crate::error::Error;
 const KNOWN_KEYS: &[&str] = &[
     "server.bind",
     "server.public_url",
+    "server.trusted_proxies",
     "database.url",
     "database.migrate_on_start",
     "database.max_connections",
@@ -90,6 +91,8 @@ pub struct Settings {
 pub struct ServerSettings {
     pub bind: String,
     pub public_url: String,
+    /// Peers whose `X-Forwarded-*` headers the gate believes.
+    pub trusted_proxies: crate::gate::forwarded::TrustedProxies,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -332,6 +335,7 @@ impl Settings {
 const DEFAULTS: &[(&str, &str)] = &[
     ("server.bind", "127.0.0.1:8080"),
     ("server.public_url", "http://127.0.0.1:8080"),
+    ("server.trusted_proxies", ""),
     ("database.url", "sqlite://koogate.db?mode=rwc"),
     ("database.migrate_on_start", "true"),
     ("database.max_connections", "16"),
