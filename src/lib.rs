@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod marketplace;
 pub mod outbox;
 pub mod prometheus;
+pub mod security_headers;
 pub mod settings;
 pub mod sim;
 pub mod sso;

@@ -47,6 +47,7 @@ const KNOWN_KEYS: &[&str] = &[
     "admin.password_hash",
     "admin.api_token",
     "log.format",
+    "metrics.token",
     // Undocumented: the outbox's clock, shortened by tests.
     "outbox.retry_base_ms",
     "outbox.retry_cap_ms",
@@ -68,6 +69,7 @@ const SECRET_KEYS: &[&str] = &[
     "upstream.api_token",
     "admin.password_hash",
     "admin.api_token",
+    "metrics.token",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +84,7 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
@@ -157,6 +160,12 @@ pub struct AdminSettings {
     pub username: String,
     pub password_hash: SecretString,
     pub api_token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` needs `Authorization: Bearer` with it.
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -369,6 +378,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("admin.password_hash", ""),
     ("admin.api_token", ""),
     ("log.format", "pretty"),
+    ("metrics.token", ""),
 ];
 
 fn default_file() -> Option<PathBuf> {

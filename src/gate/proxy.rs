@@ -221,5 +221,7 @@ fn relay(response: reqwest::Response) -> HttpResponse {
         }
         builder.append_header((name.as_str(), value.as_bytes()));
     }
-    builder.streaming(response.bytes_stream().map_err(std::io::Error::other))
+    let mut relayed = builder.streaming(response.bytes_stream().map_err(std::io::Error::other));
+    relayed.extensions_mut().insert(crate::security_headers::Relayed);
+    relayed
 }

@@ -124,3 +124,54 @@ async fn a_trusted_proxy_s_forwarding_headers_are_believed() {
     assert_eq!(headers["x-forwarded-proto"], "https");
     assert_eq!(headers["x-forwarded-host"], "saas.example.com");
 }
+
+/// Asserts the headers that keep a page from being framed, sniffed or
+/// leaking its address; `hsts`: whether Strict-Transport-Security is sent.
+fn assert_protected(response: &reqwest::Response, hsts: bool) {
+    let header = |name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    };
+    let what = format!("{} {}", response.url().path(), response.status());
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{what}");
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+    assert!(!header("referrer-policy").is_empty(), "{what}");
+    assert_eq!(!header("strict-transport-security").is_empty(), hsts, "{what}");
+}
+
+async fn every_page_of_koogate_carries_the_security_headers(app: TestApp, hsts: bool) {
+    for path in ["/sso/local", "/sso/login?tenant=nobody", "/admin/login", "/sso/me", "/healthz"] {
+        let response = app.http.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        assert_protected(&response, hsts);
+    }
+}
+
+#[tokio::test]
+async fn security_headers_over_http() {
+    let app = spawn_app(Backend::Sqlite, KIT_SETTINGS).await;
+    every_page_of_koogate_carries_the_security_headers(app, false).await;
+}
+
+#[tokio::test]
+async fn security_headers_with_secure_cookies_add_hsts() {
+    let app = spawn_app(Backend::Sqlite, SECURE_COOKIE_KIT_SETTINGS).await;
+    every_page_of_koogate_carries_the_security_headers(app, true).await;
+}
+
+#[tokio::test]
+async fn metrics_can_ask_for_a_token() {
+    let app = spawn_app(Backend::Sqlite, &[("metrics.token", "scrape-token-0123456789")]).await;
+    let metrics = format!("{}/metrics", app.address);
+    let anonymous = app.http.get(&metrics).send().await.expect("sent");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong =
+        app.http.get(&metrics).bearer_auth("scrape-token-wrong").send().await.expect("sent");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right =
+        app.http.get(&metrics).bearer_auth("scrape-token-0123456789").send().await.expect("sent");
+    assert_eq!(right.status().as_u16(), 200);
+
+    // Without the setting it stays open, as before.
+    let open = spawn_app(Backend::Sqlite, &[]).await;
+    let response = open.http.get(format!("{}/metrics", open.address)).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+}
