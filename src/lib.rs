@@ -17,6 +17,7 @@ pub mod open_api;
 pub mod openapi;
 pub mod outbox;
 pub mod prometheus;
+pub mod security_headers;
 pub mod settings;
 pub mod sim;
 pub mod sso;

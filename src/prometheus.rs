@@ -59,7 +59,13 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 
 /// `GET /metrics`: the outbox is measured at each scrape (two counts on
 /// an index), the rest as it happens.
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
+pub async fn render(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    let token = secrecy::ExposeSecret::expose_secret(&state.settings.metrics.token);
+    if !token.is_empty() && !crate::bearer::presented(&req, token) {
+        return actix_web::ResponseError::error_response(&crate::error::Error::Unauthenticated(
+            "metrics.token is set: a bearer token is required",
+        ));
+    }
     match crate::store::outbox::stats(&state.db.conn).await {
         Ok(stats) => {
             let now = chrono::Utc::now().timestamp_millis();

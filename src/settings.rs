@@ -15,6 +15,7 @@ use crate::error::Error;
 const KNOWN_KEYS: &[&str] = &[
     "server.bind",
     "server.public_url",
+    "server.trusted_proxies",
     "database.url",
     "database.migrate_on_start",
     "database.max_connections",
@@ -52,6 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
     "ui.logo_url",
     "events.retention_days",
     "events.refused_retention_days",
+    "metrics.token",
     // Undocumented: the outbox's clock, shortened by tests.
     "outbox.retry_base_ms",
     "outbox.retry_cap_ms",
@@ -85,6 +87,7 @@ const SECRET_KEYS: &[&str] = &[
     "admin.api_token",
     "open_api.access_key_id",
     "open_api.secret_access_key",
+    "metrics.token",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +104,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub ui: UiSettings,
     pub events: EventsSettings,
+    pub metrics: MetricsSettings,
     /// Undocumented, not a contract: tests shorten the outbox's clock.
     #[serde(default)]
     pub outbox: OutboxTuning,
@@ -120,6 +124,8 @@ pub struct EventsSettings {
 pub struct ServerSettings {
     pub bind: String,
     pub public_url: String,
+    /// Peers whose `X-Forwarded-*` headers the gate believes.
+    pub trusted_proxies: crate::gate::forwarded::TrustedProxies,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +190,12 @@ pub struct AdminSettings {
     pub username: String,
     pub password_hash: SecretString,
     pub api_token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` needs `Authorization: Bearer` with it.
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -463,6 +475,7 @@ impl Settings {
 const DEFAULTS: &[(&str, &str)] = &[
     ("server.bind", "127.0.0.1:8080"),
     ("server.public_url", "http://127.0.0.1:8080"),
+    ("server.trusted_proxies", ""),
     ("database.url", "sqlite://koogate.db?mode=rwc"),
     ("database.migrate_on_start", "true"),
     ("database.max_connections", "16"),
@@ -508,6 +521,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("open_api.reconcile_interval_secs", "86400"),
     ("events.retention_days", "400"),
     ("events.refused_retention_days", "7"),
+    ("metrics.token", ""),
 ];
 
 fn default_file() -> Option<PathBuf> {

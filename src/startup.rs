@@ -102,6 +102,7 @@ impl Application {
             App::new()
                 .app_data(server_state.clone())
                 .app_data(web::Data::new(crate::gate::proxy::WorkerClient(client)))
+                .wrap(from_fn(crate::security_headers::protect))
                 .wrap(from_fn(telemetry::log_request))
                 .wrap(telemetry::request_spans())
                 .configure(|cfg| routes(cfg, &path))

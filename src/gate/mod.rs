@@ -3,5 +3,6 @@
 
 pub mod cache;
 pub mod caller;
+pub mod forwarded;
 pub mod identity;
 pub mod proxy;

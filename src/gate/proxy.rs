@@ -1,6 +1,7 @@
 //! The reverse proxy to `upstream.url` (ARCHITECTURE §4): bodies streamed
 //! both ways over a pooled client, hop-by-hop headers dropped, every
-//! client-sent `X-Koogate-*` header removed and koogate's own set.
+//! client-sent `X-Koogate-*` header removed and koogate's own set (see
+//! [`super::forwarded`]).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -9,6 +10,7 @@ use reqwest::header::HeaderName;
 
 use crate::error::Error;
 use crate::gate::caller::{who_is_calling, Turned};
+use crate::gate::forwarded::{self, TrustedProxies};
 use crate::sso::cookies::cookie_secure;
 use crate::sso::refusal::{wants_html, Refusal};
 use crate::sso::{session_cookie_name, Deps};
@@ -95,7 +97,7 @@ pub async fn forward(
     let (session, token) = (&seen.session, &*seen.token);
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut outbound = client.0.request(method, format!("{upstream}{path}"));
-    for (name, value) in forwarded_headers(&req) {
+    for (name, value) in forwarded_headers(&req, &state.settings.server.trusted_proxies) {
         outbound = outbound.header(name, value);
     }
     outbound = outbound
@@ -136,9 +138,10 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
     Error::NotSignedIn.error_response()
 }
 
-/// The client's headers minus hop-by-hop ones, any `X-Koogate-*`, and
-/// koogate's own cookies (a session id is a credential for koogate only).
-fn forwarded_headers(req: &HttpRequest) -> Vec<(String, Vec<u8>)> {
+/// The client's headers minus hop-by-hop ones, reserved ones (see
+/// [`forwarded::is_reserved`]) and koogate's own cookies (a session id is a
+/// credential for koogate only); then koogate's forwarding headers.
+fn forwarded_headers(req: &HttpRequest, trusted: &TrustedProxies) -> Vec<(String, Vec<u8>)> {
     let named_by_connection: Vec<String> = req
         .headers()
         .get_all(header::CONNECTION)
@@ -150,7 +153,7 @@ fn forwarded_headers(req: &HttpRequest) -> Vec<(String, Vec<u8>)> {
         let name = name.as_str().to_ascii_lowercase();
         if HOP_BY_HOP.contains(&name.as_str())
             || named_by_connection.contains(&name)
-            || name.starts_with("x-koogate-")
+            || forwarded::is_reserved(&name)
         {
             continue;
         }
@@ -164,8 +167,10 @@ fn forwarded_headers(req: &HttpRequest) -> Vec<(String, Vec<u8>)> {
         }
         headers.push((name, value.as_bytes().to_vec()));
     }
-    if let Some(peer) = req.peer_addr() {
-        headers.push(("x-forwarded-for".to_string(), peer.ip().to_string().into_bytes()));
+    let peer = req.peer_addr().map(|a| a.ip());
+    let authority = req.uri().authority().map(|a| a.as_str());
+    for (name, value) in forwarded::forwarding(req.headers(), peer, authority, trusted) {
+        headers.push((name.to_string(), value.into_bytes()));
     }
     headers
 }
@@ -235,5 +240,7 @@ fn relay(response: reqwest::Response) -> HttpResponse {
         }
         builder.append_header((name.as_str(), value.as_bytes()));
     }
-    builder.streaming(response.bytes_stream().map_err(std::io::Error::other))
+    let mut relayed = builder.streaming(response.bytes_stream().map_err(std::io::Error::other));
+    relayed.extensions_mut().insert(crate::security_headers::Relayed);
+    relayed
 }

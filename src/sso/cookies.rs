@@ -1,5 +1,4 @@
-//! The cookies sign-in sets, and the one rule for where a sign-in may
-//! send the browser afterwards.
+//! The cookies sign-in sets.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 
@@ -18,12 +17,8 @@ pub fn cookie_secure(state: &AppState) -> bool {
     secure_cookies(&state.settings.sso)
 }
 
-/// Only a path on this site: `/x`, never `//host` or `https://…`.
-pub fn local_path(next: Option<&str>) -> Option<String> {
-    let next = next?;
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
-        .then(|| next.to_string())
-}
+// The admin sign-in finds the redirect rule here.
+pub use super::next::local_path;
 
 fn http_only(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)

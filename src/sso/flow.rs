@@ -10,8 +10,8 @@
 use chrono::Utc;
 
 use super::admission::{granted_user, usable_tenant};
-use super::cookies::local_path;
 use super::dialects::{self, OidcAnswer, SignedIn};
+use super::next::local_path;
 use super::oidc::{Dialect, OidcClient};
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
@@ -138,10 +138,12 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         (None, Some(tenant_id)) if unified => (None, tenant_id.to_string()),
         (None, _) => return Err(incomplete),
     };
-    let next_path = match &pending {
-        Some(p) => p.next_path.clone(),
-        None => deps.settings.after_login_path.clone(),
-    };
+    // Checked again on the way out: a login state stored by an older
+    // version may hold a `next` today's rule refuses.
+    let next_path = pending
+        .as_ref()
+        .and_then(|p| local_path(Some(&p.next_path)))
+        .unwrap_or_else(|| deps.settings.after_login_path.clone());
     let (tenant, app, access) = usable_tenant(&deps.db.conn, &tenant_id).await?;
     let signed_in = match pending {
         Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {

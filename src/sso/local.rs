@@ -12,8 +12,9 @@ use minijinja::context;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::cookies::{self, cookie_secure, local_path};
+use super::cookies::{self, cookie_secure};
 use super::local_account::{self, Declined};
+use super::next::local_path;
 use super::{random_token, Deps};
 use crate::error::{self, Challenge};
 use crate::state::AppState;

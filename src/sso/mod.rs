@@ -16,6 +16,7 @@ pub mod flow;
 pub mod handlers;
 pub mod local;
 pub mod local_account;
+pub mod next;
 pub mod oidc;
 pub mod pages;
 pub mod password;

@@ -6,9 +6,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 async fn gate_app(backend: Backend, upstream: &str) -> TestApp {
-    let mut settings: Vec<(&str, &str)> = KIT_SETTINGS.to_vec();
-    settings.push(("upstream.url", upstream));
-    spawn_app(backend, &settings).await
+    gate_app_with(backend, upstream, &[]).await
 }
 
 async fn a_signed_in_user_reaches_the_app_with_a_verifiable_identity(backend: Backend) {

@@ -13,6 +13,7 @@ mod error_answers;
 mod faults;
 mod gate;
 mod hardening_market;
+mod hardening_web;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;

@@ -9,7 +9,7 @@ use base64::Engine;
 use p256::ecdsa::signature::Verifier;
 use serde_json::{json, Value};
 
-use super::app::TestApp;
+use super::app::{spawn_app, Backend, TestApp, KIT_SETTINGS};
 
 /// A stand-in for the vendor's app: it answers what it received.
 pub async fn start_upstream() -> String {
@@ -71,4 +71,13 @@ pub async fn verified_claims(app: &TestApp, token: &str) -> Value {
     key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
         .expect("the signature verifies");
     serde_json::from_slice(&B64URL.decode(parts[1]).expect("b64")).expect("claims")
+}
+
+/// An app with [`KIT_SETTINGS`] whose gate forwards to `upstream`, plus
+/// `more` settings.
+pub async fn gate_app_with(backend: Backend, upstream: &str, more: &[(&str, &str)]) -> TestApp {
+    let mut settings: Vec<(&str, &str)> = KIT_SETTINGS.to_vec();
+    settings.push(("upstream.url", upstream));
+    settings.extend_from_slice(more);
+    spawn_app(backend, &settings).await
 }

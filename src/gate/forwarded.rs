@@ -1,0 +1,151 @@
+//! What the gate tells the app about the connection (`X-Forwarded-For`,
+//! `-Proto`, `-Host`), and which client headers it never passes on.
+//!
+//! # Security
+//! The app trusts `X-Koogate-*` as koogate's word, so any client header
+//! that a server could read as one (any case, `_` for `-`: oauth2-proxy's
+//! CVE-2025-64484) is dropped. Forwarding headers are believed only from
+//! `server.trusted_proxies`; from anyone else koogate states what it saw.
+
+use std::net::IpAddr;
+
+use actix_web::http::header::{self, HeaderMap};
+use serde::{Deserialize, Deserializer};
+
+/// `server.trusted_proxies`: addresses and CIDR ranges, comma-separated.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// `"10.0.0.0/8, 127.0.0.1, ::1"`; an empty text trusts nobody.
+    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+        let mut ranges = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (address, bits) = match entry.split_once('/') {
+                Some((address, bits)) => (address, Some(bits)),
+                None => (entry, None),
+            };
+            let bad = || format!("server.trusted_proxies: {entry:?} is not an address or range");
+            let address: IpAddr = address.parse().map_err(|_| bad())?;
+            let width = if address.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= width).ok_or_else(bad)?,
+                None => width,
+            };
+            ranges.push((address, bits));
+        }
+        Ok(TrustedProxies(ranges))
+    }
+
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.0.iter().any(|(range, bits)| within(peer, *range, *bits))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TrustedProxies::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+fn within(peer: IpAddr, range: IpAddr, bits: u8) -> bool {
+    let (peer, range, width) = match (peer, range) {
+        (IpAddr::V4(p), IpAddr::V4(r)) => (u128::from(p.to_bits()), u128::from(r.to_bits()), 32),
+        (IpAddr::V6(p), IpAddr::V6(r)) => (p.to_bits(), r.to_bits(), 128),
+        _ => return false,
+    };
+    let shift = u32::from(width - bits);
+    if shift >= 128 {
+        return true;
+    }
+    peer >> shift == range >> shift
+}
+
+/// A client header the gate never forwards: one that reads as koogate's
+/// own (`X-Koogate-*`), or as a forwarding header (koogate sets those).
+pub fn is_reserved(lowercase_name: &str) -> bool {
+    let name = lowercase_name.replace('_', "-");
+    name.starts_with("x-koogate-")
+        || matches!(
+            name.as_str(),
+            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "forwarded"
+        )
+}
+
+/// The forwarding headers for the app: from a trusted proxy its chain is
+/// extended and its scheme and host kept; otherwise only what this
+/// connection shows (its peer, plain HTTP, the `Host` asked for, or the
+/// HTTP/2 `authority`).
+pub fn forwarding(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    authority: Option<&str>,
+    trusted: &TrustedProxies,
+) -> Vec<(&'static str, String)> {
+    let from_proxy = peer.is_some_and(|p| trusted.trusts(p));
+    let told = |name: &str| -> Option<String> {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        (from_proxy && !values.is_empty()).then(|| values.join(", "))
+    };
+    let mut out = Vec::with_capacity(4);
+    let peer_text = peer.map(|p| p.to_canonical().to_string());
+    let chain = match (told("x-forwarded-for"), peer_text) {
+        (Some(chain), Some(peer)) => Some(format!("{chain}, {peer}")),
+        (chain, peer) => peer.or(chain),
+    };
+    if let Some(chain) = chain {
+        out.push(("x-forwarded-for", chain));
+    }
+    out.push(("x-forwarded-proto", told("x-forwarded-proto").unwrap_or_else(|| "http".into())));
+    let host = told("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string))
+        .or_else(|| authority.map(str::to_string));
+    if let Some(host) = host {
+        out.push(("x-forwarded-host", host));
+    }
+    if from_proxy {
+        if let Some(forwarded) = told("forwarded") {
+            out.push(("forwarded", forwarded));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_match_by_prefix() {
+        let trusted = TrustedProxies::parse("10.0.0.0/8, 192.168.1.7, fd00::/8").expect("parses");
+        for yes in ["10.1.2.3", "192.168.1.7", "fd12::1", "::ffff:10.0.0.1"] {
+            assert!(trusted.trusts(yes.parse().expect("ip")), "{yes}");
+        }
+        for no in ["11.0.0.1", "192.168.1.8", "fe80::1", "127.0.0.1"] {
+            assert!(!trusted.trusts(no.parse().expect("ip")), "{no}");
+        }
+        assert!(TrustedProxies::parse("0.0.0.0/0")
+            .expect("all")
+            .trusts("8.8.8.8".parse().expect("ip")));
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.local").is_err());
+    }
+
+    #[test]
+    fn koogate_and_forwarding_names_are_reserved_in_any_spelling() {
+        for name in
+            ["x-koogate-user", "x_koogate_user", "x-koogate_role", "x_forwarded_for", "forwarded"]
+        {
+            assert!(is_reserved(name), "{name}");
+        }
+        assert!(!is_reserved("x-koogateway"));
+        assert!(!is_reserved("accept"));
+    }
+}

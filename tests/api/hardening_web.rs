@@ -1,0 +1,177 @@
+//! What a hostile browser, app user or auth centre tried against sign-in
+//! and the gate (issue 13), and what must hold.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// `next` values that would take the browser off this site (as browsers
+/// read URLs: TAB/CR/LF dropped, `\` as `/`) or break the `Location`.
+const OFF_SITE_NEXT: &[&str] = &[
+    "/\t/evil.example",
+    "/%09/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/%2F/evil.example",
+    "/%5Cevil.example",
+    "/%252F/evil.example",
+    "https://evil.example/",
+];
+
+async fn a_sign_in_never_lands_off_site_whatever_next_says(app: TestApp) {
+    let scene = Scene::new(app).await;
+    for next in OFF_SITE_NEXT {
+        scene.centre.signs_in("bob");
+        let browser = Browser::new(&scene.app);
+        let login = query(&[("tenant", &scene.enterprise.tenant_id), ("next", next)]);
+        let landed = browser.sign_in(&login).await;
+        assert_eq!(landed.status, 302, "next={next:?}: {landed:#?}");
+        landed.assert_lands_on("/");
+        assert_eq!(browser.me().await.0, 200, "next={next:?}: signed in");
+    }
+    // A path on this site still survives.
+    scene.centre.signs_in("bob");
+    let login = query(&[("tenant", &scene.enterprise.tenant_id), ("next", "/a/b?c=%20d")]);
+    Browser::new(&scene.app).sign_in(&login).await.assert_lands_on("/a/b?c=%20d");
+}
+kit_on_every_session_store!(a_sign_in_never_lands_off_site_whatever_next_says);
+
+async fn the_local_sign_in_form_carries_only_a_path_on_this_site(app: TestApp) {
+    let browser = Browser::new(&app);
+    for next in OFF_SITE_NEXT {
+        let page = browser.open(&format!("/sso/local?{}", query(&[("next", next)]))).await;
+        assert_eq!(page.status, 200);
+        let marker = r#"name="next" value=""#;
+        let start = page.body.find(marker).expect("a next field") + marker.len();
+        let carried = page.body[start..].split('"').next().expect("a value");
+        assert_eq!(carried.replace("&#x2f;", "/"), "/", "next={next:?} is replaced by the default");
+    }
+}
+on_both_backends!(
+    the_local_sign_in_form_carries_only_a_path_on_this_site,
+    &[("provisioning.local_accounts", "true")]
+);
+
+/// Through the gate as `browser`, with extra request headers; what the
+/// app received.
+async fn seen_by_the_app(browser: &Browser, app: &TestApp, headers: &[(&str, &str)]) -> Value {
+    let mut request = browser.client().get(format!("{}/whoami", app.address));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("through the gate");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json::<Value>().await.expect("echo")["headers"].clone()
+}
+
+// Header handling involves no storage: SQLite stands for every backend.
+#[tokio::test]
+async fn no_spoofed_identity_or_forwarding_header_reaches_the_app() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app_with(Backend::Sqlite, &upstream, &[]).await).await;
+    let browser = scene.signed_in("bob").await;
+    let headers = seen_by_the_app(
+        &browser,
+        &scene.app,
+        &[
+            ("X_Koogate_User", "alice"),
+            ("x_koogate_role", "admin"),
+            ("X-KOOGATE_TENANT", "someone-else"),
+            ("X-Forwarded-For", "203.0.113.7"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("Forwarded", "for=203.0.113.7;proto=https;host=evil.example"),
+        ],
+    )
+    .await;
+    let names: Vec<&String> = headers.as_object().expect("headers").keys().collect();
+    for name in &names {
+        let normalised = name.to_ascii_lowercase().replace('_', "-");
+        if normalised.starts_with("x-koogate-") {
+            assert_eq!(normalised, **name, "only koogate's own: {names:?}");
+        }
+    }
+    assert_eq!(headers["x-koogate-user"], "bob");
+    assert_eq!(headers["x-koogate-role"], "user");
+    assert_eq!(headers["x-koogate-tenant"], scene.enterprise.tenant_id.as_str());
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1", "the connection's address only");
+    assert_eq!(headers["x-forwarded-proto"], "http", "the connection's scheme");
+    let host = scene.app.address.trim_start_matches("http://");
+    assert_eq!(headers["x-forwarded-host"], host, "the Host the browser asked for");
+    assert!(headers.get("forwarded").is_none(), "{headers}");
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_s_forwarding_headers_are_believed() {
+    let upstream = start_upstream().await;
+    let trusted = [("server.trusted_proxies", "10.0.0.0/8, 127.0.0.1")];
+    let scene = Scene::new(gate_app_with(Backend::Sqlite, &upstream, &trusted).await).await;
+    let browser = scene.signed_in("bob").await;
+    let headers = seen_by_the_app(
+        &browser,
+        &scene.app,
+        &[
+            ("X-Forwarded-For", "203.0.113.7"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "saas.example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "https");
+    assert_eq!(headers["x-forwarded-host"], "saas.example.com");
+}
+
+/// Asserts the headers that keep a page from being framed, sniffed or
+/// leaking its address; `hsts`: whether Strict-Transport-Security is sent.
+fn assert_protected(response: &reqwest::Response, hsts: bool) {
+    let header = |name: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    };
+    let what = format!("{} {}", response.url().path(), response.status());
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{what}");
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+    assert!(!header("referrer-policy").is_empty(), "{what}");
+    assert_eq!(!header("strict-transport-security").is_empty(), hsts, "{what}");
+}
+
+async fn every_page_of_koogate_carries_the_security_headers(app: TestApp, hsts: bool) {
+    for path in ["/sso/local", "/sso/login?tenant=nobody", "/admin/login", "/sso/me", "/healthz"] {
+        let response = app.http.get(format!("{}{path}", app.address)).send().await.expect("sent");
+        assert_protected(&response, hsts);
+    }
+}
+
+#[tokio::test]
+async fn security_headers_over_http() {
+    let app = spawn_app(Backend::Sqlite, KIT_SETTINGS).await;
+    every_page_of_koogate_carries_the_security_headers(app, false).await;
+}
+
+#[tokio::test]
+async fn security_headers_with_secure_cookies_add_hsts() {
+    let app = spawn_app(Backend::Sqlite, SECURE_COOKIE_KIT_SETTINGS).await;
+    every_page_of_koogate_carries_the_security_headers(app, true).await;
+}
+
+#[tokio::test]
+async fn metrics_can_ask_for_a_token() {
+    let app = spawn_app(Backend::Sqlite, &[("metrics.token", "scrape-token-0123456789")]).await;
+    let metrics = format!("{}/metrics", app.address);
+    let anonymous = app.http.get(&metrics).send().await.expect("sent");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong =
+        app.http.get(&metrics).bearer_auth("scrape-token-wrong").send().await.expect("sent");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right =
+        app.http.get(&metrics).bearer_auth("scrape-token-0123456789").send().await.expect("sent");
+    assert_eq!(right.status().as_u16(), 200);
+
+    // Without the setting it stays open, as before.
+    let open = spawn_app(Backend::Sqlite, &[]).await;
+    let response = open.http.get(format!("{}/metrics", open.address)).send().await.expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+}
