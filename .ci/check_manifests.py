@@ -18,11 +18,11 @@ def load(name):
 
 
 def settings_keys():
-    """The `section.key`s koogate reads, from KNOWN_KEYS in src/settings.rs."""
-    text = (ROOT / "src" / "settings.rs").read_text()
+    """The `section.key`s koogate reads, from KNOWN_KEYS in src/settings/mod.rs."""
+    text = (ROOT / "src" / "settings" / "mod.rs").read_text()
     block = re.search(r"const KNOWN_KEYS: &\[&str\] = &\[(.*?)\];", text, re.S)
     if not block:
-        sys.exit("cannot find KNOWN_KEYS in src/settings.rs")
+        sys.exit("cannot find KNOWN_KEYS in src/settings/mod.rs")
     return set(re.findall(r'"([a-z_]+\.[a-z_]+)"', block.group(1)))
 
 

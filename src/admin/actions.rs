@@ -142,7 +142,8 @@ async fn set_status(
     }
     let after =
         store::instances::find(&state.db.conn, instance_id).await?.ok_or(Error::NotFound)?;
-    let done = match (before.status == after.status, freeze_it) {
+    let unchanged = store::instances::status(&before)? == store::instances::status(&after)?;
+    let done = match (unchanged, freeze_it) {
         (true, _) => "unchanged",
         (false, true) => "frozen",
         (false, false) => "unfrozen",

@@ -55,7 +55,7 @@ pub(super) async fn refresh(
             if refresh.lifts_expiry_freeze
                 && ahead
                 && before == Status::Frozen
-                && row.frozen_reason.as_deref() == Some(FreezeReason::Expiry.as_str())
+                && store::instances::freeze_cause(&row) == Some(FreezeReason::Expiry)
             {
                 row.status = Status::Active.as_str().to_string();
                 row.frozen_reason = None;
@@ -222,7 +222,7 @@ pub(super) async fn live_instance(
     instance_id: &str,
 ) -> Result<instance::Model, Error> {
     match store::instances::find_for_update(conn, instance_id).await? {
-        Some(row) if row.status != Status::Released.as_str() => Ok(row),
+        Some(row) if store::instances::status(&row)? != Status::Released => Ok(row),
         _ => Err(Error::InstanceNotFound),
     }
 }

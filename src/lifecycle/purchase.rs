@@ -131,7 +131,7 @@ async fn repeat_answer(
         .ok_or_else(|| Error::Internal("order without its instance".to_string()))?;
     let mut answer = Answer::success();
     answer.instance_id = Some(row.instance_id.clone());
-    if row.status != Status::Released.as_str() {
+    if store::instances::status(&row)? != Status::Released {
         let (encrypt_type, app_info) = app_info(ctx, &row)?;
         answer.encrypt_type = encrypt_type;
         answer.app_info = Some(app_info);
@@ -147,10 +147,10 @@ pub(super) async fn query(
     let rows = store::instances::find_many(conn, ids).await?;
     let mut info = Vec::with_capacity(ids.len());
     for id in ids {
-        let row = rows
-            .iter()
-            .find(|r| &r.instance_id == id && r.status != Status::Released.as_str())
-            .ok_or(Error::InstanceNotFound)?;
+        let row = rows.iter().find(|r| &r.instance_id == id).ok_or(Error::InstanceNotFound)?;
+        if store::instances::status(row)? == Status::Released {
+            return Err(Error::InstanceNotFound);
+        }
         let (encrypt_type, app_info) = app_info(ctx, row)?;
         info.push(InstanceInfo { instance_id: row.instance_id.clone(), encrypt_type, app_info });
     }
