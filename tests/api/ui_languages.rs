@@ -80,7 +80,8 @@ async fn the_language_link_is_remembered() {
 
 #[tokio::test]
 async fn without_a_tenant_a_person_is_asked_for_the_organisations_code() {
-    let app = spawn_app(Backend::Sqlite, BRANDING).await;
+    let settings: Vec<(&str, &str)> = BRANDING.iter().chain(KIT_SETTINGS).copied().collect();
+    let app = spawn_app(Backend::Sqlite, &settings).await;
     let scene = Scene::new(app).await;
     let browser = Browser::new(&scene.app);
     for language in ["zh-CN", "en"] {
@@ -102,7 +103,8 @@ async fn without_a_tenant_a_person_is_asked_for_the_organisations_code() {
 
 #[tokio::test]
 async fn a_signed_in_person_without_an_app_lands_on_a_page_saying_who_they_are() {
-    let app = spawn_app(Backend::Sqlite, BRANDING).await;
+    let settings: Vec<(&str, &str)> = BRANDING.iter().chain(KIT_SETTINGS).copied().collect();
+    let app = spawn_app(Backend::Sqlite, &settings).await;
     let scene = Scene::new(app).await;
     let browser = scene.signed_in("alice").await;
     let landed = page(&browser, &scene.app, "/", Some("zh-CN")).await;
