@@ -14,7 +14,9 @@ work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx first" >&2; exit 2; }
 
-cargo build --release --bin koogate >/dev/null 2>&1
+# The same build as bench/lifecycle.sh (the example turns on dev-dependency
+# features): one release build serves both scripts.
+cargo build --release --bin koogate --example loadgen >/dev/null 2>&1
 bin="${CARGO_TARGET_DIR:-target}/release"
 
 mkdir -p "$work/logs"
