@@ -4,7 +4,6 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-
 /// How long the event log keeps calls; 0 keeps them for ever.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventsSettings {

@@ -22,7 +22,7 @@ pub fn source(lang: Lang) -> &'static str {
 
 fn catalogues() -> &'static [Catalogue; 2] {
     static LOADED: OnceLock<[Catalogue; 2]> = OnceLock::new();
-    LOADED.get_or_init(|| Lang::ALL.map(|lang| parse(lang)))
+    LOADED.get_or_init(|| Lang::ALL.map(parse))
 }
 
 fn parse(lang: Lang) -> Catalogue {
