@@ -11,6 +11,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use crate::access::InstanceStatus;
 use crate::error::Error;
 
 /// Instances not released, after `after` in id order: one page of the walk.
@@ -20,7 +21,7 @@ pub async fn live_instances_after(
     limit: u64,
 ) -> Result<Vec<instance::Model>, Error> {
     Ok(Instance::find()
-        .filter(instance::Column::Status.ne("released"))
+        .filter(instance::Column::Status.ne(InstanceStatus::Released.as_str()))
         .filter(instance::Column::InstanceId.gt(after))
         .order_by_asc(instance::Column::InstanceId)
         .limit(limit)
@@ -29,7 +30,10 @@ pub async fn live_instances_after(
 }
 
 pub async fn count_live_instances(conn: &impl ConnectionTrait) -> Result<u64, Error> {
-    Ok(Instance::find().filter(instance::Column::Status.ne("released")).count(conn).await?)
+    Ok(Instance::find()
+        .filter(instance::Column::Status.ne(InstanceStatus::Released.as_str()))
+        .count(conn)
+        .await?)
 }
 
 /// Every order id koogate has seen for an instance, oldest first.
