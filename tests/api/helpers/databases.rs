@@ -6,17 +6,16 @@ use std::io::Write;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::{ConnectionTrait, Database};
 
+use super::skip_log::skip_log;
+
 /// Says, past the test harness's output capture, that a test is skipped
-/// (`what`, and `how` to run it), and appends one line to the file named
-/// by `KOOGATE_TEST_SKIP_LOG`, so a run can count its skips. In CI a
+/// (`what`, and `how` to run it), and appends one line to the run's skip
+/// log (see [`skip_log`]), so the run can count its skips. In CI a
 /// missing service is a failure instead.
 pub fn skip_loudly(what: &str, how: &str) {
     assert!(std::env::var("CI").is_err(), "{what} cannot be skipped in CI: {how}");
     let _ = writeln!(std::io::stderr(), "SKIPPED: {what} ({how})");
-    let Ok(path) = std::env::var("KOOGATE_TEST_SKIP_LOG") else { return };
-    if path.is_empty() {
-        return;
-    }
+    let (path, _) = skip_log();
     // libtest names each test's thread after the test.
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("?");
@@ -29,7 +28,8 @@ pub fn skip_loudly(what: &str, how: &str) {
         .open(&path)
         .and_then(|mut file| file.write_all(line.as_bytes()));
     if let Err(e) = appended {
-        let _ = writeln!(std::io::stderr(), "cannot append to KOOGATE_TEST_SKIP_LOG {path}: {e}");
+        let _ =
+            writeln!(std::io::stderr(), "cannot append to the skip log {}: {e}", path.display());
     }
 }
 

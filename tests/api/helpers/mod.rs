@@ -16,6 +16,7 @@ mod npm_setup;
 mod open_api;
 mod process;
 mod sign_in;
+mod skip_log;
 
 pub use admin_api::*;
 pub use admin_site::*;
