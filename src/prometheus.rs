@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -40,6 +40,60 @@ const BUCKETS: &[f64] =
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Memory, CPU time, open files and threads of this process
+/// (`process_*`, named as every Prometheus client names them).
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+
+/// The `HELP` line of every koogate metric: what an operator reads in
+/// Prometheus beside the name.
+fn describe() {
+    describe_counter!(
+        "koogate_marketplace_calls_total",
+        "Marketplace calls answered, by channel, activity and result code."
+    );
+    describe_histogram!(
+        "koogate_marketplace_call_duration_seconds",
+        "Time to answer a marketplace call, in seconds."
+    );
+    describe_counter!("koogate_unknown_scene_total", "refreshInstance calls with a scene koogate does not know (answered 000002; the marketplace retries them).");
+    describe_counter!("koogate_logins_total", "Sign-ins finished, by outcome.");
+    describe_histogram!(
+        "koogate_proxy_duration_seconds",
+        "Time the vendor's app took to answer a proxied request, in seconds."
+    );
+    describe_counter!(
+        "koogate_proxy_upstream_errors_total",
+        "Proxied requests the vendor's app did not answer (unreachable or too slow)."
+    );
+    describe_gauge!(
+        "koogate_sessions_active",
+        "Sign-in sessions open now (counted once a minute)."
+    );
+    describe_counter!(
+        "koogate_storage_write_failures_total",
+        "Commits that failed, by class (disk_full, io_error, connection_lost, other)."
+    );
+    describe_gauge!(
+        "koogate_redis_available",
+        "1 while Redis is used, 0 while the breaker bypasses it."
+    );
+    describe_gauge!("koogate_outbox_backlog", "Webhook deliveries waiting to be sent.");
+    describe_gauge!(
+        "koogate_outbox_dead",
+        "Webhook deliveries given up after every retry (dead letters)."
+    );
+    describe_gauge!(
+        "koogate_outbox_oldest_age_seconds",
+        "Age of the oldest waiting webhook delivery, in seconds."
+    );
+    describe_gauge!("koogate_usage_records", "Usage records, by state (pending, pushed, refused).");
+    describe_gauge!(
+        "koogate_usage_records_expiring",
+        "Usage records not yet pushed that are close to the marketplace's 21-day limit."
+    );
+    describe_gauge!("koogate_drift_findings", "Open reconciliation findings, by kind of drift.");
+}
+
 /// Installs the process-wide recorder once (several apps in one test
 /// process share it). `None` if another recorder was installed first.
 pub fn install() -> Option<&'static PrometheusHandle> {
@@ -47,7 +101,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    describe();
+                    PROCESS.get_or_init(metrics_process::Collector::default).describe();
+                    Some(handle)
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "metrics are not recorded");
                     None
@@ -96,6 +154,9 @@ pub async fn render(state: web::Data<AppState>, req: actix_web::HttpRequest) -> 
             }
         }
         Err(err) => tracing::warn!(error = ?err, "cannot count drift findings"),
+    }
+    if let Some(process) = PROCESS.get() {
+        process.collect();
     }
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(body)

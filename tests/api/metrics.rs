@@ -40,3 +40,24 @@ async fn calls_are_counted_by_channel_activity_and_result_without_ids() {
         assert!(!after.contains(secretish), "{secretish} leaked into /metrics");
     }
 }
+
+#[tokio::test]
+async fn an_operator_reads_what_each_metric_means_and_how_the_process_is_doing() {
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    app.buy().await;
+
+    let text = scrape(&app).await;
+    for help in [
+        "# HELP koogate_marketplace_calls_total Marketplace calls answered",
+        "# HELP koogate_outbox_backlog Webhook deliveries waiting",
+        "# HELP process_resident_memory_bytes ",
+        "# HELP process_open_fds ",
+    ] {
+        assert!(text.contains(help), "no `{help}` in {text}");
+    }
+    let resident = sample(&text, "process_resident_memory_bytes");
+    assert!(resident > 1_000_000.0, "resident memory {resident} in {text}");
+    // Whole seconds (the collector counts in integers): present, not yet 1.
+    assert!(text.lines().any(|l| l.starts_with("process_cpu_seconds_total ")), "{text}");
+    assert!(sample(&text, "process_open_fds") >= 3.0, "{text}");
+}
