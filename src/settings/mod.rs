@@ -55,6 +55,7 @@ const KNOWN_KEYS: &[&str] = &[
     "ui.vendor_name",
     "ui.support_contact",
     "ui.logo_url",
+    "ui.time_zone",
     "events.retention_days",
     "events.refused_retention_days",
     "metrics.token",
@@ -218,6 +219,12 @@ impl Settings {
         if crate::ui::Lang::parse(&self.ui.default_language).is_none() {
             return Err(Error::Config("ui.default_language must be zh-CN or en".to_string()));
         }
+        if crate::ui::time::zone(&self.ui.time_zone).is_none() {
+            return Err(Error::Config(
+                "ui.time_zone must be an IANA time zone name such as Asia/Shanghai or UTC"
+                    .to_string(),
+            ));
+        }
         if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
             return Err(Error::Config("sso.mode must be authorize or unified".to_string()));
         }
@@ -315,6 +322,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("ui.vendor_name", ""),
     ("ui.support_contact", ""),
     ("ui.logo_url", ""),
+    ("ui.time_zone", "Asia/Shanghai"),
     ("open_api.site", "cn"),
     ("open_api.base_url", ""),
     ("open_api.access_key_id", ""),

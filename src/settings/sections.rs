@@ -105,6 +105,8 @@ pub struct UiSettings {
     /// An e-mail address or a URL, shown on refusal pages.
     pub support_contact: String,
     pub logo_url: String,
+    /// An IANA zone name: how the admin site shows times (APIs stay UTC).
+    pub time_zone: String,
 }
 
 /// The outbox relay's clock (see `crate::outbox::relay`). The defaults are

@@ -7,6 +7,7 @@
 pub mod catalogue;
 pub mod handlers;
 pub mod pages;
+pub mod time;
 
 pub use pages::{Branding, Pages};
 

@@ -54,7 +54,12 @@ pub struct Pages {
 impl Pages {
     pub fn new(env: Environment<'static>, ui: &UiSettings) -> Pages {
         let default_lang = Lang::parse(&ui.default_language).unwrap_or(Lang::ZhCn);
-        Pages { env: with_messages(env), default_lang, branding: Branding::from_settings(ui) }
+        let mut env = with_messages(env);
+        // Settings are validated before pages are made; UTC is the fallback
+        // of a zone that somehow is not one.
+        let zone = super::time::zone(&ui.time_zone).unwrap_or(chrono_tz::UTC);
+        env.add_filter("local_time", move |value: &str| super::time::local_time(value, zone));
+        Pages { env, default_lang, branding: Branding::from_settings(ui) }
     }
 
     /// The language this request's pages speak.

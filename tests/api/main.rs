@@ -6,6 +6,7 @@ mod admin_api;
 mod admin_browser;
 mod admin_scale;
 mod admin_site;
+mod admin_times;
 mod app_api;
 mod auth_centre;
 mod cli;
