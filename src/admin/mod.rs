@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod drift;
 pub mod events;
 pub mod outbox;

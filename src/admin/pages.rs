@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use actix_web::web;
 
+use super::chart;
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::{
-    when, AppRow, Dashboard, EventRow, HistoryRow, InstanceList, InstanceRow, ResultCount,
-    StatusCount, TenantFacts, TenantList, TenantOverview, TenantRow, UserRow,
+    when, AppRow, Dashboard, EventRow, HistoryRow, InstanceList, InstanceRow, OutboxState,
+    ResultCount, StatusCount, TenantFacts, TenantList, TenantOverview, TenantRow, UserRow,
 };
 use crate::access::{self, InstanceStatus, TenantStatus};
 use crate::error::Error;
@@ -22,6 +23,8 @@ use entity::instance;
 
 /// Rows per page of the tenant list.
 const PAGE_SIZE: u64 = 50;
+/// Expiring instances listed on the dashboard (the rest are a click away).
+const EXPIRING_SHOWN: u64 = 20;
 /// Users per page on a tenant's page.
 const USERS_PAGE_SIZE: u64 = 100;
 
@@ -59,6 +62,21 @@ pub async fn dashboard(state: web::Data<AppState>, viewer: Viewer) -> PageResult
         },
     )
     .await?;
+    let now = Utc::now();
+    let hourly =
+        store::events::count_by_hour_since(conn, now - Duration::hours(chart::HOURS)).await?;
+    let contract_time = |t: chrono::DateTime<Utc>| t.format("%Y%m%d%H%M%S").to_string();
+    let expiring = store::instances::expiring_between(
+        conn,
+        &contract_time(now),
+        &contract_time(now + Duration::days(30)),
+        EXPIRING_SHOWN,
+    )
+    .await?
+    .iter()
+    .map(|i| InstanceRow::new(i, InstanceStatus::Active))
+    .collect();
+    let outbox = store::outbox::stats(conn).await?;
     let view = Dashboard {
         by_status,
         tenants,
@@ -66,6 +84,15 @@ pub async fn dashboard(state: web::Data<AppState>, viewer: Viewer) -> PageResult
         users_granted: store::users::count_granted(conn).await?,
         calls,
         failures: failures.iter().map(EventRow::from).collect(),
+        chart: chart::calls_per_hour(&hourly, now),
+        expiring,
+        outbox: OutboxState {
+            pending: outbox.pending,
+            dead: outbox.dead,
+            oldest_pending_age_seconds: outbox
+                .oldest_pending_at
+                .map_or(0, |at| (now.timestamp_millis() - at).max(0) / 1000),
+        },
     };
     render(&state, &viewer, "admin/dashboard.html", &view)
 }

@@ -30,6 +30,20 @@ pub struct Dashboard {
     pub users_granted: i64,
     pub calls: Vec<ResultCount>,
     pub failures: Vec<EventRow>,
+    /// Marketplace calls per hour over seven days, by success.
+    pub chart: super::chart::CallChart,
+    /// Active instances that expire within 30 days, soonest first.
+    pub expiring: Vec<InstanceRow>,
+    pub outbox: OutboxState,
+}
+
+/// The webhook outbox at a glance.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxState {
+    pub pending: u64,
+    pub dead: u64,
+    pub oldest_pending_age_seconds: i64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

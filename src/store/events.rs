@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use entity::event::{self, Entity as Event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::error::Error;
@@ -118,6 +118,36 @@ pub async fn count_by_result_since(
         .into_tuple()
         .all(conn)
         .await?)
+}
+
+/// Marketplace calls received since `since` (operators' actions left
+/// out), counted per UTC hour (`YYYY-MM-DD HH`) and by whether they
+/// succeeded: `(hour, succeeded, count)`, for the dashboard's chart.
+pub async fn count_by_hour_since(
+    conn: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, bool, i64)>, Error> {
+    // Each backend has its own way to cut a time to its hour: SQLite
+    // keeps RFC 3339 text in UTC (`YYYY-MM-DDTHH:MM:SS…`), PostgreSQL a
+    // timestamptz.
+    let hour = match conn.get_database_backend() {
+        DbBackend::Postgres => "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
+        _ => "replace(substr(received_at, 1, 13), 'T', ' ')",
+    };
+    let ok = "CASE WHEN result_code = '000000' THEN 1 ELSE 0 END";
+    let rows: Vec<(String, i32, i64)> = Event::find()
+        .select_only()
+        .column_as(Expr::cust(hour), "hour")
+        .column_as(Expr::cust(ok), "ok")
+        .column_as(Expr::col(event::Column::Id).count(), "n")
+        .filter(event::Column::ReceivedAt.gte(since))
+        .filter(event::Column::Channel.ne("operator"))
+        .group_by(Expr::cust(hour))
+        .group_by(Expr::cust(ok))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(hour, ok, n)| (hour, ok == 1, n)).collect())
 }
 
 /// The newest replay of an event.

@@ -145,3 +145,22 @@ pub async fn count_by_status(
         })
         .collect()
 }
+
+/// Active instances whose `expireTime` (the contract's `yyyyMMddHHmmss`,
+/// UTC, which sorts as text) falls between `from` and `until`, soonest
+/// first: what the dashboard lists as expiring.
+pub async fn expiring_between(
+    conn: &impl ConnectionTrait,
+    from: &str,
+    until: &str,
+    limit: u64,
+) -> Result<Vec<instance::Model>, Error> {
+    Ok(Instance::find()
+        .filter(instance::Column::Status.eq(InstanceStatus::Active.as_str()))
+        .filter(instance::Column::ExpireTime.gte(from))
+        .filter(instance::Column::ExpireTime.lte(until))
+        .order_by_asc(instance::Column::ExpireTime)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
