@@ -156,8 +156,15 @@ pub async fn page(
     let conn = &state.db.conn;
     let stats = store::outbox::stats(conn).await?;
     let now = Utc::now().timestamp_millis();
-    let backlog =
-        store::outbox::backlog(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
+    let mut backlog = Vec::new();
+    for row in store::outbox::backlog(conn, 100).await? {
+        // A failing event holds up its tenant's and instance's later ones.
+        let behind = match row.last_error {
+            Some(_) => Some(store::outbox::waiting_behind(conn, &row).await?),
+            None => None,
+        };
+        backlog.push(OutboxRow { waiting_behind: behind, ..OutboxRow::from(row) });
+    }
     let dead_letters =
         store::outbox::dead(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
     let oldest = stats.oldest_pending_at.map(|at| {
@@ -203,6 +210,8 @@ pub struct OutboxRow {
     next_attempt_at: Option<String>,
     dead_at: Option<String>,
     last_error: Option<String>,
+    /// For a failing pending event: how many wait for it to be delivered.
+    waiting_behind: Option<u64>,
 }
 
 impl From<outbox::Model> for OutboxRow {
@@ -219,6 +228,7 @@ impl From<outbox::Model> for OutboxRow {
             next_attempt_at: pending.then(|| at(row.next_attempt_at)),
             dead_at: row.dead_at.map(at),
             last_error: row.last_error,
+            waiting_behind: None,
         }
     }
 }

@@ -92,6 +92,7 @@ pub async fn relay_once(db: &Db, outbox: &Outbox, http: &reqwest::Client) -> Res
             Ok(()) => store::outbox::mark_delivered(&tx.txn, row.id, &token, now).await?,
             Err(failure) => {
                 let after = after_failure(tuning, row.retry_from, row.attempts, now);
+                tracing::warn!(webhook_id = %row.webhook_id, event_type = %row.event_type, attempt = row.attempts, error = %failure.0, "a webhook delivery failed; it will be retried");
                 if after == AfterFailure::Dead {
                     tracing::warn!(webhook_id = %row.webhook_id, event_type = %row.event_type, error = %failure.0, "an outbox event is dead after retrying for its whole period");
                 }

@@ -87,10 +87,34 @@ pub async fn deliver(
         .map_err(|e| Failure(describe(&e)))?;
     let status = response.status();
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(Failure(format!("HTTP {}", status.as_u16())))
+        return Ok(());
     }
+    let said = first_words(response).await;
+    if said.is_empty() {
+        Err(Failure(format!("HTTP {}", status.as_u16())))
+    } else {
+        Err(Failure(format!("HTTP {}: {said}", status.as_u16())))
+    }
+}
+
+/// The most of a refusal's body an operator is shown (characters).
+const ERROR_BODY_SHOWN: usize = 300;
+
+/// The start of what the vendor's app answered when it refused an event,
+/// on one line, so an operator sees why without reading the app's logs.
+/// Reads at most a few KiB: a huge error page costs nothing.
+async fn first_words(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < 4 * ERROR_BODY_SHOWN {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let words: Vec<&str> = one_line.split_whitespace().collect();
+    words.join(" ").chars().take(ERROR_BODY_SHOWN).collect()
 }
 
 /// A transport error in a few words: reqwest's own text may carry the

@@ -4,8 +4,8 @@
 use entity::outbox::{self, Entity as Outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 
 use crate::error::Error;
@@ -179,6 +179,30 @@ pub async fn backlog(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<outb
         .order_by_asc(outbox::Column::Id)
         .limit(limit)
         .all(conn)
+        .await?)
+}
+
+/// How many pending events wait behind `row`: later ones of its tenant or
+/// instance, which are delivered only after it (see [`claim`]).
+pub async fn waiting_behind(
+    conn: &impl ConnectionTrait,
+    row: &outbox::Model,
+) -> Result<u64, Error> {
+    let mut same_queue = Condition::any();
+    if let Some(tenant_id) = &row.tenant_id {
+        same_queue = same_queue.add(outbox::Column::TenantId.eq(tenant_id.as_str()));
+    }
+    if let Some(instance_id) = &row.instance_id {
+        same_queue = same_queue.add(outbox::Column::InstanceId.eq(instance_id.as_str()));
+    }
+    if row.tenant_id.is_none() && row.instance_id.is_none() {
+        return Ok(0);
+    }
+    Ok(Outbox::find()
+        .filter(outbox::Column::Status.eq(PENDING))
+        .filter(outbox::Column::Id.gt(row.id))
+        .filter(same_queue)
+        .count(conn)
         .await?)
 }
 

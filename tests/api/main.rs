@@ -26,6 +26,7 @@ mod open_api_reconcile;
 mod open_api_usage;
 mod openapi_document;
 mod outbox;
+mod outbox_failures;
 mod protocol_shapes;
 mod redis_down;
 mod refusals;
