@@ -116,13 +116,13 @@ async fn refresh_tokens(deps: &Deps<'_>, found: &mut session::Model) -> Result<b
     let client = match super::dialects::renewal(deps, &tenant).await {
         Renewal::Endpoints(endpoints) => {
             let domain = tenant.domain_name.as_str();
-            Renewer::OAuth2(TenantClient::at(
+            Renewer::OAuth2(Box::new(TenantClient::at(
                 domain,
                 endpoints,
                 &app.client_id,
                 &secret,
                 &deps.redirect_uri(),
-            )?)
+            )?))
         }
         Renewal::OrgId(base) => Renewer::OrgId(super::dialects::orgid::OrgIdClient::new(
             &base,
@@ -168,6 +168,6 @@ async fn refresh_tokens(deps: &Deps<'_>, found: &mut session::Model) -> Result<b
 
 /// The client that renews a session's tokens.
 enum Renewer {
-    OAuth2(TenantClient),
+    OAuth2(Box<TenantClient>),
     OrgId(super::dialects::orgid::OrgIdClient),
 }

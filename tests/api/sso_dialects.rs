@@ -298,3 +298,42 @@ async fn deleting_the_app_on_one_replica_ends_the_session_on_both() {
     alice.assert_signed_out_within_a_second().await;
     alice_on_second.assert_signed_out_within_a_second().await;
 }
+
+/// The same choice from the tenant's page: its form shows what is in
+/// force, takes a new dialect with the session's CSRF token, refuses one
+/// without it or with an unknown dialect, and either way changes nothing
+/// it refused.
+async fn an_operator_sets_the_sign_in_on_the_tenant_page(app: TestApp) {
+    let enterprise = populated_enterprise(&app, "Acme").await;
+    let tenant_id = enterprise.tenant_id.as_str();
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+    let page_path = format!("/admin/tenants/{tenant_id}");
+    let page = operator.page(&page_path).await;
+    let form = format!("/admin/tenants/{tenant_id}/sign-in");
+    assert!(page.body.contains(&form), "a sign-in form");
+    assert!(page.body.contains("<option value=\"orgid\""), "the dialects offered");
+    let csrf = csrf_token(&page);
+
+    let base = "https://orgid.example.com";
+    let forged = [("csrf_token", "forged"), ("dialect", "orgid"), ("base_url", base)];
+    assert_eq!(operator.post_form(&form, &forged).await.status, 403);
+    let unknown = [("csrf_token", csrf.as_str()), ("dialect", "saml"), ("base_url", "")];
+    assert_eq!(operator.post_form(&form, &unknown).await.status, 400);
+    let site_default = json!({"dialect": "auto", "baseUrl": null, "detected": null});
+    assert_eq!(app.tenant(tenant_id).await["signIn"], site_default);
+
+    let set = [("csrf_token", csrf.as_str()), ("dialect", "orgid"), ("base_url", base)];
+    let done = operator.post_form(&form, &set).await;
+    assert_eq!(done.status, 303, "{done:#?}");
+    assert_eq!(done.location.as_deref(), Some(format!("{page_path}?done=sign_in").as_str()));
+    let chosen = json!({"dialect": "orgid", "baseUrl": base, "detected": null});
+    assert_eq!(app.tenant(tenant_id).await["signIn"], chosen);
+    let page = operator.page(&page_path).await;
+    assert!(page.body.contains("<option value=\"orgid\" selected>"), "shown as chosen");
+    assert!(page.body.contains("orgid.example.com"), "the base URL shown");
+}
+on_both_backends!(
+    an_operator_sets_the_sign_in_on_the_tenant_page,
+    &crate::helpers::admin_settings()
+);
