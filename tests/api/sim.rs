@@ -92,10 +92,11 @@ async fn a_developer_signs_in_through_the_simulated_auth_centre(app: TestApp) {
 }
 kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
 
-/// `koogate sim auth-centre --dialect …` speaks OrgID and CAS: a tenant
-/// set to each signs its person in through the running binary.
-async fn the_simulated_auth_centre_speaks_orgid_and_cas(app: TestApp) {
-    for (dialect, landing) in [("orgid", "/sso/callback"), ("cas", "/sso/cas")] {
+/// `koogate sim auth-centre --dialect …` speaks OIDC, OrgID and CAS: a
+/// tenant set to each signs its person in through the running binary.
+async fn the_simulated_auth_centre_speaks_every_dialect(app: TestApp) {
+    let dialects = [("oidc", "/sso/callback"), ("orgid", "/sso/callback"), ("cas", "/sso/cas")];
+    for (dialect, landing) in dialects {
         let port = free_port();
         let domain = format!("http://127.0.0.1:{port}");
         let (ok, printed) = story(&app, &["--domain", &domain, "--keep", "--user", "carol"]).await;
@@ -123,7 +124,7 @@ async fn the_simulated_auth_centre_speaks_orgid_and_cas(app: TestApp) {
         );
     }
 }
-kit_on_both_backends!(the_simulated_auth_centre_speaks_orgid_and_cas);
+kit_on_both_backends!(the_simulated_auth_centre_speaks_every_dialect);
 
 /// One call, as `koogate sim send` makes it: the answer and its Body-Sign.
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Signing in through each dialect a tenant's auth centre may speak (spec
-//! §7): the KooGallery auth centre, Huawei OrgID and the aPaaS workbench's
+//! §7): the KooGallery auth centre, OpenID Connect, Huawei OrgID and the aPaaS workbench's
 //! CAS, each played by `koogate sim auth-centre --dialect …` and chosen per
 //! tenant by an operator (`PUT /admin/api/tenants/{tenantId}/sign-in`).
 //! Every dialect ends in the same grant rules and the same session.
@@ -32,6 +32,10 @@ async fn present(browser: &Browser, path: &str, query: &str) -> Page {
 async fn a_tenant_signs_in_through_its_dialect(app: TestApp, dialect: SimDialect) {
     let scene = Scene::speaking(app, dialect).await;
     let alice = scene.signed_in("alice").await;
+    if dialect == SimDialect::Oidc {
+        let asked = scene.centre.last_authorize();
+        assert!(asked.contains_key("nonce") && asked["scope"].contains("openid"), "{asked:?}");
+    }
     let (_, refused) = scene.sign_in("carol").await;
     refused.assert_refused(403);
 
@@ -66,6 +70,11 @@ async fn koogallery_sign_in(app: TestApp) {
     a_tenant_signs_in_through_its_dialect(app, SimDialect::KooGallery).await;
 }
 kit_on_both_backends!(koogallery_sign_in);
+
+async fn oidc_sign_in(app: TestApp) {
+    a_tenant_signs_in_through_its_dialect(app, SimDialect::Oidc).await;
+}
+kit_on_both_backends!(oidc_sign_in);
 
 async fn orgid_sign_in(app: TestApp) {
     a_tenant_signs_in_through_its_dialect(app, SimDialect::OrgId).await;

@@ -56,6 +56,7 @@ fn issue_ticket(centre: &Centre, service: &str, user_name: String) -> HttpRespon
             user_name,
             redirect_uri: service.to_string(),
             code_challenge: None,
+            nonce: None,
             issued: Instant::now(),
         };
         memory.tickets.insert(ticket.clone(), grant);

@@ -1,6 +1,7 @@
 //! `koogate sim auth-centre`: a tenant auth centre in one of the sign-in
 //! dialects (protocol §7): the KooGallery auth centre (authorize, token,
-//! userinfo, logout), Huawei OrgID (the same under `/orgid/openapi/v1/
+//! userinfo, logout), OpenID Connect (the same plus discovery and an ID
+//! token), Huawei OrgID (the same under `/orgid/openapi/v1/
 //! oauth2/`, userinfo with `X-OrgID-Authorization` in snake_case, and its
 //! CAS ticket validation) or the aPaaS CAS 3.0 server (login and
 //! `p3/serviceValidate`, XML or JSON), so sign-in can be clicked through
@@ -17,6 +18,7 @@
 mod cas;
 mod controls;
 mod oauth;
+mod oidc;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -45,6 +47,9 @@ pub enum SimDialect {
     /// The KooGallery auth centre: `/api/v1/oauth2/*`.
     #[value(name = "koogallery")]
     KooGallery,
+    /// OpenID Connect: the KooGallery endpoints plus discovery, keys and
+    /// an ID token.
+    Oidc,
     /// Huawei OrgID: `/orgid/openapi/v1/oauth2/*` and its CAS.
     #[value(name = "orgid")]
     OrgId,
@@ -84,6 +89,8 @@ struct Grant {
     /// The redirect_uri of the authorize request, or the CAS service.
     redirect_uri: String,
     code_challenge: Option<String>,
+    /// OIDC: the authorize request's nonce, for the ID token.
+    nonce: Option<String>,
     issued: Instant,
 }
 
@@ -167,6 +174,9 @@ fn start(
     config: Config,
     embedded: bool,
 ) -> Result<(Controls, actix_web::dev::Server), Error> {
+    if config.dialect == SimDialect::Oidc {
+        oidc::prepare()?;
+    }
     let memory = Memory { next_user: config.auto_user.clone(), ..Memory::default() };
     let dialect = config.dialect;
     let centre = Arc::new(Centre { config, memory: Mutex::new(memory) });
@@ -175,6 +185,10 @@ fn start(
         let app = App::new().app_data(data.clone());
         match dialect {
             SimDialect::KooGallery => app
+                .service(web::scope("/api/v1/oauth2").configure(oauth::routes))
+                .route("/api/v1/logout", web::get().to(oauth::logout)),
+            SimDialect::Oidc => app
+                .configure(oidc::routes)
                 .service(web::scope("/api/v1/oauth2").configure(oauth::routes))
                 .route("/api/v1/logout", web::get().to(oauth::logout)),
             SimDialect::OrgId => app

@@ -97,6 +97,7 @@ fn issue_code(centre: &Centre, query: &Params, user_name: String) -> HttpRespons
                 user_name,
                 redirect_uri: redirect_uri.clone(),
                 code_challenge: query.get("code_challenge").cloned(),
+                nonce: query.get("nonce").cloned(),
                 issued: Instant::now(),
             },
         );
@@ -128,7 +129,11 @@ fn redeemable(grant: &Grant, form: &Params) -> bool {
 
 /// `POST token`: form body, client_secret_post; authorization_code (with
 /// PKCE when the authorize request had a challenge) or refresh_token.
-async fn token(centre: web::Data<Centre>, form: web::Form<Params>) -> HttpResponse {
+async fn token(
+    centre: web::Data<Centre>,
+    request: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
     let form = form.into_inner();
     let config = &centre.config;
     let dialect = config.dialect;
@@ -142,12 +147,16 @@ async fn token(centre: web::Data<Centre>, form: web::Form<Params>) -> HttpRespon
     if !client_ok {
         return oauth_error(dialect, 401, "invalid_client", "Bad client credentials");
     }
+    let mut nonce = None;
     let user_name = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             // A code is gone once presented, whatever the outcome.
             let grant = form.get("code").and_then(|code| memory.codes.remove(code));
             match grant {
-                Some(g) if !memory.refuse_codes && redeemable(&g, &form) => g.user_name,
+                Some(g) if !memory.refuse_codes && redeemable(&g, &form) => {
+                    nonce = g.nonce;
+                    g.user_name
+                }
                 _ => {
                     return oauth_error(dialect, 400, "invalid_grant", "Invalid authorization code")
                 }
@@ -169,14 +178,25 @@ async fn token(centre: web::Data<Centre>, form: web::Form<Params>) -> HttpRespon
         }
         _ => return oauth_error(dialect, 400, "unsupported_grant_type", "Unsupported grant type"),
     };
+    let account = centre.account(&memory, &user_name);
     let (access_token, refresh_token, lifetime) = issue_tokens(&mut memory, user_name);
-    HttpResponse::Ok().json(json!({
+    let mut answer = json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
         "scope": "get_user_info",
         "refresh_token": refresh_token,
-    }))
+    });
+    if dialect == SimDialect::Oidc
+        && form.get("grant_type").is_some_and(|g| g == "authorization_code")
+    {
+        let issuer = super::oidc::issuer(&request);
+        match super::oidc::id_token(&centre, &account, &issuer, nonce.as_deref()) {
+            Ok(id_token) => answer["id_token"] = json!(id_token),
+            Err(err) => return HttpResponse::InternalServerError().body(err.to_string()),
+        }
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 /// `GET userinfo`: the account signed in, for `Authorization: Bearer …`

@@ -62,7 +62,7 @@ impl Scene {
     }
 
     /// As [`Scene::new`], the auth centre speaking `dialect` and the
-    /// tenant set to it by an operator: KooGallery and CAS at the tenant's
+    /// tenant set to it by an operator: KooGallery, OIDC and CAS at the tenant's
     /// `domainName`, OrgID at a base URL of its own (the `domainName`
     /// then leads nowhere).
     pub async fn speaking(app: TestApp, dialect: SimDialect) -> Scene {
@@ -75,6 +75,7 @@ impl Scene {
         let tenant_id = &scene.enterprise.tenant_id;
         match dialect {
             SimDialect::KooGallery => scene.app.set_sign_in(tenant_id, "koogallery", None).await,
+            SimDialect::Oidc => scene.app.set_sign_in(tenant_id, "oidc", None).await,
             SimDialect::OrgId => {
                 scene.app.set_sign_in(tenant_id, "orgid", Some(&scene.centre.base_url)).await
             }
