@@ -52,6 +52,7 @@ async fn main() {
             client_secret: "bench-secret".into(),
             tenant_id: made.tenant_id.clone(),
             auto_user: Some("alice".into()),
+            dialect: auth_centre::SimDialect::KooGallery,
         },
     )
     .unwrap_or_else(|e| panic!("{e:?}"));

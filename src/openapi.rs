@@ -32,6 +32,7 @@ use crate::error::ErrorBody;
         crate::admin::api::tenant,
         crate::admin::api::departments,
         crate::admin::api::users,
+        crate::admin::sign_in::put,
         admin_pages::dashboard,
         admin_pages::tenants,
         admin_pages::tenant_overview,

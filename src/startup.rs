@@ -178,6 +178,7 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
     use web::{get, post};
     cfg.route("/login", get().to(handlers::login));
     cfg.route("/callback", get().to(handlers::callback));
+    cfg.route("/cas", get().to(handlers::cas));
     cfg.route("/logout", get().to(handlers::logout));
     cfg.route("/logout", post().to(handlers::logout));
     cfg.route("/me", get().to(handlers::me));
@@ -195,6 +196,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/logout", post().to(auth::logout));
     cfg.route("/tenants", get().to(pages::tenants));
     cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
+    cfg.route("/tenants/{tenant_id}/sign-in", post().to(crate::admin::sign_in::form));
     cfg.route("/instances", get().to(pages::instances));
     cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
     cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
@@ -217,6 +219,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/tenants/{tenant_id}", get().to(api::tenant));
     cfg.route("/api/tenants/{tenant_id}/departments", get().to(api::departments));
     cfg.route("/api/tenants/{tenant_id}/users", get().to(api::users));
+    cfg.route("/api/tenants/{tenant_id}/sign-in", web::put().to(crate::admin::sign_in::put));
     cfg.route("/api/outbox", get().to(outbox::outbox_summary));
     cfg.route("/api/outbox/backlog", get().to(outbox::outbox_backlog));
     cfg.route("/api/outbox/dead", get().to(outbox::outbox_dead));

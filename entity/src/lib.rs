@@ -21,6 +21,7 @@ pub mod signing_key;
 pub mod tenant;
 pub mod tenant_app;
 pub mod tenant_instance;
+pub mod tenant_sign_in;
 pub mod transition;
 pub mod usage_record;
 pub mod user;

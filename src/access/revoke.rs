@@ -6,8 +6,8 @@
 //! part. Every replica keeps the revocations of the last session lifetime
 //! in memory, re-reading the new ones from the database several times a
 //! second, and checks each request's session against them: a session made
-//! at or before a revocation of its tenant, its user or its local account
-//! is over.
+//! at or before a revocation of its tenant, its user, the app it signed in
+//! through or its local account is over.
 //!
 //! # Security
 //! A replica that cannot read the database for [`STALE_AFTER`] no longer
@@ -42,6 +42,10 @@ fn user_subject(tenant_id: &str, user_name: &str) -> String {
     format!("user:{tenant_id}:{user_name}")
 }
 
+fn app_subject(tenant_id: &str, app_id: &str) -> String {
+    format!("app:{tenant_id}:{app_id}")
+}
+
 fn instance_subject(instance_id: &str) -> String {
     format!("instance:{instance_id}")
 }
@@ -74,6 +78,14 @@ pub async fn users(
         .await?;
     }
     Ok(())
+}
+
+/// Ends the sessions that signed in through one app of a tenant (Kit
+/// deleted the app).
+pub async fn app(conn: &impl ConnectionTrait, tenant_id: &str, app_id: &str) -> Result<(), Error> {
+    let now = Utc::now().timestamp_millis();
+    store::revocations::insert(conn, app_subject(tenant_id, app_id), RevocationReason::Revoked, now)
+        .await
 }
 
 /// After an instance was frozen or released: the sessions of its local
@@ -172,6 +184,7 @@ impl Revocations {
             vec![
                 tenant_subject(&session.tenant_id),
                 user_subject(&session.tenant_id, &session.user_name),
+                app_subject(&session.tenant_id, &session.app_id),
             ]
         };
         let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;

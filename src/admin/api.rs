@@ -212,6 +212,7 @@ pub struct TenantView {
     pub apps: Vec<AppView>,
     pub department_count: u64,
     pub user_count: u64,
+    pub sign_in: super::sign_in::SignInView,
 }
 
 /// An app of a tenant: never its secret.
@@ -263,6 +264,7 @@ pub async fn tenant(
         instance_ids: store::tenants::instance_ids(conn, &tenant_id).await?,
         department_count: store::departments::count_live(conn, &tenant_id).await?,
         user_count: store::users::count(conn, &tenant_id).await?,
+        sign_in: super::sign_in::SignInView::of(&state, &tenant_id).await?,
         apps,
         tenant_id: row.tenant_id,
         tenant_code: row.tenant_code,

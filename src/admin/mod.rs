@@ -11,5 +11,6 @@ pub mod events;
 pub mod outbox;
 pub mod pages;
 pub mod render;
+pub mod sign_in;
 pub mod viewer;
 pub mod views;

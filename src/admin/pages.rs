@@ -263,6 +263,8 @@ pub async fn tenant(
         done: query.done.as_deref().and_then(done_message),
         instances,
         apps,
+        sign_in: super::sign_in::SignInView::of(&state, &tenant_id).await?,
+        dialects: crate::sso::dialects::SignInDialect::ALL.to_vec(),
         tree: crate::department_tree::forest(departments),
         department_count,
         users,
@@ -286,6 +288,7 @@ fn done_message(done: &str) -> Option<&'static str> {
         "frozen" => Some("The instance is frozen; its users' sessions have ended."),
         "unfrozen" => Some("The instance is active again."),
         "unchanged" => Some("Nothing changed: the instance was already in that state."),
+        "sign_in" => Some("The tenant's sign-in is set; it applies from the next sign-in."),
         _ => None,
     }
 }

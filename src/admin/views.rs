@@ -104,6 +104,9 @@ pub struct TenantOverview {
     pub done: Option<&'static str>,
     pub instances: Vec<InstanceRow>,
     pub apps: Vec<AppRow>,
+    pub sign_in: super::sign_in::SignInView,
+    /// The dialects an operator may choose, for the form.
+    pub dialects: Vec<crate::sso::dialects::SignInDialect>,
     pub tree: Vec<DepartmentNode>,
     pub department_count: usize,
     pub users: Vec<UserRow>,

@@ -43,6 +43,8 @@ const KNOWN_KEYS: &[&str] = &[
     "sso.idle_ttl_secs",
     "sso.cookie_secure",
     "sso.after_login_path",
+    "sso.dialect",
+    "sso.orgid_url",
     "upstream.url",
     "upstream.webhook_url",
     "upstream.webhook_secret",
@@ -228,6 +230,13 @@ impl Settings {
         if !matches!(self.sso.mode.as_str(), "authorize" | "unified") {
             return Err(Error::Config("sso.mode must be authorize or unified".to_string()));
         }
+        if !self.sso.orgid_url.is_empty()
+            && crate::sso::dialects::parse_choice("orgid", Some(&self.sso.orgid_url)).is_err()
+        {
+            return Err(Error::Config(
+                "sso.orgid_url must be an absolute http or https URL".to_string(),
+            ));
+        }
         if !self.upstream.webhook_url.is_empty()
             && self.upstream.webhook_secret.expose_secret().is_empty()
         {
@@ -310,6 +319,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("sso.session_ttl_secs", "28800"),
     ("sso.idle_ttl_secs", "1800"),
     ("sso.after_login_path", "/"),
+    ("sso.dialect", "auto"),
+    ("sso.orgid_url", ""),
     ("upstream.url", ""),
     ("upstream.webhook_url", ""),
     ("upstream.webhook_secret", ""),

@@ -68,6 +68,11 @@ pub struct SsoSettings {
     pub idle_ttl_secs: u64,
     pub cookie_secure: Option<bool>,
     pub after_login_path: String,
+    /// Every tenant's sign-in dialect unless an operator chose another.
+    pub dialect: crate::sso::dialects::SignInDialect,
+    /// The OrgID host of the site: `orgid` tenants' base URL unless
+    /// their own is set.
+    pub orgid_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

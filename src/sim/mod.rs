@@ -54,7 +54,8 @@ pub enum SimCommand {
         #[arg(long)]
         keep: bool,
     },
-    /// Serve a tenant auth centre (KooGallery dialect) for local sign-in.
+    /// Serve a tenant auth centre for local sign-in, in one of the
+    /// sign-in dialects.
     AuthCentre {
         #[arg(long, default_value = "127.0.0.1:9000")]
         bind: String,
@@ -68,6 +69,9 @@ pub enum SimCommand {
         /// Sign this account in without showing the form (load tests).
         #[arg(long)]
         auto_user: Option<String>,
+        /// The dialect it speaks (set the tenant's sign-in to match).
+        #[arg(long, value_enum, default_value = "koogallery")]
+        dialect: auth_centre::SimDialect,
     },
     /// Serve the marketplace's seller Open API (order/query, usage push)
     /// checking APIG signatures as the marketplace does.
@@ -171,12 +175,17 @@ pub async fn run(command: SimCommand) -> Result<(), Error> {
             );
             Ok(())
         }
-        SimCommand::AuthCentre { bind, client_id, client_secret, tenant, auto_user } => {
+        SimCommand::AuthCentre { bind, client_id, client_secret, tenant, auto_user, dialect } => {
             let listener = std::net::TcpListener::bind(&bind)
                 .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
-            let config =
-                auth_centre::Config { client_id, client_secret, tenant_id: tenant, auto_user };
-            let _ = writeln!(out, "simulated auth centre on http://{bind}");
+            let config = auth_centre::Config {
+                client_id,
+                client_secret,
+                tenant_id: tenant,
+                auto_user,
+                dialect,
+            };
+            let _ = writeln!(out, "simulated auth centre ({dialect:?}) on http://{bind}");
             auth_centre::serve(listener, config)?
                 .await
                 .map_err(|e| Error::Internal(format!("the auth centre stopped: {e}")))

@@ -46,14 +46,19 @@ pub struct Tokens {
     pub expires_in_secs: u64,
 }
 
-/// The userinfo fields koogate uses; only `userName` must be there.
+/// The userinfo fields koogate uses; only `userName` must be there. Each
+/// is read in camelCase (KooGallery) or snake_case (OrgID).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo {
+    #[serde(alias = "user_name")]
     pub user_name: String,
     pub name: Option<String>,
     pub email: Option<String>,
+    #[serde(alias = "organization_code")]
     pub organization_code: Option<String>,
+    /// The tenant the user belongs to, when the auth centre says.
+    pub tenant: Option<String>,
 }
 
 /// Why a sign-in failed at the auth centre.

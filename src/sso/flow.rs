@@ -10,9 +10,8 @@
 use chrono::Utc;
 
 use super::admission::{granted_user, usable_tenant};
-use super::dialects::{self, OidcAnswer, SignedIn};
+use super::dialects::{self, SignedIn};
 use super::next::local_path;
-use super::oidc::{Dialect, OidcClient};
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
 use super::{random_token, token_hash, Deps};
@@ -62,21 +61,8 @@ pub async fn start(deps: &Deps<'_>, wanted: Wanted<'_>) -> Result<Started, Refus
     }
     let state_token = random_token();
     let binding = random_token();
-    let (url, verifier, nonce_hash) = match dialects::tenant_dialect(deps, &tenant).await? {
-        Dialect::Oidc(provider) => {
-            let secret = dialects::client_secret(deps, &app)?;
-            let client = OidcClient::new(&provider, &app.client_id, &secret, &deps.redirect_uri())?;
-            let authorization = client.authorize_url(&state_token);
-            let nonce_hash = token_hash(&authorization.nonce);
-            (authorization.url, authorization.pkce_verifier, Some(nonce_hash))
-        }
-        // The KooGallery dialect (`tenant_dialect` refused the others).
-        _ => {
-            let client = dialects::tenant_client(deps, &tenant, &app)?;
-            let (url, verifier) = client.authorize_url(&state_token);
-            (url, verifier, None)
-        }
-    };
+    let dialects::Authorize { url, verifier, nonce_hash } =
+        dialects::authorize(deps, &tenant, &app, &state_token).await?;
     let tx = deps.db.begin_write().await?;
     store::sessions::insert_login_state(
         &tx.txn,
@@ -100,6 +86,8 @@ pub async fn start(deps: &Deps<'_>, wanted: Wanted<'_>) -> Result<Started, Refus
 /// The auth centre's answer, as the callback received it.
 pub struct Answer<'a> {
     pub code: Option<&'a str>,
+    /// A CAS service ticket (`/sso/cas`), instead of a code.
+    pub ticket: Option<&'a str>,
     pub tenant: Option<&'a str>,
     pub state: Option<&'a str>,
     /// RFC 9207: the issuer an OpenID provider says answers.
@@ -120,7 +108,9 @@ pub struct Finished {
 /// sends no `tenant`: the state names it.
 pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Refusal> {
     let incomplete = Refusal::BadAnswer(BadAnswer::Incomplete);
-    let Some(code) = answer.code else { return Err(incomplete) };
+    if answer.code.is_none() == answer.ticket.is_none() {
+        return Err(incomplete);
+    }
     // Sessions made at or before a revocation end; taking the time before
     // the access checks means a freeze that lands during this sign-in
     // ends the session it makes.
@@ -128,14 +118,17 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
     let unified = deps.settings.mode == "unified";
     // Authorize mode: the state must be one we issued to this browser.
     // Unified mode: the flow may start at the marketplace, whose callback
-    // carries no state; one that does carry a state is still checked.
+    // carries no state; one that does carry a state is still checked. So
+    // may CAS, which the aPaaS workbench starts.
     let (pending, tenant_id) = match (answer.state, answer.tenant) {
         (Some(state_token), tenant_id) => {
             let pending = take_pending(deps, answer.binding, state_token, tenant_id).await?;
             let tenant_id = pending.tenant_id.clone();
             (Some(pending), tenant_id)
         }
-        (None, Some(tenant_id)) if unified => (None, tenant_id.to_string()),
+        (None, Some(tenant_id)) if unified || answer.ticket.is_some() => {
+            (None, tenant_id.to_string())
+        }
         (None, _) => return Err(incomplete),
     };
     // Checked again on the way out: a login state stored by an older
@@ -145,21 +138,16 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         .and_then(|p| local_path(Some(&p.next_path)))
         .unwrap_or_else(|| deps.settings.after_login_path.clone());
     let (tenant, app, access) = usable_tenant(&deps.db.conn, &tenant_id).await?;
-    let signed_in = match pending {
-        Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {
-            let verifier = deps.vault.open(&verifier_sealed)?;
-            let answer =
-                OidcAnswer { code, iss: answer.iss, verifier: &verifier, nonce_hash: &nonce_hash };
-            dialects::oidc_sign_in(deps, &tenant, &app, answer).await?
+    let proof = match (answer.code, answer.ticket, answer.tenant) {
+        (Some(code), _, _) => dialects::Proof::Code { code, iss: answer.iss },
+        (None, Some(ticket), Some(tenant)) => {
+            let state = answer.state;
+            let service = dialects::cas::service_url(deps.public_url, tenant, state);
+            dialects::Proof::Ticket { ticket, service }
         }
-        pending => {
-            let verifier = match pending {
-                Some(p) => Some(deps.vault.open(&p.verifier_sealed)?),
-                None => None,
-            };
-            dialects::koogallery_sign_in(deps, &tenant, &app, code, verifier.as_deref()).await?
-        }
+        (None, _, _) => return Err(incomplete),
     };
+    let signed_in = dialects::sign_in(deps, &tenant, &app, proof, pending.as_ref()).await?;
     let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
     Ok(Finished { session_id, tenant_id, next_path })
 }

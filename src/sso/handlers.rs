@@ -1,4 +1,4 @@
-//! `/sso/login`, `/sso/callback`, `/sso/me`, `/sso/logout` (ARCHITECTURE §4):
+//! `/sso/login`, `/sso/callback`, `/sso/cas`, `/sso/me`, `/sso/logout` (ARCHITECTURE §4):
 //! read the request, call [`super::flow`] or [`super::session`], render.
 
 use actix_web::http::header;
@@ -84,12 +84,48 @@ pub async fn callback(
     let binding = req.cookie(login_cookie_name(secure));
     let answer = Answer {
         code: query.code.as_deref(),
+        ticket: None,
         tenant: query.tenant.as_deref(),
         state: query.state.as_deref(),
         iss: query.iss.as_deref(),
         binding: binding.as_ref().map(|c| c.value()),
     };
-    let mut response = match flow::finish(&Deps::of(&state), answer).await {
+    finish(&state, &req, answer).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CasQuery {
+    ticket: Option<String>,
+    tenant: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /sso/cas?ticket=ST-…&tenant=T[&state=S]`: a CAS sign-in, as the
+/// aPaaS workbench (or koogate's own `/sso/login`) started it; see
+/// [`flow::finish`].
+pub async fn cas(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<CasQuery>,
+) -> HttpResponse {
+    let secure = cookie_secure(&state);
+    let binding = req.cookie(login_cookie_name(secure));
+    let answer = Answer {
+        code: None,
+        ticket: query.ticket.as_deref(),
+        tenant: query.tenant.as_deref(),
+        state: query.state.as_deref(),
+        iss: None,
+        binding: binding.as_ref().map(|c| c.value()),
+    };
+    finish(&state, &req, answer).await
+}
+
+/// The session (or the refusal page) for an answer; the login cookie goes
+/// either way.
+async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> HttpResponse {
+    let secure = cookie_secure(state);
+    let mut response = match flow::finish(&Deps::of(state), answer).await {
         Ok(finished) => {
             crate::prometheus::login("signed_in");
             HttpResponse::Found()
@@ -100,7 +136,7 @@ pub async fn callback(
         }
         Err(refusal) => {
             crate::prometheus::login(refusal.outcome());
-            refusal.page(&state.pages, &req)
+            refusal.page(&state.pages, req)
         }
     };
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 
-use super::auth_centre::{AuthCentreError, Endpoints, TenantClient};
-use super::oidc::Dialect;
+use super::auth_centre::{AuthCentreError, TenantClient};
+use super::dialects::Renewal;
 use super::{random_token, token_hash, Deps};
 use crate::error::Error;
 use crate::settings::SsoSettings;
@@ -113,23 +113,36 @@ async fn refresh_tokens(deps: &Deps<'_>, found: &mut session::Model) -> Result<b
     };
     let Some(secret) = &app.client_secret_sealed else { return Ok(false) };
     let secret = deps.vault.open(secret)?;
-    let domain = tenant.domain_name.as_str();
-    let endpoints = match deps.oidc.dialect(deps.http, &tenant.tenant_id, domain).await {
-        Dialect::KooGallery => Endpoints::koogallery(domain),
-        Dialect::Oidc(provider) => match provider.endpoints() {
-            Some(endpoints) => endpoints,
-            None => return Ok(false),
-        },
-        Dialect::WrongIssuer(_) => {
-            tracing::warn!(tenant_id = %found.tenant_id, "token refresh refused: the OpenID provider's issuer is not the tenant's domainName; the session ends");
+    let client = match super::dialects::renewal(deps, &tenant).await {
+        Renewal::Endpoints(endpoints) => {
+            let domain = tenant.domain_name.as_str();
+            Renewer::OAuth2(Box::new(TenantClient::at(
+                domain,
+                endpoints,
+                &app.client_id,
+                &secret,
+                &deps.redirect_uri(),
+            )?))
+        }
+        Renewal::OrgId(base) => Renewer::OrgId(super::dialects::orgid::OrgIdClient::new(
+            &base,
+            &app.client_id,
+            &secret,
+            &deps.redirect_uri(),
+        )),
+        Renewal::End => {
+            tracing::info!(tenant_id = %found.tenant_id, "token refresh not possible in the tenant's dialect; the session ends");
             return Ok(false);
         }
         // As when the auth centre cannot be reached: tried again later.
-        Dialect::Unavailable => return Ok(true),
+        Renewal::Later => return Ok(true),
     };
-    let client =
-        TenantClient::at(domain, endpoints, &app.client_id, &secret, &deps.redirect_uri())?;
-    match client.refresh(deps.http, &deps.vault.open(sealed)?).await {
+    let refresh_token = deps.vault.open(sealed)?;
+    let renewed = match &client {
+        Renewer::OAuth2(client) => client.refresh(deps.http, &refresh_token).await,
+        Renewer::OrgId(client) => client.refresh(deps.http, &refresh_token).await,
+    };
+    match renewed {
         Ok(tokens) => {
             found.refresh_token_sealed = seal_some(deps, tokens.refresh_token.as_deref())?;
             found.access_token_sealed = deps.vault.seal(&tokens.access_token)?;
@@ -151,4 +164,10 @@ async fn refresh_tokens(deps: &Deps<'_>, found: &mut session::Model) -> Result<b
             Ok(true)
         }
     }
+}
+
+/// The client that renews a session's tokens.
+enum Renewer {
+    OAuth2(Box<TenantClient>),
+    OrgId(super::dialects::orgid::OrgIdClient),
 }

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;
+pub mod tenant_sign_ins;
 pub mod tenants;
 pub mod transitions;
 pub mod usage;

@@ -107,7 +107,8 @@ pub(super) async fn app_sync(
             if let Some(old) = &existing {
                 events.push(app_event("deleted", &old.client_id));
             }
-            store::apps::delete(conn, tenant_id, &sync.app_id).await?
+            store::apps::delete(conn, tenant_id, &sync.app_id).await?;
+            crate::access::revoke::app(conn, tenant_id, &sync.app_id).await?
         }
         (_, Some(secret)) => {
             let client_id = sync.client_id.clone().unwrap_or_default();

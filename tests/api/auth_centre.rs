@@ -75,5 +75,8 @@ async fn the_stand_in_refuses_what_a_real_auth_centre_refuses() {
     centre.refuse_codes();
     let code = code_of(authorize(s256(&verifier)).await.expect("authorize"));
     assert_eq!(redeem(&code, "secret-1", &verifier).await.expect("token").status(), 400);
-    assert_eq!(centre.calls(), Calls { authorize: 4, token: 5, userinfo: 2, logout: 0 });
+    assert_eq!(
+        centre.calls(),
+        Calls { authorize: 4, token: 5, userinfo: 2, logout: 0, validate: 0 }
+    );
 }

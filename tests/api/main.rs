@@ -34,6 +34,7 @@ mod replicas;
 mod secrets;
 mod sim;
 mod sso;
+mod sso_dialects;
 mod sso_local;
 mod sso_oidc;
 mod sso_revocation;

@@ -92,6 +92,40 @@ async fn a_developer_signs_in_through_the_simulated_auth_centre(app: TestApp) {
 }
 kit_on_both_backends!(a_developer_signs_in_through_the_simulated_auth_centre);
 
+/// `koogate sim auth-centre --dialect …` speaks OIDC, OrgID and CAS: a
+/// tenant set to each signs its person in through the running binary.
+async fn the_simulated_auth_centre_speaks_every_dialect(app: TestApp) {
+    let dialects = [("oidc", "/sso/callback"), ("orgid", "/sso/callback"), ("cas", "/sso/cas")];
+    for (dialect, landing) in dialects {
+        let port = free_port();
+        let domain = format!("http://127.0.0.1:{port}");
+        let (ok, printed) = story(&app, &["--domain", &domain, "--keep", "--user", "carol"]).await;
+        assert!(ok, "the story failed:\n{printed}");
+        let tenant_id = word_after(&printed, "tenant ");
+        app.set_sign_in(&tenant_id, dialect, Some(&domain)).await;
+        let _centre = Command::new(KOOGATE)
+            .args(["sim", "auth-centre", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--tenant", &tenant_id, "--auto-user", "carol", "--dialect", dialect])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the auth centre starts");
+        wait_for(&domain).await;
+
+        let browser = Browser::new(&app);
+        let login = browser.login(&format!("tenant={tenant_id}")).await;
+        let query = browser.back_from(login.redirect(), landing).await;
+        browser.open(&format!("{landing}?{query}")).await.assert_lands_on("/");
+        let (status, me) = browser.me().await;
+        assert_eq!(
+            (status, me["userName"].as_str(), me["tenantId"].as_str()),
+            (200, Some("carol"), Some(tenant_id.as_str())),
+            "{dialect}"
+        );
+    }
+}
+kit_on_both_backends!(the_simulated_auth_centre_speaks_every_dialect);
+
 /// One call, as `koogate sim send` makes it: the answer and its Body-Sign.
 #[tokio::test]
 async fn send_prints_the_answer_and_checks_its_signature() {

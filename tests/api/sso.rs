@@ -56,7 +56,10 @@ async fn a_granted_user_signs_in_through_the_tenants_auth_centre(app: TestApp) {
     assert_eq!(redeemed["client_secret"], centre.client_secret);
     assert_eq!(redeemed["redirect_uri"], asked["redirect_uri"]);
     assert_eq!(s256(&redeemed["code_verifier"]), asked["code_challenge"]);
-    assert_eq!(centre.calls(), Calls { authorize: 1, token: 1, userinfo: 1, logout: 0 });
+    assert_eq!(
+        centre.calls(),
+        Calls { authorize: 1, token: 1, userinfo: 1, logout: 0, validate: 0 }
+    );
 
     assert_eq!(browser.me().await, (200, scene.me_of("alice")));
     assert_eq!(Browser::new(&scene.app).me().await.0, 401, "another browser has no session");

@@ -36,6 +36,7 @@ async fn a_buyer_binds_an_enterprise_edits_it_and_dissolves_it(app: TestApp) {
             "apps": [],
             "departmentCount": 0,
             "userCount": 0,
+            "signIn": {"dialect": "auto", "baseUrl": null, "detected": null},
         })
     );
     let event = app.last_event().await;
@@ -84,6 +85,7 @@ async fn the_tenant_answer_has_exactly_the_published_fields_and_no_secret(app: T
         "apps",
         "departmentCount",
         "userCount",
+        "signIn",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -252,6 +252,12 @@ impl Discoveries {
         dialect
     }
 
+    /// Whether the tenant's domain was last seen serving OpenID discovery,
+    /// without asking it; `None` when it was not asked in this process.
+    pub fn seen(&self, tenant_id: &str) -> Option<bool> {
+        self.lock().get(tenant_id).map(|e| !matches!(e.dialect, Dialect::KooGallery))
+    }
+
     /// Drops what is known of the tenant's provider, so the next sign-in
     /// fetches its keys again (they may have been rotated). What it spoke
     /// is kept, so this cannot downgrade it.

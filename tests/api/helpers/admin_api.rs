@@ -94,6 +94,28 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `PUT /admin/api/tenants/{tenantId}/sign-in` with `body` (any bytes).
+    pub async fn put_sign_in(&self, tenant_id: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .put(format!("{}/admin/api/tenants/{tenant_id}/sign-in", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sets the tenant's sign-in; asserts it was taken.
+    pub async fn set_sign_in(&self, tenant_id: &str, dialect: &str, base_url: Option<&str>) {
+        let body = json!({"dialect": dialect, "baseUrl": base_url}).to_string();
+        let (status, answer) = self.put_sign_in(tenant_id, &body).await;
+        assert_eq!(status, 200, "sign-in of {tenant_id} not set: {answer}");
+    }
+
     pub async fn instance(&self, instance_id: &str) -> Value {
         let (status, body) = self.admin_get(&format!("/admin/api/instances/{instance_id}")).await;
         assert_eq!(status, 200, "instance {instance_id}: {body}");

@@ -1,26 +1,33 @@
-//! A tenant's auth centre in the KooGallery dialect, in-process on port 0:
-//! `koogate sim auth-centre` itself (src/sim/auth_centre.rs), with the
-//! knobs the sign-in tests turn and what it was sent.
+//! A tenant's auth centre, in-process on port 0, in any sign-in dialect
+//! the stand-in speaks: `koogate sim auth-centre` itself
+//! (src/sim/auth_centre/), with the knobs the sign-in tests turn and what
+//! it was sent.
 
 use std::net::TcpListener;
 
 use koogate::sim::auth_centre::{self as sim, Config, Controls};
 use serde_json::{json, Value};
 
-pub use koogate::sim::auth_centre::{s256, Calls, Params};
+pub use koogate::sim::auth_centre::{s256, Calls, Params, SimDialect};
 
 /// A running auth centre; its `base_url` is the tenant's `domainName`.
 pub struct AuthCentre {
     pub base_url: String,
+    pub dialect: SimDialect,
     pub client_id: String,
     pub client_secret: String,
     controls: Controls,
 }
 
 impl AuthCentre {
-    /// Starts an auth centre that knows one OAuth client and no account;
-    /// nobody signs in until [`AuthCentre::signs_in`] chooses who.
+    /// Starts a KooGallery auth centre that knows one OAuth client and no
+    /// account; nobody signs in until [`AuthCentre::signs_in`] chooses who.
     pub fn start(client_id: &str, client_secret: &str) -> AuthCentre {
+        AuthCentre::speaking(SimDialect::KooGallery, client_id, client_secret)
+    }
+
+    /// As [`AuthCentre::start`], in `dialect`.
+    pub fn speaking(dialect: SimDialect, client_id: &str, client_secret: &str) -> AuthCentre {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the auth centre");
         let port = listener.local_addr().expect("local address").port();
         let config = Config {
@@ -28,11 +35,13 @@ impl AuthCentre {
             client_secret: client_secret.to_string(),
             tenant_id: String::new(),
             auto_user: None,
+            dialect,
         };
         let (controls, server) = sim::embed(listener, config).expect("the auth centre serves");
         tokio::spawn(server);
         AuthCentre {
             base_url: format!("http://127.0.0.1:{port}"),
+            dialect,
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             controls,
@@ -63,6 +72,21 @@ impl AuthCentre {
     /// From now on every refresh token is refused (`invalid_grant`).
     pub fn refuse_refresh(&self) {
         self.controls.refuse_refresh();
+    }
+
+    /// CAS: from now on a ticket stays valid after validation.
+    pub fn keep_tickets(&self) {
+        self.controls.keep_tickets();
+    }
+
+    /// CAS: from now on `serviceValidate` answers JSON rather than XML.
+    pub fn answer_cas_in_json(&self) {
+        self.controls.answer_cas_in_json();
+    }
+
+    /// The headers of the latest userinfo request (lower-case names).
+    pub fn last_userinfo_headers(&self) -> Params {
+        self.controls.last_userinfo_headers().expect("a userinfo request")
     }
 
     /// How many refresh-token grants it answered.

@@ -71,6 +71,28 @@ impl Browser {
         query.to_string()
     }
 
+    /// Follows `url` at an auth centre, which answers 302 back to
+    /// koogate's `path`; returns the query koogate is to get.
+    pub async fn back_from(&self, url: &str, path: &str) -> String {
+        let back = self.get(url).await;
+        let (landing, query) = back.redirect().split_once('?').expect("a query on the way back");
+        assert_eq!(landing, format!("{PUBLIC_URL}{path}"), "{back:#?}");
+        query.to_string()
+    }
+
+    /// `GET /sso/cas?{query}`: a CAS sign-in arriving.
+    pub async fn cas(&self, query: &str) -> Page {
+        self.open(&format!("/sso/cas?{query}")).await
+    }
+
+    /// The whole CAS sign-in from `/sso/login?{login_query}`; the answer
+    /// to the ticket.
+    pub async fn sign_in_cas(&self, login_query: &str) -> Page {
+        let login = self.login(login_query).await;
+        let query = self.back_from(login.redirect(), "/sso/cas").await;
+        self.cas(&query).await
+    }
+
     /// `GET /sso/callback?{query}` (on `address`, not on the public URL).
     pub async fn callback(&self, query: &str) -> Page {
         self.open(&format!("/sso/callback?{query}")).await

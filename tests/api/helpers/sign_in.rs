@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::app::TestApp;
-use super::auth_centre::{account, AuthCentre};
+use super::auth_centre::{account, AuthCentre, SimDialect};
 use super::browser::{Browser, Page};
 use super::enterprise::{person, Enterprise};
 use super::marketplace::random_id;
@@ -47,6 +47,7 @@ pub struct Scene {
     pub app: TestApp,
     pub centre: AuthCentre,
     pub enterprise: Enterprise,
+    pub dialect: SimDialect,
 }
 
 impl Scene {
@@ -57,12 +58,47 @@ impl Scene {
     /// As [`Scene::new`], the enterprise's instance bought with `order_id`.
     pub async fn for_order(app: TestApp, order_id: &str) -> Scene {
         let centre = AuthCentre::start(&random_id("client-"), &random_id("secret-"));
-        let enterprise = app.enterprise_for_order_at(&centre.base_url, order_id).await;
+        Scene::with_centre(app, centre, order_id, &centre_domain).await
+    }
+
+    /// As [`Scene::new`], the auth centre speaking `dialect` and the
+    /// tenant set to it by an operator: KooGallery, OIDC and CAS at the tenant's
+    /// `domainName`, OrgID at a base URL of its own (the `domainName`
+    /// then leads nowhere).
+    pub async fn speaking(app: TestApp, dialect: SimDialect) -> Scene {
+        let centre = AuthCentre::speaking(dialect, &random_id("client-"), &random_id("secret-"));
+        let domain = |c: &AuthCentre| match dialect {
+            SimDialect::OrgId => "http://127.0.0.1:9".to_string(),
+            _ => c.base_url.clone(),
+        };
+        let scene = Scene::with_centre(app, centre, &random_id("CS"), &domain).await;
+        let tenant_id = &scene.enterprise.tenant_id;
+        match dialect {
+            SimDialect::KooGallery => scene.app.set_sign_in(tenant_id, "koogallery", None).await,
+            SimDialect::Oidc => scene.app.set_sign_in(tenant_id, "oidc", None).await,
+            SimDialect::OrgId => {
+                scene.app.set_sign_in(tenant_id, "orgid", Some(&scene.centre.base_url)).await
+            }
+            SimDialect::Cas => scene.app.set_sign_in(tenant_id, "cas", None).await,
+        }
+        scene
+    }
+
+    /// A scene around a running `centre`, the enterprise's `domainName`
+    /// chosen by `domain`.
+    pub async fn with_centre(
+        app: TestApp,
+        centre: AuthCentre,
+        order_id: &str,
+        domain: &dyn Fn(&AuthCentre) -> String,
+    ) -> Scene {
+        let enterprise = app.enterprise_for_order_at(&domain(&centre), order_id).await;
         app.give_app_credential(&enterprise, &centre.client_id, &centre.client_secret).await;
         for (user_name, name, role, org) in PEOPLE {
             centre.add_account(account(&enterprise.tenant_id, user_name, name, role, org));
         }
-        let scene = Scene { app, centre, enterprise };
+        let dialect = centre.dialect;
+        let scene = Scene { app, centre, enterprise, dialect };
         scene.auth_sync(1, 1, json!([member("alice", "true"), member("bob", "true")])).await;
         scene
     }
@@ -84,7 +120,10 @@ impl Scene {
     pub async fn sign_in(&self, user_name: &str) -> (Browser, Page) {
         self.centre.signs_in(user_name);
         let browser = Browser::new(&self.app);
-        let page = browser.sign_in(&self.tenant_query()).await;
+        let page = match self.dialect {
+            SimDialect::Cas => browser.sign_in_cas(&self.tenant_query()).await,
+            _ => browser.sign_in(&self.tenant_query()).await,
+        };
         (browser, page)
     }
 
@@ -109,4 +148,9 @@ impl Scene {
             "email": format!("{user_name}@example.com"),
         })
     }
+}
+
+/// A KooGallery auth centre is the tenant's `domainName`.
+fn centre_domain(centre: &AuthCentre) -> String {
+    centre.base_url.clone()
 }
