@@ -10,5 +10,6 @@ pub mod events;
 pub mod outbox;
 pub mod pages;
 pub mod render;
+pub mod usage;
 pub mod viewer;
 pub mod views;

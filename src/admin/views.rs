@@ -30,6 +30,13 @@ pub struct Dashboard {
     pub users_granted: i64,
     pub calls: Vec<ResultCount>,
     pub failures: Vec<EventRow>,
+    /// Reconciliation findings waiting for an operator.
+    pub drift_findings: u64,
+    /// Usage records waiting to be pushed, refused by the marketplace, and
+    /// waiting close to its 21-day limit.
+    pub usage_pending: u64,
+    pub usage_refused: u64,
+    pub usage_flagged: u64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

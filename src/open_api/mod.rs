@@ -2,6 +2,7 @@
 //! to KooGallery. The APIG request signer, the client with its retries and
 //! rate limit, order details and the entitlement they give each instance.
 
+pub mod apply;
 pub mod client;
 pub mod entitlement;
 pub mod fetch;

@@ -94,6 +94,19 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST` an admin API path with the admin token, no body.
+    pub async fn admin_post(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn instance(&self, instance_id: &str) -> Value {
         let (status, body) = self.admin_get(&format!("/admin/api/instances/{instance_id}")).await;
         assert_eq!(status, 200, "instance {instance_id}: {body}");

@@ -151,3 +151,50 @@ pub async fn buy_order(app: &TestApp, order_id: &str) -> String {
     assert_eq!(reply.code(), "000000", "{:?}", reply.json);
     instance_id
 }
+
+/// An order as the sim should answer it: `lines` lines of the planted
+/// product, `seats` each.
+pub fn planted_order(
+    order_id: &str,
+    order_type: &str,
+    sku: &str,
+    seats: i64,
+    lines: usize,
+) -> Value {
+    let lines: Vec<Value> = (1..=lines)
+        .map(|n| {
+            json!({
+                "orderLineId": format!("{order_id}-{n:06}"), "chargingMode": "PERIOD",
+                "periodType": "month", "periodNumber": 3, "expireTime": "20991231235959",
+                "productInfo": [{"productId": "OFFI-PLANTED", "skuCode": sku, "linearValue": seats,
+                                 "productName": "Planted"}]})
+        })
+        .collect();
+    json!({"orderId": order_id, "orderType": order_type, "createTime": "20261126090000",
+           "orderLine": lines})
+}
+
+/// `GET /admin/api/drift`: the findings.
+pub async fn drift_of(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app.admin_get("/admin/api/drift").await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// Runs `koogate reconcile` against the sim once; its standard output.
+pub async fn reconcile_once(app: &TestApp, sim_url: &str) -> String {
+    let mut command = std::process::Command::new(super::KOOGATE);
+    command
+        .arg("reconcile")
+        .env("KOOGATE__DATABASE__URL", &app.database_url)
+        .env("KOOGATE__OPEN_API__BASE_URL", sim_url)
+        .env("KOOGATE__OPEN_API__ACCESS_KEY_ID", OPEN_API_AK)
+        .env("KOOGATE__OPEN_API__SECRET_ACCESS_KEY", OPEN_API_SK);
+    let run =
+        tokio::task::spawn_blocking(move || command.output().expect("koogate reconcile runs"))
+            .await
+            .expect("joined");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(run.status.success(), "{stdout} {}", String::from_utf8_lossy(&run.stderr));
+    stdout
+}
