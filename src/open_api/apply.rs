@@ -11,7 +11,7 @@
 //! - `unknown_order`: the order lines koogate never saw queued for fetching.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, Set};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ use crate::lifecycle::changes;
 use crate::marketplace::result::Answer;
 use crate::outbox::{Event, EventType, Outbox};
 use crate::store::{self, order_details, Db};
-use entity::{drift_finding, instance, order_fetch, order_line};
+use entity::{drift_finding, instance, order_line};
 
 /// The instance as an operator compares it, before and after.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -216,25 +216,8 @@ async fn queue_unseen(
         let (Some(order_id), Some(order_line_id)) = (text("orderId"), text("orderLineId")) else {
             continue;
         };
-        order_details::queue(
-            conn,
-            order_fetch::ActiveModel {
-                id: NotSet,
-                instance_id: Set(row.instance_id.clone()),
-                order_id: Set(order_id),
-                order_line_id: Set(order_line_id),
-                cause: Set("operator:unknown_order".to_string()),
-                status: Set(order_details::PENDING.to_string()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                claimed_until: Set(None),
-                claim_token: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                done_at: Set(None),
-            },
-        )
-        .await?;
+        let cause = "operator:unknown_order";
+        order_details::queue(conn, &row.instance_id, &order_id, &order_line_id, cause, now).await?;
     }
     Ok(())
 }

@@ -68,25 +68,7 @@ pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(),
         return Ok(());
     }
     let now = Utc::now().timestamp_millis();
-    order_details::queue(
-        conn,
-        order_fetch::ActiveModel {
-            id: NotSet,
-            instance_id: Set(instance_id.clone()),
-            order_id: Set(order_id.clone()),
-            order_line_id: Set(line_id),
-            cause: Set(cause.to_string()),
-            status: Set(order_details::PENDING.to_string()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            claimed_until: Set(None),
-            claim_token: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            done_at: Set(None),
-        },
-    )
-    .await
+    order_details::queue(conn, instance_id, order_id, &line_id, cause, now).await
 }
 
 /// Starts this replica's fetcher.

@@ -4,6 +4,7 @@
 use entity::order_fetch::{self, Entity as OrderFetch};
 use entity::order_line::{self, Entity as OrderLine};
 use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -15,12 +16,32 @@ pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 
-/// Queues an order (in the caller's transaction); an order already
-/// queued stays as it is, so a repeated call queues nothing.
+/// Queues an order line's fetch (in the caller's transaction), due at
+/// `now`; an order already queued stays as it is, so a repeated call
+/// queues nothing. `cause` says what asked for it.
 pub async fn queue(
     conn: &impl ConnectionTrait,
-    row: order_fetch::ActiveModel,
+    instance_id: &str,
+    order_id: &str,
+    order_line_id: &str,
+    cause: &str,
+    now: i64,
 ) -> Result<(), Error> {
+    let row = order_fetch::ActiveModel {
+        id: NotSet,
+        instance_id: Set(instance_id.to_string()),
+        order_id: Set(order_id.to_string()),
+        order_line_id: Set(order_line_id.to_string()),
+        cause: Set(cause.to_string()),
+        status: Set(PENDING.to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        claim_token: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        done_at: Set(None),
+    };
     OrderFetch::insert(row)
         .on_conflict(
             OnConflict::columns([order_fetch::Column::OrderId, order_fetch::Column::OrderLineId])
@@ -163,7 +184,7 @@ pub async fn fetch_of(
 pub async fn save_line(conn: &impl ConnectionTrait, row: order_line::Model) -> Result<(), Error> {
     let mut active: order_line::ActiveModel = row.into();
     if active.id.as_ref() == &0 {
-        active.id = sea_orm::ActiveValue::NotSet;
+        active.id = NotSet;
         OrderLine::insert(active).exec_without_returning(conn).await?;
     } else {
         active.reset_all().update(conn).await?;

@@ -26,22 +26,9 @@ async fn each_kind_of_drift_is_applied(backend: Backend) {
     let mut settings = open_api_settings(port);
     settings.push(("open_api.reconcile_interval_secs".to_string(), "0".to_string()));
     let Some(app) = spawn_with(backend, &settings).await else { return };
-    let mut bought = Vec::new();
-    for _ in 0..5 {
-        let order_id = random_id("CS");
-        tell_sim_order(&sim_url, &planted_order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
-        let instance_id = buy_order(&app, &order_id).await;
-        wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
-        bought.push((order_id, instance_id));
-    }
-    let [sku, seats, renewed, unsubscribed, unseen] = bought.clone().try_into().expect("five");
-    app.set_instance_status(&renewed.1, "FREEZE").await;
-    tell_sim_order(&sim_url, &planted_order(&sku.0, "CHANGE", "sku-other", 10, 1)).await;
-    tell_sim_order(&sim_url, &planted_order(&seats.0, "CHANGE", PLANTED_SKU, 20, 1)).await;
-    tell_sim_order(&sim_url, &planted_order(&unsubscribed.0, "UNSUBSCRIBE", PLANTED_SKU, 10, 1))
-        .await;
-    tell_sim_order(&sim_url, &planted_order(&unseen.0, "NEW", PLANTED_SKU, 10, 2)).await;
-    let summary = reconcile_once(&app, &sim_url).await;
+    let [sku, seats, renewed, unsubscribed, unseen] =
+        plant_each_kind_of_drift(&app, &sim_url).await;
+    let (summary, _) = reconcile_once(&app, &sim_url).await;
     assert!(summary.contains("5 with drift"), "{summary}");
     let drift = drift_of(&app).await;
     assert_eq!(drift.len(), 5, "{drift:?}");
@@ -160,7 +147,7 @@ async fn each_kind_of_drift_is_applied(backend: Backend) {
     assert!(applied_plans.contains(&json!([PLANTED_SKU, 20])), "{applied_plans:?}");
 
     // And the marketplace and koogate agree now.
-    let summary = reconcile_once(&app, &sim_url).await;
+    let (summary, _) = reconcile_once(&app, &sim_url).await;
     assert!(summary.contains("0 with drift"), "{summary}");
     assert_eq!(drift_of(&app).await, Vec::<Value>::new());
 }
@@ -168,18 +155,6 @@ async fn each_kind_of_drift_is_applied(backend: Backend) {
 fn days_ago(days: i64, hours: i64) -> String {
     (Utc::now() - chrono::Duration::days(days) - chrono::Duration::hours(hours))
         .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-async fn post_usage(app: &TestApp, records: Value) {
-    let response = app
-        .http
-        .post(format!("{}/app-api/v1/usage", app.address))
-        .bearer_auth(APP_TOKEN)
-        .json(&json!({ "records": records }))
-        .send()
-        .await
-        .expect("usage post");
-    assert_eq!(response.status().as_u16(), 200);
 }
 
 #[tokio::test]
@@ -200,14 +175,14 @@ async fn the_usage_page_shows_each_instances_records_refusals_and_those_about_to
 
     // One record the marketplace refuses, then two it cannot be reached for.
     set_sim_mode(&sim_url, json!({"unknownInstances": [instance_id]})).await;
-    post_usage(&app, json!([record("u-refused", 0)])).await;
+    assert_eq!(post_usage(&app, json!([record("u-refused", 0)])).await.0, 200);
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.admin_get("/admin/api/usage?state=refused").await.1["refused"] != 1 {
         assert!(Instant::now() < deadline, "never refused");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     set_sim_mode(&sim_url, json!({"refuseCredentials": true})).await;
-    post_usage(&app, json!([record("u-old", 19), record("u-new", 0)])).await;
+    assert_eq!(post_usage(&app, json!([record("u-old", 19), record("u-new", 0)])).await.0, 200);
 
     let (status, usage) = app.admin_get("/admin/api/usage").await;
     assert_eq!(status, 200, "{usage}");

@@ -181,8 +181,9 @@ pub async fn drift_of(app: &TestApp) -> Vec<Value> {
     body.as_array().cloned().unwrap_or_default()
 }
 
-/// Runs `koogate reconcile` against the sim once; its standard output.
-pub async fn reconcile_once(app: &TestApp, sim_url: &str) -> String {
+/// Runs `koogate reconcile` against the sim once; its standard output
+/// and error.
+pub async fn reconcile_once(app: &TestApp, sim_url: &str) -> (String, String) {
     let mut command = std::process::Command::new(super::KOOGATE);
     command
         .arg("reconcile")
@@ -195,6 +196,44 @@ pub async fn reconcile_once(app: &TestApp, sim_url: &str) -> String {
             .await
             .expect("joined");
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(run.status.success(), "{stdout} {}", String::from_utf8_lossy(&run.stderr));
-    stdout
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{stdout} {stderr}");
+    (stdout, stderr)
+}
+
+/// Five purchases koogate and the marketplace first agree on, then each
+/// kind of drift planted in the sim, one per instance: `(orderId,
+/// instanceId)` of `[sku, seats, renewed, unsubscribed, unseen]` (the
+/// renewed one frozen here).
+pub async fn plant_each_kind_of_drift(app: &TestApp, sim_url: &str) -> [(String, String); 5] {
+    let mut bought = Vec::new();
+    for _ in 0..5 {
+        let order_id = random_id("CS");
+        tell_sim_order(sim_url, &planted_order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
+        let instance_id = buy_order(app, &order_id).await;
+        wait_for_source(app, &instance_id, "order_query", Duration::from_secs(20)).await;
+        bought.push((order_id, instance_id));
+    }
+    let [sku, seats, renewed, unsubscribed, unseen] = bought.clone().try_into().expect("five");
+    app.set_instance_status(&renewed.1, "FREEZE").await;
+    tell_sim_order(sim_url, &planted_order(&sku.0, "CHANGE", "sku-other", 10, 1)).await;
+    tell_sim_order(sim_url, &planted_order(&seats.0, "CHANGE", PLANTED_SKU, 20, 1)).await;
+    tell_sim_order(sim_url, &planted_order(&unsubscribed.0, "UNSUBSCRIBE", PLANTED_SKU, 10, 1))
+        .await;
+    tell_sim_order(sim_url, &planted_order(&unseen.0, "NEW", PLANTED_SKU, 10, 2)).await;
+    [sku, seats, renewed, unsubscribed, unseen]
+}
+
+/// `POST /app-api/v1/usage` as the vendor's app.
+pub async fn post_usage(app: &TestApp, records: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(format!("{}/app-api/v1/usage", app.address))
+        .bearer_auth(APP_TOKEN)
+        .json(&json!({ "records": records }))
+        .send()
+        .await
+        .expect("usage post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
