@@ -79,25 +79,13 @@ pub fn spawn(
     outbox: Arc<Outbox>,
     settings: OpenApiSettings,
 ) {
-    tokio::spawn(async move {
-        let poll = Duration::from_millis(settings.poll_ms.max(1));
-        let mut failing = false;
-        loop {
-            match fetch_once(&db, &api, &vault, &outbox, &settings).await {
-                Ok(claimed) => {
-                    failing = false;
-                    if claimed > 0 {
-                        continue;
-                    }
-                }
-                Err(err) => {
-                    if !failing {
-                        failing = true;
-                        tracing::warn!(error = ?err, "the order fetcher cannot reach the database; retrying");
-                    }
-                }
-            }
-            tokio::time::sleep(poll).await;
+    let poll = Duration::from_millis(settings.poll_ms.max(1));
+    let context = Arc::new((db, api, vault, outbox, settings));
+    super::spawn_rounds("order fetcher", poll, move || {
+        let context = context.clone();
+        async move {
+            let (db, api, vault, outbox, settings) = &*context;
+            fetch_once(db, api, vault, outbox, settings).await
         }
     });
 }

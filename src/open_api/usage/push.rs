@@ -53,25 +53,13 @@ pub fn push_body(rows: &[usage_record::Model]) -> String {
 
 /// Starts this replica's pusher.
 pub fn spawn(db: store::Db, api: Arc<OpenApi>, settings: OpenApiSettings) {
-    tokio::spawn(async move {
-        let poll = Duration::from_millis(settings.poll_ms.max(1));
-        let mut failing = false;
-        loop {
-            match push_once(&db, &api, &settings).await {
-                Ok(claimed) => {
-                    failing = false;
-                    if claimed > 0 {
-                        continue;
-                    }
-                }
-                Err(err) => {
-                    if !failing {
-                        failing = true;
-                        tracing::warn!(error = ?err, "the usage pusher cannot reach the database; retrying");
-                    }
-                }
-            }
-            tokio::time::sleep(poll).await;
+    let poll = Duration::from_millis(settings.poll_ms.max(1));
+    let context = Arc::new((db, api, settings));
+    super::super::spawn_rounds("usage pusher", poll, move || {
+        let context = context.clone();
+        async move {
+            let (db, api, settings) = &*context;
+            push_once(db, api, settings).await
         }
     });
 }
