@@ -26,6 +26,8 @@ use crate::error::ErrorBody;
         crate::app_api::departments,
         crate::app_api::users,
         crate::app_api::instance,
+        crate::app_api::usage::post,
+        crate::app_api::usage::list,
         crate::admin::api::list_instances,
         crate::admin::api::instance,
         crate::admin::api::events,
@@ -33,6 +35,8 @@ use crate::error::ErrorBody;
         crate::admin::api::departments,
         crate::admin::api::users,
         crate::admin::sign_in::put,
+        crate::admin::drift::drift,
+        crate::admin::drift::apply_api,
         admin_pages::dashboard,
         admin_pages::tenants,
         admin_pages::tenant_overview,
@@ -42,11 +46,12 @@ use crate::error::ErrorBody;
         admin_pages::outbox_backlog,
         admin_pages::outbox_dead,
         admin_pages::outbox_redeliver,
+        admin_pages::usage,
     ),
     components(schemas(ErrorBody, crate::inbound::Channel)),
     modifiers(&BearerTokens),
     tags(
-        (name = "app", description = "For the vendor's app: its live tenants and instances."),
+        (name = "app", description = "For the vendor's app: its live tenants and instances, and the usage it reports."),
         (name = "admin", description = "For operators' programs: what the admin site shows."),
     ),
 )]
@@ -123,8 +128,10 @@ mod admin_pages {
     use super::{BadRequest, NotFound, Refusals};
     use crate::access::TenantStatus;
     use crate::admin::outbox::{OutboxEventView, OutboxSummary};
+    use crate::admin::usage::UsagePage;
     use crate::admin::views::{Dashboard, EventList, EventPage, TenantList, TenantOverview};
     use crate::inbound::Channel;
+    use crate::store::usage::State;
 
     #[utoipa::path(get, path = "/admin/api/dashboard", operation_id = "adminDashboard", tag = "admin",
         security(("adminToken" = [])),
@@ -194,4 +201,13 @@ mod admin_pages {
         params(("webhookId" = String, Path, description = "The event's `webhook-id`.")),
         responses((status = 200, description = "The dead letter, back in line.", body = OutboxEventView), BadRequest, NotFound, Refusals))]
     fn outbox_redeliver() {}
+
+    #[utoipa::path(get, path = "/admin/api/usage", operation_id = "adminUsage", tag = "admin",
+        security(("adminToken" = [])),
+        params(
+            ("instance" = Option<String>, Query, description = "Only this instance's records."),
+            ("state" = Option<State>, Query, description = "Only records in this state."),
+        ),
+        responses((status = 200, description = "Usage records by state and per instance, and the newest records (at most 200).", body = UsagePage), BadRequest, Refusals))]
+    fn usage() {}
 }

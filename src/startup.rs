@@ -90,9 +90,19 @@ impl Application {
         spawn_housekeeping(state.clone());
         spawn_revocation_reader(state.clone());
         crate::outbox::relay::spawn(state.db.clone(), state.outbox.clone(), state.http.clone());
-        crate::open_api::fetch::spawn(state.clone());
-        crate::open_api::usage::spawn(state.clone());
-        crate::open_api::reconcile::spawn(state.clone());
+        if let Some(api) = state.open_api.clone() {
+            let settings = &state.settings.open_api;
+            let db = &state.db;
+            crate::open_api::fetch::spawn(
+                db.clone(),
+                api.clone(),
+                state.vault.clone(),
+                state.outbox.clone(),
+                settings.clone(),
+            );
+            crate::open_api::usage::push::spawn(db.clone(), api.clone(), settings.clone());
+            crate::open_api::reconcile::spawn(db.clone(), api, state.outbox.clone(), settings);
+        }
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
@@ -187,7 +197,7 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    use crate::admin::{actions, api, auth, events, outbox, pages};
+    use crate::admin::{actions, api, auth, drift, events, outbox, pages, usage};
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
@@ -208,7 +218,13 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/instances", get().to(api::list_instances));
     cfg.route("/api/instances/{instance_id}", get().to(api::instance));
     cfg.route("/api/events", get().to(api::events));
-    cfg.route("/api/drift", get().to(crate::admin::drift::drift));
+    cfg.route("/usage", get().to(usage::page));
+    cfg.route("/drift", get().to(drift::page));
+    cfg.route("/drift/{id}", get().to(drift::confirm));
+    cfg.route("/drift/{id}/apply", post().to(drift::apply_form));
+    cfg.route("/api/drift", get().to(drift::drift));
+    cfg.route("/api/drift/{id}/apply", post().to(drift::apply_api));
+    cfg.route("/api/usage", get().to(usage::page));
     // The pages' data as JSON (the same handlers, with the API token).
     cfg.route("/api/dashboard", get().to(pages::dashboard));
     cfg.route("/api/tenants", get().to(pages::tenants));

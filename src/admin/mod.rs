@@ -12,5 +12,6 @@ pub mod outbox;
 pub mod pages;
 pub mod render;
 pub mod sign_in;
+pub mod usage;
 pub mod viewer;
 pub mod views;

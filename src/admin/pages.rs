@@ -77,7 +77,17 @@ pub async fn dashboard(state: web::Data<AppState>, viewer: Viewer) -> PageResult
     .map(|i| InstanceRow::new(i, InstanceStatus::Active))
     .collect();
     let outbox = store::outbox::stats(conn).await?;
+    let drift_findings = store::drift::counts(conn).await?.iter().map(|(_, n)| n).sum();
+    let now_ms = now.timestamp_millis();
+    let (usage, usage_flagged) =
+        store::usage::counts(conn, crate::open_api::usage::flag_before(now_ms)).await?;
+    let usage_in =
+        |state: store::usage::State| usage.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
     let view = Dashboard {
+        drift_findings,
+        usage_pending: usage_in(store::usage::State::Pending),
+        usage_refused: usage_in(store::usage::State::Refused),
+        usage_flagged,
         by_status,
         tenants,
         test_tenants,

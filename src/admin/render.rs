@@ -26,6 +26,9 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/events.html", include_str!("../../templates/admin/events.html")),
         ("admin/event.html", include_str!("../../templates/admin/event.html")),
         ("admin/outbox.html", include_str!("../../templates/admin/outbox.html")),
+        ("admin/usage.html", include_str!("../../templates/admin/usage.html")),
+        ("admin/drift.html", include_str!("../../templates/admin/drift.html")),
+        ("admin/drift_apply.html", include_str!("../../templates/admin/drift_apply.html")),
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
     ];
     for (name, source) in templates {

@@ -35,6 +35,13 @@ pub struct Dashboard {
     /// Active instances that expire within 30 days, soonest first.
     pub expiring: Vec<InstanceRow>,
     pub outbox: OutboxState,
+    /// Reconciliation findings waiting for an operator.
+    pub drift_findings: u64,
+    /// Usage records waiting to be pushed, refused by the marketplace, and
+    /// waiting close to its 21-day limit.
+    pub usage_pending: u64,
+    pub usage_refused: u64,
+    pub usage_flagged: u64,
 }
 
 /// The webhook outbox at a glance.

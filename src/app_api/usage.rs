@@ -11,13 +11,18 @@ use crate::open_api::usage::{self, TakenRecord, UsagePost, UsageRecordView};
 use crate::state::AppState;
 use crate::store::{self, usage::State};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsagePostAnswer {
+    /// One per posted record, in the post's order.
     pub records: Vec<TakenRecord>,
 }
 
 /// `POST /app-api/v1/usage`: every record checked, then each stored once
 /// per id; a bad record refuses the whole post (400) and stores nothing.
+#[utoipa::path(post, path = "/app-api/v1/usage", operation_id = "appUsagePost", tag = "app",
+    security(("appToken" = [])),
+    request_body(content = UsagePost, description = "1 to 1000 records of pay-per-use instances. A record whose `id` was stored before is not stored again."),
+    responses((status = 200, description = "What became of each record (`stored`, `duplicate`, or `conflict` when the id was stored with other contents).", body = UsagePostAnswer), crate::openapi::BadRequest, crate::openapi::Refusals))]
 pub async fn post(
     _: AppAccess,
     state: web::Data<AppState>,
@@ -42,7 +47,7 @@ pub struct UsageQuery {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageList {
     pub instance_id: String,
@@ -50,6 +55,14 @@ pub struct UsageList {
 }
 
 /// `GET /app-api/v1/usage?instanceId=&state=&limit=`: newest first.
+#[utoipa::path(get, path = "/app-api/v1/usage", operation_id = "appUsageList", tag = "app",
+    security(("appToken" = [])),
+    params(
+        ("instanceId" = String, Query, description = "The marketplace's instance id."),
+        ("state" = Option<State>, Query, description = "Only records in this state."),
+        ("limit" = Option<u64>, Query, description = "At most this many (1 to 1000, default 100)."),
+    ),
+    responses((status = 200, description = "The instance's usage records, newest first, and where each push stands.", body = UsageList), crate::openapi::BadRequest, crate::openapi::NotFound, crate::openapi::Refusals))]
 pub async fn list(
     _: AppAccess,
     state: web::Data<AppState>,

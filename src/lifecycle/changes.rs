@@ -110,7 +110,7 @@ pub(super) async fn freeze(
     Ok(Answer::success())
 }
 
-pub(super) async fn unfreeze(
+pub(crate) async fn unfreeze(
     conn: &impl ConnectionTrait,
     instance_id: &str,
     fx: &mut Effects,
@@ -162,7 +162,7 @@ pub(super) async fn upgrade(
 /// Release is terminal; releasing again answers success and changes
 /// nothing. The local account and buyer details go with it: only the audit
 /// trail stays.
-pub(super) async fn release(
+pub(crate) async fn release(
     conn: &impl ConnectionTrait,
     instance_id: &str,
     fx: &mut Effects,

@@ -2,7 +2,7 @@
 //! expiry, freeze, upgrade and release calls do to an instance.
 
 pub mod call;
-mod changes;
+pub(crate) mod changes;
 pub mod handlers;
 mod purchase;
 pub mod request;

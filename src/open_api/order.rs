@@ -4,8 +4,10 @@
 
 use serde_json::{Map, Value};
 
-/// One order line, flattened with its (first) product.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One order line, flattened with its (first) product. Kept as JSON in a
+/// drift finding, for an operator to apply.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Line {
     pub order_line_id: String,
     pub order_type: Option<String>,

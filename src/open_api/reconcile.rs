@@ -7,9 +7,9 @@
 //! re-queries the order ids koogate has seen, and an order line there that
 //! koogate never received is itself a finding.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use super::order::{self, Line};
 use crate::access::InstanceStatus;
 use crate::error::Error;
 use crate::outbox::{Event, EventType, Outbox};
-use crate::state::AppState;
+use crate::settings::OpenApiSettings;
 use crate::store::{self, drift::Found};
 use entity::instance;
 
@@ -31,7 +31,8 @@ const LEASE_MS: i64 = 10 * 60 * 1000;
 const PAGE: u64 = 100;
 
 /// The kinds of drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = DriftKind)]
 #[serde(rename_all = "snake_case")]
 pub enum Drift {
     /// Frozen (or expiring earlier) here, renewed there.
@@ -117,7 +118,7 @@ pub fn compare(
                 out.push((
                     Drift::SkuDiffers,
                     json!({"skuCode": here.sku_code}),
-                    json!({"orderId": effective.order_id, "skuCode": sku}),
+                    json!({"orderId": effective.order_id, "skuCode": sku, "line": line}),
                 ));
             }
         }
@@ -126,7 +127,7 @@ pub fn compare(
                 out.push((
                     Drift::QuantityDiffers,
                     json!({"quantity": here.quantity}),
-                    json!({"orderId": effective.order_id, "quantity": quantity}),
+                    json!({"orderId": effective.order_id, "quantity": quantity, "line": line}),
                 ));
             }
         }
@@ -282,18 +283,18 @@ async fn record(
 
 /// The scheduled sweep: every `open_api.reconcile_interval_secs`, on one
 /// replica at a time (the `reconcile` lease).
-pub fn spawn(state: web::Data<AppState>) {
-    let Some(api) = state.open_api.clone() else { return };
-    let every_secs = state.settings.open_api.reconcile_interval_secs;
+pub fn spawn(db: store::Db, api: Arc<OpenApi>, outbox: Arc<Outbox>, settings: &OpenApiSettings) {
+    let every_secs = settings.reconcile_interval_secs;
     if every_secs == 0 {
         return;
     }
+    let rate = u64::from(settings.max_requests_per_sec.max(1));
     tokio::spawn(async move {
         let holder = Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
         let every_ms = i64::try_from(every_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let poll = Duration::from_secs(every_secs.clamp(1, 30));
         loop {
-            match sweep(&state, &api, &holder, every_ms).await {
+            match sweep(&db, &api, &outbox, rate, &holder, every_ms).await {
                 Ok(Some(summary)) => tracing::info!(?summary, "reconciliation finished"),
                 Ok(None) => {}
                 Err(err) => {
@@ -306,26 +307,26 @@ pub fn spawn(state: web::Data<AppState>) {
 }
 
 async fn sweep(
-    state: &AppState,
+    db: &store::Db,
     api: &OpenApi,
+    outbox: &Outbox,
+    rate: u64,
     holder: &str,
     every_ms: i64,
 ) -> Result<Option<Summary>, Error> {
     let now = Utc::now().timestamp_millis();
     // Long enough for the whole walk at the rate limit, twice over, so no
     // other replica starts while this one is still going.
-    let instances = store::drift::count_live_instances(&state.db.conn).await?;
-    let rate = u64::from(state.settings.open_api.max_requests_per_sec.max(1));
+    let instances = store::drift::count_live_instances(&db.conn).await?;
     let walk_ms = i64::try_from(instances.saturating_mul(2000) / rate).unwrap_or(i64::MAX);
     let until = now.saturating_add(walk_ms.max(LEASE_MS));
-    let tx = state.db.begin_write().await?;
+    let tx = db.begin_write().await?;
     let taken = store::drift::take_lease(&tx.txn, LEASE_NAME, holder, now, until, every_ms).await?;
     tx.commit().await?;
     if !taken {
         return Ok(None);
     }
-    let db = &state.db;
-    let summary = run(db, api, &state.outbox, |_, _| {}).await?;
+    let summary = run(db, api, outbox, |_, _| {}).await?;
     let tx = db.begin_write().await?;
     store::drift::finish_lease(&tx.txn, LEASE_NAME, holder, Utc::now().timestamp_millis()).await?;
     tx.commit().await?;

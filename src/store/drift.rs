@@ -221,3 +221,16 @@ pub async fn finish_lease(
         .await?;
     Ok(())
 }
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<drift_finding::Model>, Error> {
+    Ok(DriftFinding::find_by_id(id).one(conn).await?)
+}
+
+/// Forgets a finding once an operator has applied it; `false` when it was
+/// gone already.
+pub async fn resolve(conn: &impl ConnectionTrait, id: i64) -> Result<bool, Error> {
+    Ok(DriftFinding::delete_by_id(id).exec(conn).await?.rows_affected == 1)
+}

@@ -3,6 +3,7 @@
 
 pub mod admin_sessions;
 pub mod apps;
+pub mod claims;
 pub mod departments;
 pub mod drift;
 pub mod events;

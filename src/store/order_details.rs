@@ -4,22 +4,44 @@
 use entity::order_fetch::{self, Entity as OrderFetch};
 use entity::order_line::{self, Entity as OrderLine};
 use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use super::claims;
 use crate::error::Error;
 
 pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 
-/// Queues an order (in the caller's transaction); an order already
-/// queued stays as it is, so a repeated call queues nothing.
+/// Queues an order line's fetch (in the caller's transaction), due at
+/// `now`; an order already queued stays as it is, so a repeated call
+/// queues nothing. `cause` says what asked for it.
 pub async fn queue(
     conn: &impl ConnectionTrait,
-    row: order_fetch::ActiveModel,
+    instance_id: &str,
+    order_id: &str,
+    order_line_id: &str,
+    cause: &str,
+    now: i64,
 ) -> Result<(), Error> {
+    let row = order_fetch::ActiveModel {
+        id: NotSet,
+        instance_id: Set(instance_id.to_string()),
+        order_id: Set(order_id.to_string()),
+        order_line_id: Set(order_line_id.to_string()),
+        cause: Set(cause.to_string()),
+        status: Set(PENDING.to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        claim_token: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        done_at: Set(None),
+    };
     OrderFetch::insert(row)
         .on_conflict(
             OnConflict::columns([order_fetch::Column::OrderId, order_fetch::Column::OrderLineId])
@@ -32,9 +54,7 @@ pub async fn queue(
 }
 
 /// Claims up to `limit` due fetches until `lease_until` and counts the
-/// attempt. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas pass over
-/// each other's rows; the lease keeps them while the call runs, without a
-/// lock or a connection held (as `store::outbox::claim`).
+/// attempt (see `store::claims`).
 pub async fn claim(
     conn: &impl ConnectionTrait,
     now: i64,
@@ -42,37 +62,9 @@ pub async fn claim(
     token: &str,
     limit: u64,
 ) -> Result<Vec<order_fetch::Model>, Error> {
-    let backend = conn.get_database_backend();
-    let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "SELECT f.* FROM order_fetches f \
-         WHERE f.status = 'pending' AND f.next_attempt_at <= $1 \
-         AND (f.claimed_until IS NULL OR f.claimed_until <= $1) \
-         ORDER BY f.id LIMIT $2{lock}"
-    );
-    let sql = match backend {
-        DbBackend::Postgres => sql,
-        _ => sql.replace('$', "?"),
-    };
-    let statement =
-        Statement::from_sql_and_values(backend, sql, [now.into(), (limit as i64).into()]);
-    let mut rows = OrderFetch::find().from_raw_sql(statement).all(conn).await?;
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    OrderFetch::update_many()
-        .col_expr(order_fetch::Column::ClaimedUntil, Expr::value(lease_until))
-        .col_expr(order_fetch::Column::ClaimToken, Expr::value(token))
-        .col_expr(order_fetch::Column::Attempts, Expr::col(order_fetch::Column::Attempts).add(1))
-        .filter(order_fetch::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(conn)
-        .await?;
-    for row in &mut rows {
-        row.attempts += 1;
-        row.claimed_until = Some(lease_until);
-        row.claim_token = Some(token.to_string());
-    }
-    Ok(rows)
+    let queue =
+        claims::Queue { table: "order_fetches", waiting: "q.status = 'pending'", order: "q.id" };
+    claims::claim::<OrderFetch>(conn, &queue, now, lease_until, token, limit).await
 }
 
 /// Ends a fetch made under the claim `token` (`done`, or `failed` with
@@ -161,4 +153,41 @@ pub async fn has_pending(conn: &impl ConnectionTrait, instance_id: &str) -> Resu
         .one(conn)
         .await?
         .is_some())
+}
+
+/// The stored line `(order_id, order_line_id)`, if any.
+pub async fn find_line(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+    order_line_id: &str,
+) -> Result<Option<order_line::Model>, Error> {
+    Ok(OrderLine::find()
+        .filter(order_line::Column::OrderId.eq(order_id))
+        .filter(order_line::Column::OrderLineId.eq(order_line_id))
+        .one(conn)
+        .await?)
+}
+
+/// The fetch that brought (or will bring) an order, if any.
+pub async fn fetch_of(
+    conn: &impl ConnectionTrait,
+    order_id: &str,
+) -> Result<Option<order_fetch::Model>, Error> {
+    Ok(OrderFetch::find()
+        .filter(order_fetch::Column::OrderId.eq(order_id))
+        .order_by_asc(order_fetch::Column::Id)
+        .one(conn)
+        .await?)
+}
+
+/// Writes a line (new, or over the stored one with its id).
+pub async fn save_line(conn: &impl ConnectionTrait, row: order_line::Model) -> Result<(), Error> {
+    let mut active: order_line::ActiveModel = row.into();
+    if active.id.as_ref() == &0 {
+        active.id = NotSet;
+        OrderLine::insert(active).exec_without_returning(conn).await?;
+    } else {
+        active.reset_all().update(conn).await?;
+    }
+    Ok(())
 }

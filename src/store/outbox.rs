@@ -4,10 +4,11 @@
 use entity::outbox::{self, Entity as Outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
+use super::claims;
 use crate::error::Error;
 
 pub const PENDING: &str = "pending";
@@ -27,15 +28,10 @@ pub async fn insert_many(
 }
 
 /// Claims up to `limit` events due at `now` for delivery until
-/// `lease_until`, and counts the attempt. Only the oldest pending event of
-/// each tenant and of each instance is eligible, so those are delivered in
-/// order; a later one waits until the earlier is delivered or dead.
-///
-/// On PostgreSQL the rows are locked with `FOR UPDATE SKIP LOCKED` for the
-/// length of the caller's (short) transaction, so concurrent relays on
-/// other replicas pass over them instead of claiming them twice; the lease
-/// then keeps them out of reach while the HTTP call runs, without holding
-/// a connection or a lock. SQLite has one writer, and so one relay.
+/// `lease_until`, and counts the attempt (see `store::claims`). Only the
+/// oldest pending event of each tenant and of each instance is eligible,
+/// so those are delivered in order; a later one waits until the earlier is
+/// delivered or dead.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     now: i64,
@@ -43,49 +39,18 @@ pub async fn claim(
     token: &str,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, Error> {
-    let backend = conn.get_database_backend();
-    let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "SELECT o.* FROM outbox o \
-         WHERE o.status = 'pending' AND o.next_attempt_at <= $1 \
-         AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p \
-           WHERE p.tenant_id = o.tenant_id AND p.status = 'pending' AND p.id < o.id) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p \
-           WHERE p.instance_id = o.instance_id AND p.status = 'pending' AND p.id < o.id) \
-         ORDER BY o.id LIMIT $2{lock}"
-    );
-    let statement = Statement::from_sql_and_values(
-        backend,
-        placeholders(backend, &sql),
-        [now.into(), (limit as i64).into()],
-    );
-    let mut rows = Outbox::find().from_raw_sql(statement).all(conn).await?;
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    Outbox::update_many()
-        .col_expr(outbox::Column::ClaimedUntil, Expr::value(lease_until))
-        .col_expr(outbox::Column::ClaimToken, Expr::value(token))
-        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-        .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(conn)
-        .await?;
-    for row in &mut rows {
-        row.attempts += 1;
-        row.claimed_until = Some(lease_until);
-        row.claim_token = Some(token.to_string());
-    }
-    Ok(rows)
+    claims::claim::<Outbox>(conn, &QUEUE, now, lease_until, token, limit).await
 }
 
-/// SQLite numbers its parameters `?1`, PostgreSQL `$1`.
-fn placeholders(backend: DbBackend, sql: &str) -> String {
-    match backend {
-        DbBackend::Postgres => sql.to_string(),
-        _ => sql.replace('$', "?"),
-    }
-}
+const QUEUE: claims::Queue = claims::Queue {
+    table: "outbox",
+    waiting: "q.status = 'pending' \
+        AND NOT EXISTS (SELECT 1 FROM outbox p \
+          WHERE p.tenant_id = q.tenant_id AND p.status = 'pending' AND p.id < q.id) \
+        AND NOT EXISTS (SELECT 1 FROM outbox p \
+          WHERE p.instance_id = q.instance_id AND p.status = 'pending' AND p.id < q.id)",
+    order: "q.id",
+};
 
 /// Records a delivery made under the claim `token`; `false` when the claim
 /// was lost (its lease ran out and another relay took the event over).

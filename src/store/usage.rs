@@ -4,14 +4,15 @@
 use entity::usage_record::{self, Entity as UsageRecord};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::claims;
 use crate::error::Error;
 
 /// Where a record's push stands; stored as its `as_str`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = UsageState)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Pending,
@@ -92,10 +93,9 @@ pub async fn counts(
     Ok((out, old))
 }
 
-/// Claims due pending records until `lease_until` and counts the attempt:
-/// up to `limit` of them, or one alone when a record must be pushed alone.
-/// As `store::order_details::claim`: `FOR UPDATE SKIP LOCKED` on
-/// PostgreSQL, a lease held without a lock while the push runs.
+/// Claims due pending records until `lease_until` and counts the attempt
+/// (see `store::claims`): one alone when a record must be pushed alone,
+/// else up to `limit` of them.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     now: i64,
@@ -103,40 +103,21 @@ pub async fn claim(
     token: &str,
     limit: u64,
 ) -> Result<Vec<usage_record::Model>, Error> {
-    let backend = conn.get_database_backend();
-    let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "SELECT u.* FROM usage_records u \
-         WHERE u.state = 'pending' AND u.next_attempt_at <= $1 \
-         AND (u.claimed_until IS NULL OR u.claimed_until <= $1) \
-         ORDER BY u.solo DESC, u.id LIMIT $2{lock}"
-    );
-    let sql = match backend {
-        DbBackend::Postgres => sql,
-        _ => sql.replace('$', "?"),
+    let alone = claims::Queue {
+        table: "usage_records",
+        waiting: "q.state = 'pending' AND q.solo = TRUE",
+        order: "q.id",
     };
-    let statement =
-        Statement::from_sql_and_values(backend, sql, [now.into(), (limit as i64).into()]);
-    let mut rows = UsageRecord::find().from_raw_sql(statement).all(conn).await?;
-    if rows.first().is_some_and(|r| r.solo) {
-        rows.truncate(1);
-    }
-    if rows.is_empty() {
+    let rows = claims::claim::<UsageRecord>(conn, &alone, now, lease_until, token, 1).await?;
+    if !rows.is_empty() {
         return Ok(rows);
     }
-    UsageRecord::update_many()
-        .col_expr(usage_record::Column::ClaimedUntil, Expr::value(lease_until))
-        .col_expr(usage_record::Column::ClaimToken, Expr::value(token))
-        .col_expr(usage_record::Column::Attempts, Expr::col(usage_record::Column::Attempts).add(1))
-        .filter(usage_record::Column::Id.is_in(rows.iter().map(|r| r.id)))
-        .exec(conn)
-        .await?;
-    for row in &mut rows {
-        row.attempts += 1;
-        row.claimed_until = Some(lease_until);
-        row.claim_token = Some(token.to_string());
-    }
-    Ok(rows)
+    let together = claims::Queue {
+        table: "usage_records",
+        waiting: "q.state = 'pending' AND q.solo = FALSE",
+        order: "q.id",
+    };
+    claims::claim::<UsageRecord>(conn, &together, now, lease_until, token, limit).await
 }
 
 /// Records the package instance a claimed record consumes, so every later
@@ -219,4 +200,86 @@ pub async fn retry_at(
         update = update.col_expr(usage_record::Column::Solo, Expr::value(true));
     }
     Ok(update.filter(claimed(ids, token)).exec(conn).await?.rows_affected)
+}
+
+/// The newest records, of one instance or all, optionally in one state.
+pub async fn recent(
+    conn: &impl ConnectionTrait,
+    instance_id: Option<&str>,
+    state: Option<State>,
+    limit: u64,
+) -> Result<Vec<usage_record::Model>, Error> {
+    let mut query = UsageRecord::find();
+    if let Some(instance_id) = instance_id {
+        query = query.filter(usage_record::Column::InstanceId.eq(instance_id));
+    }
+    if let Some(state) = state {
+        query = query.filter(usage_record::Column::State.eq(state.as_str()));
+    }
+    Ok(query.order_by_desc(usage_record::Column::Id).limit(limit).all(conn).await?)
+}
+
+/// Per instance: how many records are in each state, and how many pending
+/// ones began before `old_before`; instances in id order, at most `limit`.
+pub async fn per_instance(
+    conn: &impl ConnectionTrait,
+    old_before: i64,
+    limit: u64,
+) -> Result<Vec<InstanceCounts>, Error> {
+    let by_state: Vec<(String, String, i64)> = UsageRecord::find()
+        .select_only()
+        .column(usage_record::Column::InstanceId)
+        .column(usage_record::Column::State)
+        .column_as(usage_record::Column::Id.count(), "n")
+        .group_by(usage_record::Column::InstanceId)
+        .group_by(usage_record::Column::State)
+        .order_by_asc(usage_record::Column::InstanceId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let old: Vec<(String, i64)> = UsageRecord::find()
+        .select_only()
+        .column(usage_record::Column::InstanceId)
+        .column_as(usage_record::Column::Id.count(), "n")
+        .filter(usage_record::Column::State.eq(State::Pending.as_str()))
+        .filter(usage_record::Column::BeginAt.lt(old_before))
+        .group_by(usage_record::Column::InstanceId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out: Vec<InstanceCounts> = Vec::new();
+    for (instance_id, state, n) in by_state {
+        let n = u64::try_from(n).unwrap_or(0);
+        if out.last().is_none_or(|c| c.instance_id != instance_id) {
+            if out.len() as u64 >= limit {
+                break;
+            }
+            let flagged = old.iter().find(|(id, _)| *id == instance_id).map_or(0, |(_, n)| *n);
+            out.push(InstanceCounts {
+                instance_id: instance_id.clone(),
+                flagged: u64::try_from(flagged).unwrap_or(0),
+                ..InstanceCounts::default()
+            });
+        }
+        let Some(counts) = out.last_mut() else { continue };
+        match State::parse(&state) {
+            Some(State::Pending) => counts.pending = n,
+            Some(State::Pushed) => counts.pushed = n,
+            Some(State::Refused) => counts.refused = n,
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// One instance's records by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceCounts {
+    pub instance_id: String,
+    pub pending: u64,
+    pub pushed: u64,
+    pub refused: u64,
+    /// Pending and close to the marketplace's 21-day limit.
+    pub flagged: u64,
 }

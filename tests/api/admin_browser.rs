@@ -250,3 +250,80 @@ async fn story(
     assert!(text_of(browser, "p.info").await.contains("You are signed out."));
     Ok(())
 }
+
+#[tokio::test]
+async fn an_operator_applies_the_marketplaces_version_from_the_drift_page() {
+    if !browser_installed() {
+        return;
+    }
+    let port = free_port();
+    let sim_url = start_open_api_sim(port, OPEN_API_SK, 0);
+    let mut settings = open_api_settings(port);
+    settings.push(("open_api.reconcile_interval_secs".to_string(), "0".to_string()));
+    settings.push(("admin.password_hash".to_string(), admin_password_hash().to_string()));
+    let app = spawn_with(Backend::Sqlite, &settings).await.expect("sqlite");
+    let order_id = random_id("CS");
+    tell_sim_order(&sim_url, &planted_order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
+    let instance_id = buy_order(&app, &order_id).await;
+    wait_for_source(&app, &instance_id, "order_query", std::time::Duration::from_secs(20)).await;
+    tell_sim_order(&sim_url, &planted_order(&order_id, "CHANGE", "sku-other", 10, 1)).await;
+    reconcile_once(&app, &sim_url).await;
+    let finding = drift_of(&app).await.first().cloned().expect("a finding");
+
+    // A form without the session's token is refused and changes nothing.
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+    let path = format!("/admin/drift/{}/apply", finding["id"]);
+    let forged = operator.post_form(&path, &[("csrf_token", "forged")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(drift_of(&app).await.len(), 1);
+
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = open_browser(&driver, profile.path()).await;
+    let result = drift_story(&app, &browser, &instance_id).await;
+    let _ = browser.close().await;
+    result.expect("the story");
+    assert_eq!(app_instance(&app, &instance_id).await.1["entitlement"]["skuCode"], "sku-other");
+    let event = app.last_event().await;
+    assert_eq!((event.channel.as_str(), event.activity.as_str()), ("operator", "apply_drift"));
+    assert!(event.request.contains(&format!("\"operator\":\"{ADMIN_USER}\"")), "{}", event.request);
+    assert!(drift_of(&app).await.is_empty());
+}
+
+async fn drift_story(
+    app: &TestApp,
+    browser: &Client,
+    instance_id: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.goto(&format!("{}/admin/login", app.address)).await?;
+    browser.find(Locator::Css("input[name=username]")).await?.send_keys(ADMIN_USER).await?;
+    browser.find(Locator::Css("input[name=password]")).await?.send_keys(ADMIN_PASSWORD).await?;
+    click(browser, "button[type=submit]").await;
+    // From the navigation to the drift page.
+    click_and_wait(browser, browser.find(Locator::LinkText("Drift")).await?).await;
+    assert_eq!(browser.current_url().await?.path(), "/admin/drift");
+    let table = text_of(browser, "#drift").await;
+    assert!(table.contains("Different SKU") && table.contains(instance_id), "{table}");
+    assert!(table.contains("sku-other") && table.contains(PLANTED_SKU), "{table}");
+    shoot(browser, "20-drift", true).await;
+    // The button asks for confirmation first, saying what will change.
+    click(browser, "#drift a").await;
+    let confirmation = text_of(browser, "main").await;
+    assert!(
+        confirmation.contains("The marketplace's order line replaces koogate's"),
+        "{confirmation}"
+    );
+    assert!(confirmation.contains(PLANTED_SKU), "the plan as it is now: {confirmation}");
+    shoot(browser, "21-drift-confirm", true).await;
+    click(browser, "#apply").await;
+    assert_eq!(browser.current_url().await?.path(), "/admin/drift");
+    assert!(text_of(browser, "p.info").await.contains("The marketplace's version was applied"));
+    assert!(text_of(browser, "#drift").await.contains("No drift found."));
+    shoot(browser, "22-drift-applied", false).await;
+    // The same page in Chinese.
+    browser.goto(&format!("{}/language?set=zh-CN&next=%2Fadmin%2Fdrift", app.address)).await?;
+    assert!(text_of(browser, "#drift").await.contains("没有发现差异"));
+    shoot(browser, "23-drift-zh", true).await;
+    Ok(())
+}

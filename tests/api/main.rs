@@ -21,6 +21,7 @@ mod lifecycle_v1;
 mod lifecycle_v2;
 mod metrics;
 mod open_api;
+mod open_api_drift;
 mod open_api_gate;
 mod open_api_reconcile;
 mod open_api_usage;

@@ -212,8 +212,11 @@ async fn three_replicas_fetch_each_order_once() {
     let third = first.replica(&refs).await;
     let mut bought = Vec::new();
     for (i, app) in [&first, &second, &third].iter().cycle().take(15).enumerate() {
-        let (order_id, instance_id, _) = buy_ids_only(app).await;
+        // Known to the marketplace before the purchase reaches koogate, as
+        // in life: asked a moment earlier the sim refuses the order for good.
+        let order_id = random_id("CS");
         plant_order(&sim_url, &order_id, PLANTED_SKU, i as i64 + 1).await;
+        let instance_id = buy_order(app, &order_id).await;
         bought.push((order_id, instance_id));
     }
     for (_, instance_id) in &bought {

@@ -5,29 +5,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::*;
-
-fn order(order_id: &str, order_type: &str, sku: &str, seats: i64, lines: usize) -> Value {
-    let lines: Vec<Value> = (1..=lines)
-        .map(|n| {
-            json!({
-                "orderLineId": format!("{order_id}-{n:06}"), "chargingMode": "PERIOD",
-                "periodType": "month", "periodNumber": 3, "expireTime": "20991231235959",
-                "productInfo": [{"productId": "OFFI-PLANTED", "skuCode": sku, "linearValue": seats,
-                                 "productName": "Planted"}]})
-        })
-        .collect();
-    json!({"orderId": order_id, "orderType": order_type, "createTime": "20261126090000",
-           "orderLine": lines})
-}
-
-async fn drift_of(app: &TestApp) -> Vec<Value> {
-    let (status, body) = app.admin_get("/admin/api/drift").await;
-    assert_eq!(status, 200, "{body}");
-    body.as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn each_kind_of_drift_planted_in_the_marketplace_is_found_and_nothing_changes() {
@@ -36,21 +16,8 @@ async fn each_kind_of_drift_planted_in_the_marketplace_is_found_and_nothing_chan
     let mut settings = open_api_settings(port);
     settings.push(("open_api.reconcile_interval_secs".to_string(), "1".to_string()));
     let app = spawn_app(Backend::Sqlite, &as_refs(&settings)).await;
-    // Five purchases the marketplace and koogate first agree on.
-    let mut bought = Vec::new();
-    for _ in 0..5 {
-        let order_id = random_id("CS");
-        tell_sim_order(&sim_url, &order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
-        let instance_id = buy_order(&app, &order_id).await;
-        wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
-        bought.push((order_id, instance_id));
-    }
-    let [sku, seats, renewed, unsubscribed, unseen] = bought.clone().try_into().expect("five");
-    app.set_instance_status(&renewed.1, "FREEZE").await;
-    tell_sim_order(&sim_url, &order(&sku.0, "CHANGE", "sku-other", 10, 1)).await;
-    tell_sim_order(&sim_url, &order(&seats.0, "CHANGE", PLANTED_SKU, 20, 1)).await;
-    tell_sim_order(&sim_url, &order(&unsubscribed.0, "UNSUBSCRIBE", PLANTED_SKU, 10, 1)).await;
-    tell_sim_order(&sim_url, &order(&unseen.0, "NEW", PLANTED_SKU, 10, 2)).await;
+    let bought = plant_each_kind_of_drift(&app, &sim_url).await;
+    let [sku, seats, renewed, unsubscribed, unseen] = bought.clone();
     let before: Vec<Value> = {
         let mut all = Vec::new();
         for (_, instance_id) in &bought {
@@ -133,7 +100,7 @@ async fn each_kind_of_drift_planted_in_the_marketplace_is_found_and_nothing_chan
         );
     }
     // Once the marketplace agrees again, the finding goes.
-    tell_sim_order(&sim_url, &order(&sku.0, "CHANGE", PLANTED_SKU, 10, 1)).await;
+    tell_sim_order(&sim_url, &planted_order(&sku.0, "CHANGE", PLANTED_SKU, 10, 1)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while drift_of(&app).await.iter().any(|d| d["instanceId"] == sku.1.as_str()) {
         assert!(Instant::now() < deadline, "the finding stayed");
@@ -149,24 +116,12 @@ async fn koogate_reconcile_reports_drift_in_a_summary_and_changes_nothing() {
     settings.push(("open_api.reconcile_interval_secs".to_string(), "0".to_string()));
     let app = spawn_app(Backend::Sqlite, &as_refs(&settings)).await;
     let order_id = random_id("CS");
-    tell_sim_order(&sim_url, &order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
+    tell_sim_order(&sim_url, &planted_order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
     let instance_id = buy_order(&app, &order_id).await;
     wait_for_source(&app, &instance_id, "order_query", Duration::from_secs(20)).await;
-    tell_sim_order(&sim_url, &order(&order_id, "CHANGE", "sku-other", 10, 1)).await;
+    tell_sim_order(&sim_url, &planted_order(&order_id, "CHANGE", "sku-other", 10, 1)).await;
     let before = app_instance(&app, &instance_id).await.1;
-    let mut command = std::process::Command::new(KOOGATE);
-    command
-        .arg("reconcile")
-        .env("KOOGATE__DATABASE__URL", &app.database_url)
-        .env("KOOGATE__OPEN_API__BASE_URL", &sim_url)
-        .env("KOOGATE__OPEN_API__ACCESS_KEY_ID", OPEN_API_AK)
-        .env("KOOGATE__OPEN_API__SECRET_ACCESS_KEY", OPEN_API_SK);
-    let run =
-        tokio::task::spawn_blocking(move || command.output().expect("koogate reconcile runs"))
-            .await
-            .expect("joined");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{stdout} {}", String::from_utf8_lossy(&run.stderr));
+    let (stdout, stderr) = reconcile_once(&app, &sim_url).await;
     assert!(
         stdout.contains(
             "reconciled 1 of 1 live instances: 1 with drift, 1 new findings, 0 not answered, 0 refused"
@@ -174,7 +129,7 @@ async fn koogate_reconcile_reports_drift_in_a_summary_and_changes_nothing() {
         "{stdout}"
     );
     for secret in [OPEN_API_SK, OPEN_API_AK] {
-        assert!(!stdout.contains(secret) && !String::from_utf8_lossy(&run.stderr).contains(secret));
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
     }
     let drift = drift_of(&app).await;
     assert_eq!(drift.len(), 1, "{drift:?}");

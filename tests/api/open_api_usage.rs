@@ -38,19 +38,6 @@ fn record(id: &str, instance_id: &str, value: &str) -> Value {
            "endTime": hours_ago(1), "value": value})
 }
 
-async fn post_usage(app: &TestApp, records: Value) -> (u16, Value) {
-    let response = app
-        .http
-        .post(format!("{}/app-api/v1/usage", app.address))
-        .bearer_auth(APP_TOKEN)
-        .json(&json!({ "records": records }))
-        .send()
-        .await
-        .expect("usage post");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn usage_of(app: &TestApp, instance_id: &str) -> Vec<Value> {
     let body: Value = app
         .http

@@ -109,6 +109,19 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST` an admin API path with the admin token, no body.
+    pub async fn admin_post(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Sets the tenant's sign-in; asserts it was taken.
     pub async fn set_sign_in(&self, tenant_id: &str, dialect: &str, base_url: Option<&str>) {
         let body = json!({"dialect": dialect, "baseUrl": base_url}).to_string();

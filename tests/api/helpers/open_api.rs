@@ -151,3 +151,89 @@ pub async fn buy_order(app: &TestApp, order_id: &str) -> String {
     assert_eq!(reply.code(), "000000", "{:?}", reply.json);
     instance_id
 }
+
+/// An order as the sim should answer it: `lines` lines of the planted
+/// product, `seats` each.
+pub fn planted_order(
+    order_id: &str,
+    order_type: &str,
+    sku: &str,
+    seats: i64,
+    lines: usize,
+) -> Value {
+    let lines: Vec<Value> = (1..=lines)
+        .map(|n| {
+            json!({
+                "orderLineId": format!("{order_id}-{n:06}"), "chargingMode": "PERIOD",
+                "periodType": "month", "periodNumber": 3, "expireTime": "20991231235959",
+                "productInfo": [{"productId": "OFFI-PLANTED", "skuCode": sku, "linearValue": seats,
+                                 "productName": "Planted"}]})
+        })
+        .collect();
+    json!({"orderId": order_id, "orderType": order_type, "createTime": "20261126090000",
+           "orderLine": lines})
+}
+
+/// `GET /admin/api/drift`: the findings.
+pub async fn drift_of(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app.admin_get("/admin/api/drift").await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// Runs `koogate reconcile` against the sim once; its standard output
+/// and error.
+pub async fn reconcile_once(app: &TestApp, sim_url: &str) -> (String, String) {
+    let mut command = std::process::Command::new(super::KOOGATE);
+    command
+        .arg("reconcile")
+        .env("KOOGATE__DATABASE__URL", &app.database_url)
+        .env("KOOGATE__OPEN_API__BASE_URL", sim_url)
+        .env("KOOGATE__OPEN_API__ACCESS_KEY_ID", OPEN_API_AK)
+        .env("KOOGATE__OPEN_API__SECRET_ACCESS_KEY", OPEN_API_SK);
+    let run =
+        tokio::task::spawn_blocking(move || command.output().expect("koogate reconcile runs"))
+            .await
+            .expect("joined");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{stdout} {stderr}");
+    (stdout, stderr)
+}
+
+/// Five purchases koogate and the marketplace first agree on, then each
+/// kind of drift planted in the sim, one per instance: `(orderId,
+/// instanceId)` of `[sku, seats, renewed, unsubscribed, unseen]` (the
+/// renewed one frozen here).
+pub async fn plant_each_kind_of_drift(app: &TestApp, sim_url: &str) -> [(String, String); 5] {
+    let mut bought = Vec::new();
+    for _ in 0..5 {
+        let order_id = random_id("CS");
+        tell_sim_order(sim_url, &planted_order(&order_id, "NEW", PLANTED_SKU, 10, 1)).await;
+        let instance_id = buy_order(app, &order_id).await;
+        wait_for_source(app, &instance_id, "order_query", Duration::from_secs(20)).await;
+        bought.push((order_id, instance_id));
+    }
+    let [sku, seats, renewed, unsubscribed, unseen] = bought.clone().try_into().expect("five");
+    app.set_instance_status(&renewed.1, "FREEZE").await;
+    tell_sim_order(sim_url, &planted_order(&sku.0, "CHANGE", "sku-other", 10, 1)).await;
+    tell_sim_order(sim_url, &planted_order(&seats.0, "CHANGE", PLANTED_SKU, 20, 1)).await;
+    tell_sim_order(sim_url, &planted_order(&unsubscribed.0, "UNSUBSCRIBE", PLANTED_SKU, 10, 1))
+        .await;
+    tell_sim_order(sim_url, &planted_order(&unseen.0, "NEW", PLANTED_SKU, 10, 2)).await;
+    [sku, seats, renewed, unsubscribed, unseen]
+}
+
+/// `POST /app-api/v1/usage` as the vendor's app.
+pub async fn post_usage(app: &TestApp, records: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .post(format!("{}/app-api/v1/usage", app.address))
+        .bearer_auth(APP_TOKEN)
+        .json(&json!({ "records": records }))
+        .send()
+        .await
+        .expect("usage post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
