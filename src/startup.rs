@@ -186,7 +186,7 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    use crate::admin::{actions, api, auth, events, outbox, pages};
+    use crate::admin::{actions, api, auth, events, outbox, pages, sessions, sign_ins};
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
@@ -202,6 +202,12 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/events/{id}", get().to(events::event));
     cfg.route("/events/{id}/replay", post().to(actions::replay));
     cfg.route("/outbox", get().to(outbox::page));
+    cfg.route("/sign-ins", get().to(sign_ins::page));
+    cfg.route("/sessions", get().to(sessions::page));
+    cfg.route("/sessions/{session_id}/end", post().to(sessions::end_form));
+    cfg.route("/api/sign-ins", get().to(sign_ins::list));
+    cfg.route("/api/sessions", get().to(sessions::list));
+    cfg.route("/api/sessions/{session_id}/end", post().to(sessions::end));
     cfg.route("/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
     cfg.route("/api/instances", get().to(api::list_instances));
     cfg.route("/api/instances/{instance_id}", get().to(api::instance));
@@ -359,6 +365,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             .await;
             if let Err(err) = purged {
                 tracing::warn!(error = ?err, "event log retention failed");
+            }
+            if let Err(err) = crate::sso::sign_ins::purge_old(&state.db).await {
+                tracing::warn!(error = ?err, "sign-in record retention failed");
             }
             match state.kv.count_sessions().await {
                 Ok(count) => crate::prometheus::active_sessions(count),

@@ -17,6 +17,7 @@ pub mod order_line;
 pub mod outbox;
 pub mod revocation;
 pub mod session;
+pub mod sign_in;
 pub mod signing_key;
 pub mod tenant;
 pub mod tenant_app;

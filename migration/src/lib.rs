@@ -14,6 +14,8 @@ mod m20261126_000100_create_usage_records;
 mod m20261126_000110_create_drift;
 mod m20261126_000200_create_v1_stamps;
 mod m20261126_000210_add_event_refused;
+mod m20261127_000300_create_sign_ins;
+mod m20261127_000310_add_session_public_id;
 
 pub struct Migrator;
 
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000110_create_drift::Migration),
             Box::new(m20261126_000200_create_v1_stamps::Migration),
             Box::new(m20261126_000210_add_event_refused::Migration),
+            Box::new(m20261127_000300_create_sign_ins::Migration),
+            Box::new(m20261127_000310_add_session_public_id::Migration),
         ]
     }
 }

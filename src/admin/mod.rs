@@ -10,5 +10,7 @@ pub mod events;
 pub mod outbox;
 pub mod pages;
 pub mod render;
+pub mod sessions;
+pub mod sign_ins;
 pub mod viewer;
 pub mod views;

@@ -26,6 +26,8 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/events.html", include_str!("../../templates/admin/events.html")),
         ("admin/event.html", include_str!("../../templates/admin/event.html")),
         ("admin/outbox.html", include_str!("../../templates/admin/outbox.html")),
+        ("admin/sign_ins.html", include_str!("../../templates/admin/sign_ins.html")),
+        ("admin/sessions.html", include_str!("../../templates/admin/sessions.html")),
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
     ];
     for (name, source) in templates {

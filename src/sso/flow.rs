@@ -15,6 +15,7 @@ use super::next::local_path;
 use super::oidc::{Dialect, OidcClient};
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
+use super::sign_ins::{Dialect as RecordedDialect, Seen};
 use super::{random_token, token_hash, Deps};
 use crate::access::TenantAccess;
 use crate::store;
@@ -117,8 +118,13 @@ pub struct Finished {
 
 /// Finishes a sign-in: the code for tokens, the tokens for the user, the
 /// user checked against the syncs, then the session. An OpenID provider
-/// sends no `tenant`: the state names it.
-pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Refusal> {
+/// sends no `tenant`: the state names it. What it learns on the way (the
+/// tenant, the dialect, the user) goes into `seen` for the sign-in record.
+pub async fn finish(
+    deps: &Deps<'_>,
+    answer: Answer<'_>,
+    seen: &mut Seen,
+) -> Result<Finished, Refusal> {
     let incomplete = Refusal::BadAnswer(BadAnswer::Incomplete);
     let Some(code) = answer.code else { return Err(incomplete) };
     // Sessions made at or before a revocation end; taking the time before
@@ -138,6 +144,7 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         (None, Some(tenant_id)) if unified => (None, tenant_id.to_string()),
         (None, _) => return Err(incomplete),
     };
+    seen.tenant_id = Some(tenant_id.clone());
     // Checked again on the way out: a login state stored by an older
     // version may hold a `next` today's rule refuses.
     let next_path = pending
@@ -147,12 +154,14 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
     let (tenant, app, access) = usable_tenant(&deps.db.conn, &tenant_id).await?;
     let signed_in = match pending {
         Some(login_state::Model { nonce_hash: Some(nonce_hash), verifier_sealed, .. }) => {
+            seen.dialect = Some(RecordedDialect::Oidc);
             let verifier = deps.vault.open(&verifier_sealed)?;
             let answer =
                 OidcAnswer { code, iss: answer.iss, verifier: &verifier, nonce_hash: &nonce_hash };
             dialects::oidc_sign_in(deps, &tenant, &app, answer).await?
         }
         pending => {
+            seen.dialect = Some(RecordedDialect::Koogallery);
             let verifier = match pending {
                 Some(p) => Some(deps.vault.open(&p.verifier_sealed)?),
                 None => None,
@@ -160,6 +169,7 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
             dialects::koogallery_sign_in(deps, &tenant, &app, code, verifier.as_deref()).await?
         }
     };
+    seen.user_name = Some(signed_in.user_name.clone());
     let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
     Ok(Finished { session_id, tenant_id, next_path })
 }
@@ -200,6 +210,7 @@ async fn admit(
             created_at: started,
             last_seen_at: now,
             expires_at: 0,
+            public_id: String::new(),
         },
     )
     .await?;

@@ -14,6 +14,7 @@ pub mod orders;
 pub mod outbox;
 pub mod revocations;
 pub mod sessions;
+pub mod sign_ins;
 pub mod signing_keys;
 pub mod tenants;
 pub mod transitions;

@@ -376,6 +376,7 @@ async fn an_operator_freeze_ends_sessions_and_is_recorded_as_operator(app: TestA
         created_at: now,
         last_seen_at: now,
         expires_at: now + 3_600_000,
+        public_id: "a-public-id".to_string(),
     };
     entity::session::Entity::insert(entity::session::ActiveModel::from(session))
         .exec_without_returning(&app.db)

@@ -29,6 +29,8 @@ mod redis_down;
 mod refusals;
 mod replicas;
 mod secrets;
+mod sessions_admin;
+mod sign_ins;
 mod sim;
 mod sso;
 mod sso_local;
