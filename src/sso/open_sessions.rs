@@ -103,6 +103,9 @@ pub async fn end(
     let tx = inbound::begin(deps.db, &call).await?;
     crate::access::revoke::session(&tx.txn, public_id).await?;
     inbound::commit_call(tx, outbox, &call, &Answer::success(), Effects::default()).await?;
+    // This replica knows at once (the page it answers no longer lists
+    // the session); the others within their next read.
+    deps.revocations.refresh(&deps.db.conn).await?;
     tracing::info!(username = %who, tenant_id = %row.tenant_id, "operator ended a session");
     Ok(SessionView::from(row))
 }

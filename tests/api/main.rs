@@ -24,6 +24,7 @@ mod open_api_reconcile;
 mod open_api_usage;
 mod openapi_document;
 mod outbox;
+mod people_browser;
 mod protocol_shapes;
 mod redis_down;
 mod refusals;
