@@ -186,7 +186,7 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    use crate::admin::{actions, api, auth, events, outbox, pages, sessions, sign_ins};
+    use crate::admin::{actions, api, auth, events, operators, outbox, pages, sessions, sign_ins};
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
@@ -196,6 +196,7 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants", get().to(pages::tenants));
     cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
     cfg.route("/instances", get().to(pages::instances));
+    cfg.route("/instances/{instance_id}/{action}", get().to(actions::confirm));
     cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
     cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
     cfg.route("/events", get().to(events::events));
@@ -203,6 +204,11 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/events/{id}/replay", post().to(actions::replay));
     cfg.route("/outbox", get().to(outbox::page));
     cfg.route("/sign-ins", get().to(sign_ins::page));
+    cfg.route("/operators", get().to(operators::page));
+    cfg.route("/operators", post().to(operators::add));
+    cfg.route("/operators/{username}/disable", post().to(operators::disable));
+    cfg.route("/password", get().to(operators::password_form));
+    cfg.route("/password", post().to(operators::change_password));
     cfg.route("/sessions", get().to(sessions::page));
     cfg.route("/sessions/{session_id}/end", post().to(sessions::end_form));
     cfg.route("/api/sign-ins", get().to(sign_ins::list));

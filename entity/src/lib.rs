@@ -11,6 +11,7 @@ pub mod job_lease;
 pub mod login_attempt;
 pub mod login_state;
 pub mod nonce;
+pub mod operator;
 pub mod order;
 pub mod order_fetch;
 pub mod order_line;

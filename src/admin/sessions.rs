@@ -140,6 +140,7 @@ pub async fn end_form(
     form: web::Form<EndForm>,
 ) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
+    operator.require(super::roles::Role::Operator)?;
     let deps = Deps::of(&state);
     let ended =
         open_sessions::end(&deps, &state.outbox, &path.into_inner(), &operator.username).await?;

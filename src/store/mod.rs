@@ -9,6 +9,7 @@ pub mod events;
 pub mod instances;
 pub mod login_attempts;
 pub mod nonces;
+pub mod operators;
 pub mod order_details;
 pub mod orders;
 pub mod outbox;

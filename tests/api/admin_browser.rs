@@ -84,6 +84,10 @@ async fn story(
     // Freeze the instance from the tenant page.
     browser.goto(&format!("{}/admin/tenants/{}", app.address, enterprise.tenant_id)).await?;
     click(browser, "button.danger").await;
+    // A confirmation naming the tenant asks why.
+    assert!(text_of(browser, "#confirm-tenant").await.contains(&enterprise.tenant_id));
+    browser.find(Locator::Css("textarea[name=reason]")).await?.send_keys("unpaid invoice").await?;
+    click(browser, "form.confirm button.danger").await;
     assert!(text_of(browser, "p.info").await.contains("The instance is frozen"));
     assert_eq!(app.instance(&enterprise.instance_id).await["status"], "frozen");
     shoot(browser, "06-frozen", true).await;

@@ -23,6 +23,7 @@ mod open_api_gate;
 mod open_api_reconcile;
 mod open_api_usage;
 mod openapi_document;
+mod operators;
 mod outbox;
 mod people_browser;
 mod protocol_shapes;
