@@ -253,12 +253,12 @@ pub async fn tenant(
 }
 
 /// What an action's redirect (`?done=`, see `actions`) tells the operator
-/// it did.
+/// it did: a catalogue key.
 fn done_message(done: &str) -> Option<&'static str> {
     match done {
-        "frozen" => Some("The instance is frozen; its users' sessions have ended."),
-        "unfrozen" => Some("The instance is active again."),
-        "unchanged" => Some("Nothing changed: the instance was already in that state."),
+        "frozen" => Some("admin.tenant.done_frozen"),
+        "unfrozen" => Some("admin.tenant.done_unfrozen"),
+        "unchanged" => Some("admin.tenant.done_unchanged"),
         _ => None,
     }
 }

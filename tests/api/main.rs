@@ -24,6 +24,7 @@ mod open_api_reconcile;
 mod open_api_usage;
 mod openapi_document;
 mod operators;
+mod operators_browser;
 mod outbox;
 mod people_browser;
 mod protocol_shapes;
