@@ -139,7 +139,19 @@ async fn add_operator(settings: &Settings, name: &str, role: &str) -> Result<(),
     // Migrations are `serve`'s and `migrate`'s: this may run beside a
     // serving koogate.
     let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
-    match roles::add(&db, &settings.admin.username, name, role, "command line").await? {
+    // Beside a busy koogate on SQLite the write may wait past the lock
+    // timeout: try again a few times before giving up.
+    let mut tries = 0;
+    let added = loop {
+        match roles::add(&db, &settings.admin.username, name, role, "command line").await {
+            Err(Error::InProgress) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other?,
+        }
+    };
+    match added {
         Ok(password) => {
             println!(
                 "operator '{name}' ({}) made; one-time password: {password}\n\
