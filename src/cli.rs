@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `keygen`, `hash-password`,
-//! `reconcile`, `sim`.
+//! `reconcile`, `operator`, `sim`.
 
 use std::path::PathBuf;
 
@@ -42,10 +42,24 @@ enum Command {
     /// Ask the marketplace again about every live instance's orders and
     /// report what differs (drift); changes no instance.
     Reconcile,
+    /// Operator accounts of the admin site.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Play the marketplace against a koogate: signed calls, a scripted
     /// tenant story, a local auth centre.
     #[command(subcommand)]
     Sim(crate::sim::SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Make an operator account and print its one-time password (it signs
+    /// in once; the account then has to choose its own password).
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+    },
 }
 
 pub async fn run() -> Result<(), Error> {
@@ -77,6 +91,9 @@ pub async fn run() -> Result<(), Error> {
             Ok(())
         }
         Command::Reconcile => reconcile(&settings).await,
+        Command::Operator(OperatorCommand::Add { name, role }) => {
+            add_operator(&settings, &name, &role).await
+        }
         Command::Keygen { .. } | Command::HashPassword | Command::Sim(_) => Ok(()),
     }
 }
@@ -111,6 +128,43 @@ fn hash_password() -> Result<(), Error> {
     }
     println!("{}", crate::sso::local::hash_password(password)?);
     Ok(())
+}
+
+/// `koogate operator add NAME --role ROLE`: the account, its one-time
+/// password on stdout (nowhere else).
+async fn add_operator(settings: &Settings, name: &str, role: &str) -> Result<(), Error> {
+    use crate::admin::roles::{self, NotAdded, Role};
+    let role = Role::parse(role)
+        .ok_or_else(|| Error::Config("--role must be viewer, operator or admin".to_string()))?;
+    // Migrations are `serve`'s and `migrate`'s: this may run beside a
+    // serving koogate.
+    let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+    // Beside a busy koogate on SQLite the write may wait past the lock
+    // timeout: try again a few times before giving up.
+    let mut tries = 0;
+    let added = loop {
+        match roles::add(&db, &settings.admin.username, name, role, "command line").await {
+            Err(Error::InProgress) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other?,
+        }
+    };
+    match added {
+        Ok(password) => {
+            println!(
+                "operator '{name}' ({}) made; one-time password: {password}\n\
+                 It signs in once at /admin/login; the operator then chooses their own.",
+                role.as_str()
+            );
+            Ok(())
+        }
+        Err(NotAdded::Taken) => Err(Error::Config(format!("an operator named '{name}' exists"))),
+        Err(NotAdded::BadName) => Err(Error::Config(
+            "NAME: 1 to 64 letters, digits, dots, dashes, underscores or @".to_string(),
+        )),
+    }
 }
 
 /// `koogate reconcile`: one walk now, progress on a terminal, a summary at

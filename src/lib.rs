@@ -30,3 +30,4 @@ pub mod telemetry;
 mod testing;
 pub mod ui;
 pub mod vault;
+pub mod write_cap;

@@ -197,7 +197,9 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
-    use crate::admin::{actions, api, auth, drift, events, outbox, pages, usage};
+    use crate::admin::{
+        actions, api, auth, drift, events, operators, outbox, pages, sessions, sign_ins, usage,
+    };
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
@@ -208,12 +210,24 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
     cfg.route("/tenants/{tenant_id}/sign-in", post().to(crate::admin::sign_in::form));
     cfg.route("/instances", get().to(pages::instances));
+    cfg.route("/instances/{instance_id}/{action}", get().to(actions::confirm));
     cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
     cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));
     cfg.route("/events", get().to(events::events));
     cfg.route("/events/{id}", get().to(events::event));
     cfg.route("/events/{id}/replay", post().to(actions::replay));
     cfg.route("/outbox", get().to(outbox::page));
+    cfg.route("/sign-ins", get().to(sign_ins::page));
+    cfg.route("/operators", get().to(operators::page));
+    cfg.route("/operators", post().to(operators::add));
+    cfg.route("/operators/{username}/disable", post().to(operators::disable));
+    cfg.route("/password", get().to(operators::password_form));
+    cfg.route("/password", post().to(operators::change_password));
+    cfg.route("/sessions", get().to(sessions::page));
+    cfg.route("/sessions/{session_id}/end", post().to(sessions::end_form));
+    cfg.route("/api/sign-ins", get().to(sign_ins::list));
+    cfg.route("/api/sessions", get().to(sessions::list));
+    cfg.route("/api/sessions/{session_id}/end", post().to(sessions::end));
     cfg.route("/outbox/{webhook_id}/redeliver", post().to(outbox::redeliver_form));
     cfg.route("/api/instances", get().to(api::list_instances));
     cfg.route("/api/instances/{instance_id}", get().to(api::instance));
@@ -378,6 +392,9 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             .await;
             if let Err(err) = purged {
                 tracing::warn!(error = ?err, "event log retention failed");
+            }
+            if let Err(err) = crate::sso::sign_ins::purge_old(&state.db).await {
+                tracing::warn!(error = ?err, "sign-in record retention failed");
             }
             match state.kv.count_sessions().await {
                 Ok(count) => crate::prometheus::active_sessions(count),

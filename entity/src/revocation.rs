@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// `tenant:{tenantId}`, `user:{tenantId}:{userName}` or
-    /// `instance:{instanceId}`.
+    /// `instance:{instanceId}` or `session:{publicId}`.
     pub subject: String,
     /// `frozen`, `released` or `revoked`.
     pub reason: String,

@@ -24,6 +24,10 @@ pub struct Model {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// What operators name the session by; random, unrelated to the
+    /// cookie. Empty for sessions opened before it existed.
+    #[serde(default)]
+    pub public_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,9 @@ mod m20261126_000110_create_drift;
 mod m20261126_000200_create_v1_stamps;
 mod m20261126_000210_add_event_refused;
 mod m20261127_000100_create_tenant_sign_ins;
+mod m20261127_000300_create_sign_ins;
+mod m20261127_000310_add_session_public_id;
+mod m20261127_000320_create_operators;
 
 pub struct Migrator;
 
@@ -35,6 +38,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000200_create_v1_stamps::Migration),
             Box::new(m20261126_000210_add_event_refused::Migration),
             Box::new(m20261127_000100_create_tenant_sign_ins::Migration),
+            Box::new(m20261127_000300_create_sign_ins::Migration),
+            Box::new(m20261127_000310_add_session_public_id::Migration),
+            Box::new(m20261127_000320_create_operators::Migration),
         ]
     }
 }

@@ -50,6 +50,17 @@ fn instance_subject(instance_id: &str) -> String {
     format!("instance:{instance_id}")
 }
 
+fn session_subject(public_id: &str) -> String {
+    format!("session:{public_id}")
+}
+
+/// Ends one session, named by its public id (an operator's "end session").
+pub async fn session(conn: &impl ConnectionTrait, public_id: &str) -> Result<(), Error> {
+    let now = Utc::now().timestamp_millis();
+    store::revocations::insert(conn, session_subject(public_id), RevocationReason::Revoked, now)
+        .await
+}
+
 /// Ends every session of a tenant (`frozen` or `released`).
 pub async fn tenant(
     conn: &impl ConnectionTrait,
@@ -177,7 +188,7 @@ impl Revocations {
         if !fresh {
             return Err(Error::Unavailable("revocations could not be read"));
         }
-        let subjects = if session.tenant_id.is_empty() {
+        let mut subjects = if session.tenant_id.is_empty() {
             // A local account: its instance is its whole world.
             session.instance_id.as_deref().map(instance_subject).into_iter().collect::<Vec<_>>()
         } else {
@@ -187,6 +198,9 @@ impl Revocations {
                 app_subject(&session.tenant_id, &session.app_id),
             ]
         };
+        if !session.public_id.is_empty() {
+            subjects.push(session_subject(&session.public_id));
+        }
         let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;
         Ok(subjects
             .iter()
@@ -224,6 +238,7 @@ mod tests {
             created_at,
             last_seen_at: created_at,
             expires_at: i64::MAX,
+            public_id: "p".into(),
         }
     }
 

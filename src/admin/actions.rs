@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::auth::Operator;
 use super::render::PageResult;
+use super::roles::Role;
 use crate::error::Error;
 use crate::inbound::{self, Call, Channel, ReplayInput};
 use crate::marketplace::result::Answer;
@@ -21,6 +22,46 @@ use crate::{lifecycle, sync};
 pub struct ActionForm {
     #[serde(default)]
     csrf_token: String,
+    /// Why (freeze and unfreeze ask for it).
+    #[serde(default)]
+    reason: String,
+}
+
+/// A reason is at most this long.
+const MAX_REASON_CHARS: usize = 500;
+
+/// `GET /admin/instances/{id}/freeze` (and `/unfreeze`): the confirmation
+/// page, naming the tenant and how many users will be signed out, asking
+/// why.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    operator: Operator,
+    req: actix_web::HttpRequest,
+    path: web::Path<(String, String)>,
+) -> PageResult {
+    operator.require(Role::Operator)?;
+    let (instance_id, action) = path.into_inner();
+    if action != "freeze" && action != "unfreeze" {
+        return Err(Error::NotFound.into());
+    }
+    let conn = &state.db.conn;
+    let instance = store::instances::find(conn, &instance_id).await?.ok_or(Error::NotFound)?;
+    let tenant_id = instance.tenant_id.clone().unwrap_or_default();
+    let tenant_name = match store::tenants::find(conn, &tenant_id).await? {
+        Some(tenant) => tenant.name,
+        None => String::new(),
+    };
+    let deps = crate::sso::Deps::of(&state);
+    let signed_out = crate::sso::open_sessions::list(&deps, Some(&tenant_id), None).await?.len();
+    let view = serde_json::json!({
+        "action": action,
+        "instanceId": instance_id,
+        "tenantId": tenant_id,
+        "tenantName": tenant_name,
+        "signedOut": signed_out,
+    });
+    let viewer = super::viewer::Viewer::Operator(operator, req);
+    super::render::render(&state, &viewer, "admin/confirm.html", &view)
 }
 
 /// `POST /admin/events/{id}/replay`: runs the recorded call again; 303 to
@@ -32,6 +73,7 @@ pub async fn replay(
     form: web::Form<ActionForm>,
 ) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
+    operator.require(Role::Operator)?;
     let id = path.into_inner();
     let (new_id, answer) = replay_event(&state, id).await?;
     tracing::info!(username = %operator.username, event_id = id, replay_id = new_id, result_code = answer.result_code, "operator replayed a call");
@@ -95,7 +137,7 @@ pub async fn freeze(
     path: web::Path<String>,
     form: web::Form<ActionForm>,
 ) -> PageResult {
-    set_status(&state, &operator, &path.into_inner(), &form.csrf_token, true).await
+    set_status(&state, &operator, &path.into_inner(), &form, true).await
 }
 
 /// `POST /admin/instances/{id}/unfreeze`
@@ -105,17 +147,22 @@ pub async fn unfreeze(
     path: web::Path<String>,
     form: web::Form<ActionForm>,
 ) -> PageResult {
-    set_status(&state, &operator, &path.into_inner(), &form.csrf_token, false).await
+    set_status(&state, &operator, &path.into_inner(), &form, false).await
 }
 
 async fn set_status(
     state: &AppState,
     operator: &Operator,
     instance_id: &str,
-    csrf_token: &str,
+    form: &ActionForm,
     freeze_it: bool,
 ) -> PageResult {
-    operator.check_csrf(csrf_token)?;
+    operator.check_csrf(&form.csrf_token)?;
+    operator.require(Role::Operator)?;
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(Error::invalid("Say why, in at most 500 characters.").into());
+    }
     let before =
         store::instances::find(&state.db.conn, instance_id).await?.ok_or(Error::NotFound)?;
     let activity = if freeze_it { "freeze" } else { "unfreeze" };
@@ -126,7 +173,7 @@ async fn set_status(
     call.order_id = Some(before.order_id.clone());
     call.test_flag = before.test_flag;
     call.request =
-        json!({"operator": operator.username, "action": activity, "instanceId": instance_id})
+        json!({"operator": operator.username, "action": activity, "instanceId": instance_id, "reason": reason})
             .to_string();
     let result = lifecycle::service::operator_set_status(
         &state.db,
@@ -148,7 +195,7 @@ async fn set_status(
         (false, true) => "frozen",
         (false, false) => "unfrozen",
     };
-    tracing::info!(username = %operator.username, instance_id, action = activity, done, "operator changed an instance");
+    tracing::info!(username = %operator.username, instance_id, action = activity, done, reason, "operator changed an instance");
     let back = match &after.tenant_id {
         Some(tenant) => format!(
             "/admin/tenants/{}?done={done}",

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::render::PageResult;
+use super::roles::{self, Role};
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::sso::cookies::{cookie_secure, local_path};
@@ -117,11 +118,24 @@ async fn password_hash(state: &AppState) -> Result<String, Error> {
 /// to the sign-in page.
 pub struct Operator {
     pub username: String,
+    pub role: Role,
+    /// Signed in with a one-time password not yet replaced.
+    pub must_change_password: bool,
     /// The token every form of this session carries.
     pub csrf_token: String,
 }
 
 impl Operator {
+    /// Refuses (403, nothing done) an operator whose role is below `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), Error> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            tracing::warn!(username = %self.username, role = self.role.as_str(), "an operator's role does not allow this action");
+            Err(Error::Forbidden("Your role does not allow this action."))
+        }
+    }
+
     /// Checks a submitted form's token.
     pub fn check_csrf(&self, presented: &str) -> Result<(), Error> {
         if !presented.is_empty()
@@ -151,6 +165,9 @@ impl FromRequest for Operator {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| actix_web::Error::from(Error::Internal("no state".to_string())))?;
             match operator(state, &req).await {
+                Ok(Some(found)) if found.must_change_password && !may_pass_unchanged(&req) => {
+                    Err(to_password_page())
+                }
                 Ok(Some(found)) => Ok(found),
                 Ok(None) => {
                     let expired = req.cookie(session_cookie_name(cookie_secure(state))).is_some();
@@ -181,16 +198,49 @@ async fn operator(state: &AppState, req: &HttpRequest) -> Result<Option<Operator
         tracing::info!(username = %session.username, "admin session ended: idle or expired");
         return Ok(None);
     }
+    // The settings' admin, or a named account that is still enabled.
+    let (role, must_change_password) = if session.username == state.settings.admin.username {
+        (Role::Admin, false)
+    } else {
+        match roles::named_account(&state.db, &session.username).await? {
+            Some(account) => (account.role, account.must_change_password),
+            None => {
+                let tx = state.db.begin_write().await?;
+                store::admin_sessions::delete(&tx.txn, &id_hash).await?;
+                tx.commit().await?;
+                return Ok(None);
+            }
+        }
+    };
     if now - session.last_seen_at > TOUCH_EVERY_MS {
         let tx = state.db.begin_write().await?;
         store::admin_sessions::touch(&tx.txn, &id_hash, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(Operator { username: session.username, csrf_token: session_csrf(cookie.value()) }))
+    Ok(Some(Operator {
+        username: session.username,
+        role,
+        must_change_password,
+        csrf_token: session_csrf(cookie.value()),
+    }))
 }
 
 pub fn idle_ms(state: &AppState) -> i64 {
     i64::try_from(state.settings.sso.idle_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// The pages an operator with a one-time password may still reach.
+fn may_pass_unchanged(req: &HttpRequest) -> bool {
+    matches!(req.path(), "/admin/password" | "/admin/logout")
+}
+
+/// A 303 to the page where a one-time password is replaced.
+fn to_password_page() -> actix_web::Error {
+    let response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/password"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish();
+    actix_web::error::InternalError::from_response("choose a password first", response).into()
 }
 
 /// A 303 to the sign-in page, coming back here after (GET only).
@@ -319,20 +369,34 @@ pub async fn login_submit(
     // MAX_FAILURES checks.
     let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let attempt_key = format!("{ATTEMPT_KEY}:{client}");
+    let settings_admin = &state.settings.admin.username;
+    let is_settings_admin = bool::from(form.username.as_bytes().ct_eq(settings_admin.as_bytes()));
+    let named = match is_settings_admin {
+        true => None,
+        false => roles::named_account(&state.db, &form.username).await?,
+    };
+    // Each existing account has its own limit too, wherever guesses come from.
+    let account_key = (is_settings_admin || named.is_some())
+        .then(|| format!("{ATTEMPT_KEY}:account:{}", form.username));
     let tx = state.db.begin_write().await?;
-    let claimed =
+    let mut claimed =
         store::login_attempts::claim(&tx.txn, &attempt_key, MAX_FAILURES, WINDOW_MS, now).await?;
+    if let Some(key) = &account_key {
+        claimed &= store::login_attempts::claim(&tx.txn, key, MAX_FAILURES, WINDOW_MS, now).await?;
+    }
     tx.commit().await?;
     if !claimed {
         tracing::warn!("admin sign-in locked after repeated failures");
         return retry(StatusCode::TOO_MANY_REQUESTS, "admin.login.locked");
     }
-    let expected_user = &state.settings.admin.username;
-    let user_ok = bool::from(form.username.as_bytes().ct_eq(expected_user.as_bytes()));
-    // The hash is checked even for a wrong user name: the answer takes as
+    let user_ok = is_settings_admin || named.is_some();
+    // A hash is checked even for an unknown user name: the answer takes as
     // long either way.
-    let password_ok =
-        verify_password_off_worker(&form.password, &password_hash(&state).await?).await?;
+    let hash = match &named {
+        Some(account) => account.password_hash.clone(),
+        None => password_hash(&state).await?,
+    };
+    let password_ok = verify_password_off_worker(&form.password, &hash).await?;
     if !(user_ok && password_ok) {
         tracing::info!("admin sign-in refused: wrong user name or password");
         return retry(StatusCode::UNAUTHORIZED, "admin.login.wrong_credentials");
@@ -342,11 +406,14 @@ pub async fn login_submit(
         i64::try_from(state.settings.sso.session_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let tx = state.db.begin_write().await?;
     store::sessions::clear_failures(&tx.txn, &attempt_key).await?;
+    if let Some(key) = &account_key {
+        store::sessions::clear_failures(&tx.txn, key).await?;
+    }
     store::admin_sessions::insert(
         &tx.txn,
         admin_session::Model {
             id_hash: token_hash(&session_id),
-            username: expected_user.clone(),
+            username: form.username.clone(),
             created_at: now,
             last_seen_at: now,
             expires_at: now.saturating_add(ttl_ms),
@@ -354,7 +421,7 @@ pub async fn login_submit(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(username = %expected_user, "operator signed in to the admin site");
+    tracing::info!(username = %form.username, "operator signed in to the admin site");
     let cookie = Cookie::build(session_cookie_name(secure), session_id)
         .path("/")
         .http_only(true)

@@ -132,6 +132,7 @@ pub async fn apply_form(
     form: web::Form<ApplyForm>,
 ) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
+    operator.require(super::roles::Role::Operator)?;
     apply_as(&state, &operator.username, path.into_inner()).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/drift?done=applied"))

@@ -248,6 +248,7 @@ pub async fn redeliver_form(
     form: web::Form<RedeliverForm>,
 ) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
+    operator.require(super::roles::Role::Operator)?;
     let webhook_id = path.into_inner();
     let tx = state.db.begin_write().await?;
     let now = Utc::now().timestamp_millis();

@@ -292,13 +292,13 @@ pub async fn tenant(
 }
 
 /// What an action's redirect (`?done=`, see `actions`) tells the operator
-/// it did.
+/// it did: a catalogue key.
 fn done_message(done: &str) -> Option<&'static str> {
     match done {
-        "frozen" => Some("The instance is frozen; its users' sessions have ended."),
-        "unfrozen" => Some("The instance is active again."),
-        "unchanged" => Some("Nothing changed: the instance was already in that state."),
-        "sign_in" => Some("The tenant's sign-in is set; it applies from the next sign-in."),
+        "frozen" => Some("admin.tenant.done_frozen"),
+        "unfrozen" => Some("admin.tenant.done_unfrozen"),
+        "unchanged" => Some("admin.tenant.done_unchanged"),
+        "sign_in" => Some("admin.tenant.done_sign_in"),
         _ => None,
     }
 }

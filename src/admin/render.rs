@@ -29,6 +29,11 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/usage.html", include_str!("../../templates/admin/usage.html")),
         ("admin/drift.html", include_str!("../../templates/admin/drift.html")),
         ("admin/drift_apply.html", include_str!("../../templates/admin/drift_apply.html")),
+        ("admin/sign_ins.html", include_str!("../../templates/admin/sign_ins.html")),
+        ("admin/sessions.html", include_str!("../../templates/admin/sessions.html")),
+        ("admin/confirm.html", include_str!("../../templates/admin/confirm.html")),
+        ("admin/password.html", include_str!("../../templates/admin/password.html")),
+        ("admin/operators.html", include_str!("../../templates/admin/operators.html")),
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
     ];
     for (name, source) in templates {
@@ -140,6 +145,10 @@ where
 struct OperatorView<'a> {
     username: &'a str,
     csrf_token: &'a str,
+    role: super::roles::Role,
+    /// Whether the page shows the buttons that change things.
+    can_act: bool,
+    can_manage_operators: bool,
 }
 
 #[derive(Serialize)]
@@ -157,7 +166,13 @@ pub fn render<T: Serialize>(state: &AppState, viewer: &Viewer, name: &str, view:
     };
     let context = PageContext {
         view,
-        operator: OperatorView { username: &operator.username, csrf_token: &operator.csrf_token },
+        operator: OperatorView {
+            username: &operator.username,
+            csrf_token: &operator.csrf_token,
+            role: operator.role,
+            can_act: operator.role >= super::roles::Role::Operator,
+            can_manage_operators: operator.role >= super::roles::Role::Admin,
+        },
     };
     let body = state
         .pages

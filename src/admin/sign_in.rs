@@ -91,6 +91,8 @@ pub async fn form(
     form: web::Form<SignInForm>,
 ) -> PageResult {
     operator.check_csrf(&form.csrf_token)?;
+    // How a tenant signs in is configuration: an admin's to change.
+    operator.require(super::roles::Role::Admin)?;
     let tenant_id = path.into_inner();
     let change =
         SignInChange { dialect: form.dialect.clone(), base_url: Some(form.base_url.clone()) };

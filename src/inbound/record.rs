@@ -145,12 +145,7 @@ const REFUSED_RECORDS_PER_SEC: u32 = 100;
 
 /// Whether one more refused call may be recorded in second `now_secs`.
 fn refused_record_allowed(now_secs: i64) -> bool {
-    static WINDOW: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((0, 0));
-    // A poisoned lock only means a panic elsewhere: keep recording.
-    let Ok(mut window) = WINDOW.lock() else { return true };
-    if window.0 != now_secs {
-        *window = (now_secs, 0);
-    }
-    window.1 = window.1.saturating_add(1);
-    window.1 <= REFUSED_RECORDS_PER_SEC
+    static CAP: crate::write_cap::PerSecond =
+        crate::write_cap::PerSecond::new(REFUSED_RECORDS_PER_SEC);
+    CAP.allow(now_secs)
 }

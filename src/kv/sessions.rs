@@ -99,6 +99,64 @@ impl Kv {
         }
     }
 
+    /// Open sessions of one tenant and user when given, newest first, at
+    /// most `limit`. In Redis a scan of every session (the admin site's
+    /// pace, not a request's).
+    pub async fn list_sessions(
+        &self,
+        tenant_id: Option<&str>,
+        user_name: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<session::Model>, Error> {
+        let now = Utc::now().timestamp_millis();
+        let Some(redis) = &self.redis else {
+            return store::sessions::list_open(&self.db.conn, tenant_id, user_name, now, limit)
+                .await;
+        };
+        let mut found = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg("koogate:session:*").arg("COUNT").arg(1000);
+            let (next, keys): (u64, Vec<String>) = redis.query(&scan).await?;
+            if !keys.is_empty() {
+                let values: Vec<Option<String>> =
+                    redis.query(redis::cmd("MGET").arg(&keys)).await?;
+                found.extend(
+                    values
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|json| serde_json::from_str::<session::Model>(&json).ok())
+                        .filter(|s| s.expires_at >= now)
+                        .filter(|s| tenant_id.is_none_or(|t| s.tenant_id == t))
+                        .filter(|s| user_name.is_none_or(|u| s.user_name == u)),
+                );
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        found.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    /// The open session an operator names by its public id.
+    pub async fn find_public_session(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<session::Model>, Error> {
+        if public_id.is_empty() {
+            return Ok(None);
+        }
+        if self.redis.is_none() {
+            return store::sessions::find_public(&self.db.conn, public_id).await;
+        }
+        let all = self.list_sessions(None, None, u64::MAX).await?;
+        Ok(all.into_iter().find(|s| s.public_id == public_id))
+    }
+
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), Error> {
         match &self.redis {
             Some(redis) => {

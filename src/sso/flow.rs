@@ -14,6 +14,7 @@ use super::dialects::{self, SignedIn};
 use super::next::local_path;
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
+use super::sign_ins::Seen;
 use super::{random_token, token_hash, Deps};
 use crate::access::TenantAccess;
 use crate::store;
@@ -105,8 +106,13 @@ pub struct Finished {
 
 /// Finishes a sign-in: the code for tokens, the tokens for the user, the
 /// user checked against the syncs, then the session. An OpenID provider
-/// sends no `tenant`: the state names it.
-pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Refusal> {
+/// sends no `tenant`: the state names it. What it learns on the way (the
+/// tenant, the dialect, the user) goes into `seen` for the sign-in record.
+pub async fn finish(
+    deps: &Deps<'_>,
+    answer: Answer<'_>,
+    seen: &mut Seen,
+) -> Result<Finished, Refusal> {
     let incomplete = Refusal::BadAnswer(BadAnswer::Incomplete);
     if answer.code.is_none() == answer.ticket.is_none() {
         return Err(incomplete);
@@ -131,6 +137,7 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         }
         (None, _) => return Err(incomplete),
     };
+    seen.tenant_id = Some(tenant_id.clone());
     // Checked again on the way out: a login state stored by an older
     // version may hold a `next` today's rule refuses.
     let next_path = pending
@@ -147,7 +154,8 @@ pub async fn finish(deps: &Deps<'_>, answer: Answer<'_>) -> Result<Finished, Ref
         }
         (None, _, _) => return Err(incomplete),
     };
-    let signed_in = dialects::sign_in(deps, &tenant, &app, proof, pending.as_ref()).await?;
+    let signed_in = dialects::sign_in(deps, &tenant, &app, proof, pending.as_ref(), seen).await?;
+    seen.user_name = Some(signed_in.user_name.clone());
     let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
     Ok(Finished { session_id, tenant_id, next_path })
 }
@@ -188,6 +196,7 @@ async fn admit(
             created_at: started,
             last_seen_at: now,
             expires_at: 0,
+            public_id: String::new(),
         },
     )
     .await?;

@@ -10,6 +10,7 @@ use super::flow::{self, Answer, Started, Wanted, LOGIN_TTL_SECS};
 use super::pages;
 use super::refusal::Refusal;
 use super::session::{self, Current};
+use super::sign_ins::{self, Seen};
 use super::{login_cookie_name, session_cookie_name, tenant_cookie_name, Deps};
 use crate::error::Error;
 use crate::state::AppState;
@@ -61,7 +62,15 @@ pub async fn login(
             .insert_header((header::LOCATION, url))
             .cookie(cookies::login(secure, binding, LOGIN_TTL_SECS))
             .finish(),
-        Err(refusal) => refusal.page(&state.pages, &req),
+        Err(refusal) => {
+            let seen = Seen {
+                tenant_id: tenant.or_else(|| remembered.map(|c| c.value().to_string())),
+                instance_id: query.instance.clone(),
+                ..Seen::default()
+            };
+            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            refusal.page_with_reference(&state.pages, &req, &reference)
+        }
     }
 }
 
@@ -125,9 +134,12 @@ pub async fn cas(
 /// either way.
 async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> HttpResponse {
     let secure = cookie_secure(state);
-    let mut response = match flow::finish(&Deps::of(state), answer).await {
+    let mut seen = Seen::default();
+    let finished = flow::finish(&Deps::of(state), answer, &mut seen).await;
+    let mut response = match finished {
         Ok(finished) => {
             crate::prometheus::login("signed_in");
+            sign_ins::signed_in(&state.db, seen).await;
             HttpResponse::Found()
                 .insert_header((header::LOCATION, finished.next_path))
                 .cookie(cookies::session(secure, finished.session_id))
@@ -136,7 +148,8 @@ async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> Http
         }
         Err(refusal) => {
             crate::prometheus::login(refusal.outcome());
-            refusal.page(&state.pages, req)
+            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            refusal.page_with_reference(&state.pages, req, &reference)
         }
     };
     let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));

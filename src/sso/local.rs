@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 use super::cookies::{self, cookie_secure};
 use super::local_account::{self, Declined};
 use super::next::local_path;
+use super::sign_ins::{self, Dialect, Outcome, Seen};
 use super::{random_token, Deps};
 use crate::error::{self, Challenge};
 use crate::state::AppState;
@@ -107,8 +108,15 @@ pub async fn submit(
         return again(StatusCode::FORBIDDEN, "local.form_expired");
     }
     let deps = Deps::of(&state);
+    let seen = Seen {
+        instance_id: Some(form.instance.clone()),
+        user_name: Some(form.user_name.clone()),
+        dialect: Some(Dialect::Local),
+        ..Seen::default()
+    };
     match local_account::sign_in(&deps, &form.instance, &form.user_name, &form.password).await {
         Ok(session_id) => {
+            sign_ins::signed_in(&state.db, seen).await;
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .cookie(cookies::session(secure, session_id))
@@ -116,10 +124,17 @@ pub async fn submit(
             let _ = response.add_removal_cookie(&cookies::removal(csrf_cookie_name(secure)));
             response
         }
-        Err(Declined::Locked) => again(StatusCode::TOO_MANY_REQUESTS, "local.locked"),
+        Err(Declined::Locked) => {
+            sign_ins::declined(&state.db, seen, Outcome::Locked).await;
+            again(StatusCode::TOO_MANY_REQUESTS, "local.locked")
+        }
         Err(Declined::WrongCredentials) => {
+            sign_ins::declined(&state.db, seen, Outcome::WrongCredentials).await;
             again(StatusCode::UNAUTHORIZED, "local.wrong_credentials")
         }
-        Err(Declined::Refused(refusal)) => refusal.page(&state.pages, &req),
+        Err(Declined::Refused(refusal)) => {
+            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            refusal.page_with_reference(&state.pages, &req, &reference)
+        }
     }
 }

@@ -107,6 +107,7 @@ pub async fn sign_in(
             created_at: now,
             last_seen_at: now,
             expires_at: 0,
+            public_id: String::new(),
         },
     )
     .await?;

@@ -18,10 +18,12 @@ pub mod local;
 pub mod local_account;
 pub mod next;
 pub mod oidc;
+pub mod open_sessions;
 pub mod pages;
 pub mod password;
 pub mod refusal;
 pub mod session;
+pub mod sign_ins;
 
 use sha2::{Digest, Sha256};
 

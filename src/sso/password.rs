@@ -41,6 +41,21 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 /// there are cores: argon2 is slow on purpose, and a burst of sign-ins
 /// must neither stall the request workers nor queue unbounded work.
 pub async fn verify_password_off_worker(password: &str, hash: &str) -> Result<bool, Error> {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    off_worker(move || verify_password(&password, &hash)).await
+}
+
+/// [`hash_password`] on the blocking pool, under the same limit.
+pub async fn hash_password_off_worker(password: &str) -> Result<String, Error> {
+    let password = password.to_string();
+    off_worker(move || hash_password(&password)).await?
+}
+
+/// Runs argon2 work on the blocking pool, at most as many at once as there
+/// are cores.
+async fn off_worker<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
     static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     let checks = CHECKS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -50,8 +65,7 @@ pub async fn verify_password_off_worker(password: &str, hash: &str) -> Result<bo
         .acquire()
         .await
         .map_err(|_| Error::Internal("the password check queue closed".to_string()))?;
-    let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| Error::Internal("password check did not finish".to_string()))
 }

@@ -175,8 +175,18 @@ impl Refusal {
     /// vendor's branding and a reference an operator can search the log
     /// for (the reference is logged here, with the refusal's code).
     pub fn page(&self, pages: &Pages, req: &HttpRequest) -> HttpResponse {
+        self.page_with_reference(pages, req, &reference())
+    }
+
+    /// [`Refusal::page`] showing `reference` (the one the sign-in record
+    /// keeps, see `super::sign_ins`).
+    pub fn page_with_reference(
+        &self,
+        pages: &Pages,
+        req: &HttpRequest,
+        reference: &str,
+    ) -> HttpResponse {
         let lang = pages.lang(req);
-        let reference = reference();
         tracing::warn!(
             reference = %reference,
             refusal = self.key(),

@@ -38,6 +38,8 @@ pub async fn open(deps: &Deps<'_>, mut row: session::Model) -> Result<String, Er
     let ttl_ms =
         i64::try_from(deps.settings.session_ttl_secs).unwrap_or(i64::MAX / 2).saturating_mul(1000);
     row.id_hash = token_hash(&session_id);
+    // Drawn apart from the cookie's id: the admin site shows this one.
+    row.public_id = random_token();
     row.expires_at = row.created_at.saturating_add(ttl_ms);
     deps.kv.insert_session(&row, idle_ms(deps.settings)).await?;
     Ok(session_id)

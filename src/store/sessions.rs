@@ -131,3 +131,34 @@ pub async fn count_open(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64,
     use sea_orm::PaginatorTrait;
     Ok(Session::find().filter(session::Column::ExpiresAt.gte(now_ms)).count(conn).await?)
 }
+
+/// Open sessions (not past their absolute lifetime), newest first, of one
+/// tenant and user when given; at most `limit`.
+pub async fn list_open(
+    conn: &impl ConnectionTrait,
+    tenant_id: Option<&str>,
+    user_name: Option<&str>,
+    now_ms: i64,
+    limit: u64,
+) -> Result<Vec<session::Model>, Error> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut query = Session::find().filter(session::Column::ExpiresAt.gte(now_ms));
+    if let Some(tenant_id) = tenant_id {
+        query = query.filter(session::Column::TenantId.eq(tenant_id));
+    }
+    if let Some(user_name) = user_name {
+        query = query.filter(session::Column::UserName.eq(user_name));
+    }
+    Ok(query.order_by_desc(session::Column::CreatedAt).limit(limit).all(conn).await?)
+}
+
+/// The session an operator names by its public id.
+pub async fn find_public(
+    conn: &impl ConnectionTrait,
+    public_id: &str,
+) -> Result<Option<session::Model>, Error> {
+    if public_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(Session::find().filter(session::Column::PublicId.eq(public_id)).one(conn).await?)
+}

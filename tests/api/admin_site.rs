@@ -376,6 +376,7 @@ async fn an_operator_freeze_ends_sessions_and_is_recorded_as_operator(app: TestA
         created_at: now,
         last_seen_at: now,
         expires_at: now + 3_600_000,
+        public_id: "a-public-id".to_string(),
     };
     entity::session::Entity::insert(entity::session::ActiveModel::from(session))
         .exec_without_returning(&app.db)
@@ -388,7 +389,9 @@ async fn an_operator_freeze_ends_sessions_and_is_recorded_as_operator(app: TestA
     let page = operator.page(&tenant_path).await;
     let freeze = format!("/admin/instances/{}/freeze", enterprise.instance_id);
     assert!(page.body.contains(&freeze), "a freeze button");
-    let frozen = operator.post_form(&freeze, &[("csrf_token", &csrf_token(&page))]).await;
+    let csrf = csrf_token(&page);
+    let fields = [("csrf_token", csrf.as_str()), ("reason", "unpaid invoice 42")];
+    let frozen = operator.post_form(&freeze, &fields).await;
     assert_eq!(frozen.status, 303);
     assert_eq!(frozen.location.as_deref(), Some(format!("{tenant_path}?done=frozen").as_str()));
     let instance = app.instance(&enterprise.instance_id).await;
@@ -413,7 +416,8 @@ async fn an_operator_freeze_ends_sessions_and_is_recorded_as_operator(app: TestA
 
     let csrf = csrf_token(&shown);
     let unfreeze = format!("/admin/instances/{}/unfreeze", enterprise.instance_id);
-    let active = operator.post_form(&unfreeze, &[("csrf_token", &csrf)]).await;
+    let active =
+        operator.post_form(&unfreeze, &[("csrf_token", &csrf), ("reason", "invoice paid")]).await;
     assert_eq!(active.location.as_deref(), Some(format!("{tenant_path}?done=unfrozen").as_str()));
     assert_eq!(app.instance(&enterprise.instance_id).await["status"], "active");
 
@@ -554,7 +558,8 @@ async fn a_v1_call_replays_without_its_token(app: TestApp) {
     let operator = Operator::new(&app);
     operator.sign_in().await;
     let csrf = operator.session_csrf().await;
-    operator.post_form(&format!("/admin/instances/{id}/unfreeze"), &[("csrf_token", &csrf)]).await;
+    let fields = [("csrf_token", csrf.as_str()), ("reason", "renewed by phone")];
+    operator.post_form(&format!("/admin/instances/{id}/unfreeze"), &fields).await;
     assert_eq!(app.instance(&id).await["status"], "active");
     let replayed = operator
         .post_form(&format!("/admin/events/{}/replay", expiry.id), &[("csrf_token", &csrf)])

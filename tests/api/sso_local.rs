@@ -112,6 +112,18 @@ async fn a_buyer_signs_in_with_the_credentials_from_app_info(app: TestApp) {
     buyer.assert_signed_out_within_a_second().await;
     let csrf = buyer.open_form().await;
     assert_eq!(buyer.submit(&buyer.user_name, &buyer.password, &csrf).await.0, 403);
+    // Both attempts are in the sign-in record, under the subscription.
+    let recorded = app.sign_ins(&format!("userName={}", buyer.user_name)).await;
+    let seen: Vec<(&str, &str, &str)> = recorded
+        .iter()
+        .map(|a| {
+            let text = |f: &str| a[f].as_str().unwrap_or("");
+            (text("outcome"), text("dialect"), text("instanceId"))
+        })
+        .collect();
+    let id = buyer.instance_id.as_str();
+    assert_eq!(seen, [("refused", "local", id), ("signed_in", "local", id)], "{recorded:#?}");
+    assert_eq!(recorded[0]["refusal"], "suspended_subscription");
 
     let release = json!({"activity": "releaseInstance", "instanceId": buyer.instance_id});
     assert_eq!(app.v2(&release.to_string()).await.code(), "000000");

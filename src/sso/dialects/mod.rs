@@ -15,6 +15,7 @@ pub use choice::{of_tenant as choice_of, parse_choice, set as set_choice, Choice
 use super::auth_centre::{AuthCentreError, Endpoints, TenantClient, Tokens};
 use super::oidc::{Dialect, OidcClient, Provider};
 use super::refusal::{BadAnswer, Refusal};
+use super::sign_ins::{Dialect as RecordedDialect, Seen};
 use super::{token_hash, Deps};
 use crate::error::Error;
 use entity::{login_state, tenant, tenant_app};
@@ -44,6 +45,18 @@ pub enum Speaks {
         base: String,
         orgid: bool,
     },
+}
+
+impl Speaks {
+    /// The dialect as the sign-in record names it.
+    pub fn recorded(&self) -> RecordedDialect {
+        match self {
+            Speaks::KooGallery { .. } => RecordedDialect::Koogallery,
+            Speaks::Oidc(_) => RecordedDialect::Oidc,
+            Speaks::OrgId { .. } => RecordedDialect::Orgid,
+            Speaks::Cas { .. } => RecordedDialect::Cas,
+        }
+    }
 }
 
 /// The app's client secret, opened.
@@ -165,9 +178,11 @@ pub async fn sign_in(
     app: &tenant_app::Model,
     proof: Proof<'_>,
     pending: Option<&login_state::Model>,
+    seen: &mut Seen,
 ) -> Result<SignedIn, Refusal> {
     let tenant_id = tenant.tenant_id.as_str();
     let speaks = speaks(deps, tenant).await?;
+    seen.dialect = Some(speaks.recorded());
     let changed = |why: &str| {
         tracing::warn!(tenant_id, why, "sign-in refused: not the tenant's dialect");
         Refusal::ProviderChanged

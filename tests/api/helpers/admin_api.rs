@@ -83,9 +83,18 @@ impl TestApp {
 
     /// `GET` an admin API path with the admin token.
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.admin_call(reqwest::Method::GET, path).await
+    }
+
+    /// `POST` (no body) to an admin API path with the admin token.
+    pub async fn admin_post(&self, path: &str) -> (u16, Value) {
+        self.admin_call(reqwest::Method::POST, path).await
+    }
+
+    async fn admin_call(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
         let response = self
             .http
-            .get(format!("{}{path}", self.address))
+            .request(method, format!("{}{path}", self.address))
             .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
@@ -109,24 +118,25 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// `POST` an admin API path with the admin token, no body.
-    pub async fn admin_post(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     /// Sets the tenant's sign-in; asserts it was taken.
     pub async fn set_sign_in(&self, tenant_id: &str, dialect: &str, base_url: Option<&str>) {
         let body = json!({"dialect": dialect, "baseUrl": base_url}).to_string();
         let (status, answer) = self.put_sign_in(tenant_id, &body).await;
         assert_eq!(status, 200, "sign-in of {tenant_id} not set: {answer}");
+    }
+
+    /// The sign-in attempts the admin API lists for `query` (asserts 200).
+    pub async fn sign_ins(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.admin_get(&format!("/admin/api/sign-ins?{query}")).await;
+        assert_eq!(status, 200, "sign-ins ?{query}: {body}");
+        body.as_array().cloned().expect("a list")
+    }
+
+    /// The open sessions the admin API lists for `query` (asserts 200).
+    pub async fn open_sessions(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.admin_get(&format!("/admin/api/sessions?{query}")).await;
+        assert_eq!(status, 200, "sessions ?{query}: {body}");
+        body.as_array().cloned().expect("a list")
     }
 
     pub async fn instance(&self, instance_id: &str) -> Value {

@@ -168,6 +168,14 @@ impl Page {
         }
     }
 
+    /// The reference a refusal page shows (like `K7QD-4MZP`).
+    pub fn reference(&self) -> String {
+        let marker = "class=\"reference\">";
+        let after = self.body.split(marker).nth(1).expect("a reference on the page");
+        let code = after.split("<code>").nth(1).and_then(|r| r.split("</code>").next());
+        code.expect("the reference in <code>").to_string()
+    }
+
     /// Asserts a 302 to `path` of koogate (relative, or under the public URL).
     pub fn assert_lands_on(&self, path: &str) {
         let location = self.redirect();

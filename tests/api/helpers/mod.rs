@@ -7,6 +7,7 @@ mod app;
 mod auth_centre;
 mod backends;
 mod browser;
+mod chromium;
 mod databases;
 mod enterprise;
 mod faults;
@@ -23,6 +24,7 @@ pub use admin_site::*;
 pub use app::*;
 pub use auth_centre::*;
 pub use browser::*;
+pub use chromium::*;
 pub use databases::*;
 pub use enterprise::*;
 pub use faults::*;
@@ -33,4 +35,6 @@ pub use open_api::*;
 pub use process::*;
 pub use sign_in::*;
 
-pub use crate::{kit_on_both_backends, kit_on_every_session_store, on_both_backends};
+pub use crate::{
+    kit_on_both_backends, kit_on_every_session_store, on_both_backends, on_every_session_store,
+};

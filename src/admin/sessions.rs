@@ -1,0 +1,151 @@
+//! Open sessions in the admin site: `GET /admin/sessions` with an "end
+//! session" button each, and the API twins `GET /admin/api/sessions`,
+//! `POST /admin/api/sessions/{sessionId}/end` (ARCHITECTURE §4).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::api::AdminAccess;
+use super::auth::Operator;
+use super::render::{render, PageResult};
+use super::viewer::Viewer;
+use super::views::when;
+use crate::error::Error;
+use crate::sso::open_sessions::{self, SessionView};
+use crate::sso::Deps;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    tenant_id: Option<String>,
+    user_name: Option<String>,
+    /// Set by the page after an "end session" (not an API parameter).
+    #[serde(default)]
+    #[param(ignore)]
+    done: Option<String>,
+}
+
+impl SessionQuery {
+    fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_deref().map(str::trim).filter(|t| !t.is_empty())
+    }
+
+    fn user_name(&self) -> Option<&str> {
+        self.user_name.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
+}
+
+/// `GET /admin/api/sessions?tenantId&userName`
+#[utoipa::path(get, path = "/admin/api/sessions", operation_id = "adminSessions", tag = "admin",
+    security(("adminToken" = [])),
+    params(SessionQuery),
+    responses((status = 200, description = "Open sessions, newest first (at most 500).", body = Vec<SessionView>), crate::openapi::BadRequest, crate::openapi::Refusals))]
+pub async fn list(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    query: web::Query<SessionQuery>,
+) -> Result<HttpResponse, Error> {
+    let deps = Deps::of(&state);
+    let views = open_sessions::list(&deps, query.tenant_id(), query.user_name()).await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `POST /admin/api/sessions/{sessionId}/end`
+#[utoipa::path(post, path = "/admin/api/sessions/{sessionId}/end", operation_id = "adminEndSession", tag = "admin",
+    security(("adminToken" = [])),
+    params(("sessionId" = String, Path, description = "The session's public id, as the session list gives it.")),
+    responses((status = 200, description = "The session is ended on every replica within a second; ending it again changes nothing.", body = SessionView), crate::openapi::NotFound, crate::openapi::Refusals))]
+pub async fn end(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let deps = Deps::of(&state);
+    let ended = open_sessions::end(&deps, &state.outbox, &path.into_inner(), "api").await?;
+    Ok(HttpResponse::Ok().json(ended))
+}
+
+/// `GET /admin/sessions`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsPage {
+    filter: SessionQuery,
+    sessions: Vec<SessionRow>,
+}
+
+/// A session as the page lists it (times as operators read them).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    session_id: String,
+    tenant_id: String,
+    instance_id: Option<String>,
+    user_name: String,
+    name: String,
+    created_at: String,
+    last_seen_at: String,
+}
+
+impl From<SessionView> for SessionRow {
+    fn from(view: SessionView) -> SessionRow {
+        let at = |t: &str| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| when(t.with_timezone(&Utc)))
+                .unwrap_or_else(|_| t.to_string())
+        };
+        SessionRow {
+            created_at: at(&view.created_at),
+            last_seen_at: at(&view.last_seen_at),
+            session_id: view.session_id,
+            tenant_id: view.tenant_id,
+            instance_id: view.instance_id,
+            user_name: view.user_name,
+            name: view.name,
+        }
+    }
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    operator: Operator,
+    req: HttpRequest,
+    query: web::Query<SessionQuery>,
+) -> PageResult {
+    let query = query.into_inner();
+    let deps = Deps::of(&state);
+    let sessions = open_sessions::list(&deps, query.tenant_id(), query.user_name()).await?;
+    let view = SessionsPage {
+        sessions: sessions.into_iter().map(SessionRow::from).collect(),
+        filter: query,
+    };
+    render(&state, &Viewer::Operator(operator, req), "admin/sessions.html", &view)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /admin/sessions/{sessionId}/end` (the page's button): 303 back to
+/// the sessions page, which says so.
+pub async fn end_form(
+    state: web::Data<AppState>,
+    operator: Operator,
+    path: web::Path<String>,
+    form: web::Form<EndForm>,
+) -> PageResult {
+    operator.check_csrf(&form.csrf_token)?;
+    operator.require(super::roles::Role::Operator)?;
+    let deps = Deps::of(&state);
+    let ended =
+        open_sessions::end(&deps, &state.outbox, &path.into_inner(), &operator.username).await?;
+    let tenant: String = form_urlencoded::byte_serialize(ended.tenant_id.as_bytes()).collect();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/admin/sessions?tenantId={tenant}&done=ended")))
+        .finish())
+}
