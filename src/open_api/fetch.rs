@@ -39,6 +39,15 @@ const MAX_PAUSE_MS: i64 = 10 * 60 * 1000;
 /// Queues the order a lifecycle command names, in the command's
 /// transaction. Commands without an order queue nothing.
 pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(), Error> {
+    match queued(command) {
+        Some(row) => order_details::queue(conn, row).await,
+        None => Ok(()),
+    }
+}
+
+/// The fetch a lifecycle command queues, not yet written (a purchase on
+/// PostgreSQL writes it in its one statement, see `store::purchases`).
+pub fn queued(command: &Command) -> Option<order_fetch::ActiveModel> {
     let (instance_id, order_id, line_id, cause) = match command {
         Command::NewInstance(new) => (
             &new.instance_id,
@@ -60,31 +69,27 @@ pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(),
                 Scene::UnsubscribeRenewalPeriod => "refresh:unsubscribe_renewal_period",
             },
         ),
-        _ => return Ok(()),
+        _ => return None,
     };
     if order_id.is_empty() {
-        return Ok(());
+        return None;
     }
     let now = Utc::now().timestamp_millis();
-    order_details::queue(
-        conn,
-        order_fetch::ActiveModel {
-            id: NotSet,
-            instance_id: Set(instance_id.clone()),
-            order_id: Set(order_id.clone()),
-            order_line_id: Set(line_id),
-            cause: Set(cause.to_string()),
-            status: Set(order_details::PENDING.to_string()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            claimed_until: Set(None),
-            claim_token: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            done_at: Set(None),
-        },
-    )
-    .await
+    Some(order_fetch::ActiveModel {
+        id: NotSet,
+        instance_id: Set(instance_id.clone()),
+        order_id: Set(order_id.clone()),
+        order_line_id: Set(line_id),
+        cause: Set(cause.to_string()),
+        status: Set(order_details::PENDING.to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        claim_token: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        done_at: Set(None),
+    })
 }
 
 /// Starts this replica's fetcher (nothing to do without the Open API).
