@@ -36,7 +36,8 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Runs a command and records its event, all in one transaction.
+/// Runs a command and records its event, all in one transaction (a new
+/// purchase on PostgreSQL: in one statement, see `purchase::new_instance_at_once`).
 #[tracing::instrument(name = "lifecycle", skip_all, fields(activity = %call.activity))]
 pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &Command) -> Result<Answer, Error> {
     if let Command::NewInstance(new) = command {
