@@ -65,13 +65,21 @@ fn within(peer: IpAddr, range: IpAddr, bits: u8) -> bool {
 
 /// A client header the gate never forwards: one that reads as koogate's
 /// own (`X-Koogate-*`), or as a forwarding header (koogate sets those).
+/// Runs for every header of every proxied request, so it compares in
+/// place (`_` read as `-`) rather than building a normalised copy.
 pub fn is_reserved(lowercase_name: &str) -> bool {
-    let name = lowercase_name.replace('_', "-");
-    name.starts_with("x-koogate-")
-        || matches!(
-            name.as_str(),
-            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "forwarded"
-        )
+    const PREFIX: &[u8] = b"x-koogate-";
+    const FORWARDING: [&[u8]; 4] =
+        [b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"];
+    let name = lowercase_name.as_bytes();
+    name.get(..PREFIX.len()).is_some_and(|start| reads_as(start, PREFIX))
+        || FORWARDING.iter().any(|wanted| reads_as(name, wanted))
+}
+
+/// `name` equals `wanted` when each `_` in it is read as `-`.
+fn reads_as(name: &[u8], wanted: &[u8]) -> bool {
+    name.len() == wanted.len()
+        && name.iter().zip(wanted).all(|(n, w)| if *n == b'_' { *w == b'-' } else { n == w })
 }
 
 /// The forwarding headers for the app: from a trusted proxy its chain is
@@ -146,6 +154,8 @@ mod tests {
             assert!(is_reserved(name), "{name}");
         }
         assert!(!is_reserved("x-koogateway"));
+        assert!(!is_reserved("x-koogate"));
+        assert!(!is_reserved("x-forwarded-fo"));
         assert!(!is_reserved("accept"));
     }
 }

@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{StreamExt, TryStreamExt};
-use reqwest::header::HeaderName;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::Error;
 use crate::gate::caller::{who_is_calling, Turned};
@@ -35,6 +35,7 @@ const KOOGATE_USER: HeaderName = HeaderName::from_static("x-koogate-user");
 const KOOGATE_ROLE: HeaderName = HeaderName::from_static("x-koogate-role");
 const KOOGATE_ORG: HeaderName = HeaderName::from_static("x-koogate-org");
 const KOOGATE_IDENTITY: HeaderName = HeaderName::from_static("x-koogate-identity");
+const KOOGATE_PLAN: HeaderName = HeaderName::from_static("x-koogate-plan");
 
 /// The client for the vendor's app, one per worker thread: a client's
 /// connections are driven by the runtime that opened them, so one client
@@ -94,26 +95,32 @@ pub async fn forward(
             return err.error_response();
         }
     };
-    let (session, token) = (&seen.session, &*seen.token);
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let mut outbound = client.0.request(method, format!("{upstream}{path}"));
-    for (name, value) in forwarded_headers(&req, &state.settings.server.trusted_proxies) {
-        outbound = outbound.header(name, value);
+    let Ok(url) = reqwest::Url::parse(&format!("{upstream}{path}")) else {
+        crate::prometheus::proxy_upstream_error();
+        return Error::UpstreamFailed.error_response();
+    };
+    let mut outbound = reqwest::Request::new(method, url);
+    let headers = outbound.headers_mut();
+    forward_headers(&req, &state.settings.server.trusted_proxies, headers);
+    let session = &seen.session;
+    for (name, value) in [
+        (KOOGATE_TENANT, session.tenant_id.as_str()),
+        (KOOGATE_USER, session.user_name.as_str()),
+        (KOOGATE_ROLE, session.role.as_str()),
+        (KOOGATE_ORG, session.org_code.as_deref().unwrap_or("")),
+        (KOOGATE_IDENTITY, &seen.token),
+    ] {
+        headers.insert(name, header_value(value));
     }
-    outbound = outbound
-        .header(KOOGATE_TENANT, header_text(&session.tenant_id).as_ref())
-        .header(KOOGATE_USER, header_text(&session.user_name).as_ref())
-        .header(KOOGATE_ROLE, header_text(&session.role).as_ref())
-        .header(KOOGATE_ORG, header_text(session.org_code.as_deref().unwrap_or("")).as_ref())
-        .header(KOOGATE_IDENTITY, token);
     if let Some(plan) = &seen.plan {
-        outbound = outbound.header("X-Koogate-Plan", header_text(plan).as_ref());
+        headers.insert(KOOGATE_PLAN, header_value(plan));
     }
     if has_body(&req) {
-        outbound = outbound.body(stream_body(payload));
+        *outbound.body_mut() = Some(stream_body(payload));
     }
     let sent = std::time::Instant::now();
-    match outbound.send().await {
+    match client.0.execute(outbound).await {
         Ok(response) => {
             crate::prometheus::proxied(sent.elapsed());
             relay(response)
@@ -140,39 +147,43 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
 
 /// The client's headers minus hop-by-hop ones, reserved ones (see
 /// [`forwarded::is_reserved`]) and koogate's own cookies (a session id is a
-/// credential for koogate only); then koogate's forwarding headers.
-fn forwarded_headers(req: &HttpRequest, trusted: &TrustedProxies) -> Vec<(String, Vec<u8>)> {
+/// credential for koogate only); then koogate's forwarding headers. Names
+/// come lower-case from the parser and are compared as they are.
+fn forward_headers(req: &HttpRequest, trusted: &TrustedProxies, out: &mut HeaderMap) {
     let named_by_connection: Vec<String> = req
         .headers()
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
         .collect();
-    let mut headers = Vec::new();
     for (name, value) in req.headers() {
-        let name = name.as_str().to_ascii_lowercase();
-        if HOP_BY_HOP.contains(&name.as_str())
-            || named_by_connection.contains(&name)
-            || forwarded::is_reserved(&name)
+        let name = name.as_str();
+        if HOP_BY_HOP.contains(&name)
+            || named_by_connection.iter().any(|n| n == name)
+            || forwarded::is_reserved(name)
         {
             continue;
         }
-        if name == "cookie" {
-            if let Some(kept) =
-                value.to_str().ok().map(without_koogate_cookies).filter(|c| !c.is_empty())
-            {
-                headers.push((name, kept.into_bytes()));
+        let value = if name == "cookie" {
+            match value.to_str().ok().map(without_koogate_cookies).filter(|c| !c.is_empty()) {
+                Some(kept) => HeaderValue::try_from(kept),
+                None => continue,
             }
-            continue;
+        } else {
+            HeaderValue::from_bytes(value.as_bytes())
+        };
+        // Both parse what actix already checked; a failure cannot happen.
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), value) {
+            out.append(name, value);
         }
-        headers.push((name, value.as_bytes().to_vec()));
     }
     let peer = req.peer_addr().map(|a| a.ip());
     let authority = req.uri().authority().map(|a| a.as_str());
     for (name, value) in forwarded::forwarding(req.headers(), peer, authority, trusted) {
-        headers.push((name.to_string(), value.into_bytes()));
+        if let Ok(value) = HeaderValue::try_from(value) {
+            out.insert(name, value);
+        }
     }
-    headers
 }
 
 fn without_koogate_cookies(cookie: &str) -> String {
@@ -188,14 +199,18 @@ fn without_koogate_cookies(cookie: &str) -> String {
 }
 
 /// Header values must be visible ASCII; anything else is URL-encoded (the
-/// identity token carries the exact text). Borrowed when already fit: this
-/// runs four times per proxied request.
-fn header_text(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        std::borrow::Cow::Borrowed(value)
+/// identity token carries the exact text).
+fn header_value(value: &str) -> HeaderValue {
+    let fit = value.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let encoded;
+    let text = if fit {
+        value
     } else {
-        std::borrow::Cow::Owned(form_urlencoded::byte_serialize(value.as_bytes()).collect())
-    }
+        encoded = form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+        &encoded
+    };
+    // Visible ASCII (or URL-encoded into it) is always a valid value.
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn has_body(req: &HttpRequest) -> bool {

@@ -1,6 +1,7 @@
 //! A purchase (`newInstance`) and what the marketplace is told about an
 //! instance (`queryInstance`, the appInfo of both).
 
+use chrono::{DateTime, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use rand::Rng;
@@ -11,12 +12,13 @@ use super::request::NewInstance;
 use super::service::Ctx;
 use super::Status;
 use crate::error::Error;
+use crate::inbound::Call;
 use crate::inbound::Effects;
 use crate::marketplace::appinfo::{self, EncryptType};
 use crate::marketplace::result::{Answer, AppInfo, InstanceInfo};
 use crate::outbox::{Event, EventType};
 use crate::store::{self, transitions::NewTransition};
-use entity::{instance, order};
+use entity::{instance, nonce, order, order_fetch};
 
 pub(super) async fn new_instance(
     ctx: &Ctx<'_>,
@@ -31,23 +33,7 @@ pub(super) async fn new_instance(
             return Err(Error::NoCapacity);
         }
     }
-    let now = ctx.now;
-    let inserted = store::orders::insert(
-        conn,
-        order::ActiveModel {
-            id: NotSet,
-            instance_id: Set(new.instance_id.clone()),
-            kind: Set(new.key.kind.to_string()),
-            order_id: Set(new.key.order_id.clone()),
-            order_line_id: Set(new.key.order_line_id.clone()),
-            product_key: Set(new.key.product_key.clone()),
-            product_id: Set(new.product_id.clone()),
-            sku_code: Set(new.sku_code.clone()),
-            expire_time: Set(new.expire_time.clone()),
-            created_at: Set(now),
-        },
-    )
-    .await?;
+    let inserted = store::orders::insert(conn, order_row(new, ctx.now)).await?;
     if !inserted {
         // A repeat (or a concurrent delivery that committed first).
         let existing = store::orders::find(conn, &new.key)
@@ -55,6 +41,77 @@ pub(super) async fn new_instance(
             .ok_or_else(|| Error::Internal("order vanished".to_string()))?;
         return repeat_answer(ctx, conn, &existing.instance_id).await;
     }
+    let (row, answer) = prepare(ctx, new, fx)?;
+    store::instances::insert(conn, row).await?;
+    Ok(answer)
+}
+
+/// A purchase on PostgreSQL written in one statement with everything the
+/// call records (see `store::purchases`). `None` when it must go the way
+/// of several statements instead, having written nothing: on SQLite (one
+/// writer, no round trips to save), under `provisioning.max_instances`
+/// (counted first), and when a key was taken (a replayed nonce, a repeated
+/// order, a `businessId` in use), so those are told apart and answered
+/// exactly as [`new_instance`] always did.
+pub(super) async fn new_instance_at_once(
+    ctx: &Ctx<'_>,
+    call: &Call,
+    new: &NewInstance,
+    fetch: Option<order_fetch::ActiveModel>,
+) -> Result<Option<Answer>, Error> {
+    if ctx.db.is_sqlite() || (ctx.provisioning.max_instances > 0 && !new.test_flag) {
+        return Ok(None);
+    }
+    let mut fx = Effects::default();
+    let (instance, answer) = prepare(ctx, new, &mut fx)?;
+    let outbox = ctx.outbox.rows(fx.events);
+    let told = !outbox.is_empty();
+    let nonce = call
+        .nonce
+        .as_ref()
+        .map(|n| nonce::Model { nonce: n.key.clone(), expires_at: n.expires_at });
+    let rows = store::purchases::PurchaseRows {
+        nonce,
+        order: order_row(new, ctx.now),
+        instance,
+        event: call.event(&answer),
+        transitions: fx.transitions,
+        outbox,
+        fetch,
+    };
+    if !store::purchases::write_at_once(ctx.db, rows).await? {
+        return Ok(None);
+    }
+    if told {
+        ctx.outbox.committed();
+    }
+    Ok(Some(answer))
+}
+
+/// The order row: the purchase's idempotency record.
+fn order_row(new: &NewInstance, now: DateTime<Utc>) -> order::ActiveModel {
+    order::ActiveModel {
+        id: NotSet,
+        instance_id: Set(new.instance_id.clone()),
+        kind: Set(new.key.kind.to_string()),
+        order_id: Set(new.key.order_id.clone()),
+        order_line_id: Set(new.key.order_line_id.clone()),
+        product_key: Set(new.key.product_key.clone()),
+        product_id: Set(new.product_id.clone()),
+        sku_code: Set(new.sku_code.clone()),
+        expire_time: Set(new.expire_time.clone()),
+        created_at: Set(now),
+    }
+}
+
+/// The new instance's row and the answer; its transition and outbox event
+/// go to `fx`. Nothing is written here.
+fn prepare(
+    ctx: &Ctx<'_>,
+    new: &NewInstance,
+    fx: &mut Effects,
+) -> Result<(instance::Model, Answer), Error> {
+    let now = ctx.now;
     let (app_user_sealed, app_password_sealed, app_password_hash) =
         if ctx.provisioning.local_accounts {
             let (user, password) = local_account();
@@ -116,8 +173,7 @@ pub(super) async fn new_instance(
     let (encrypt_type, app_info) = app_info(ctx, &row)?;
     answer.encrypt_type = encrypt_type;
     answer.app_info = Some(app_info);
-    store::instances::insert(conn, row).await?;
-    Ok(answer)
+    Ok((row, answer))
 }
 
 /// The answer to a repeated purchase: the first instanceId, same appInfo.

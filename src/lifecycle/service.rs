@@ -36,9 +36,16 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Runs a command and records its event, all in one transaction.
+/// Runs a command and records its event, all in one transaction (a new
+/// purchase on PostgreSQL: in one statement, see `purchase::new_instance_at_once`).
 #[tracing::instrument(name = "lifecycle", skip_all, fields(activity = %call.activity))]
 pub async fn execute(ctx: &Ctx<'_>, call: &Call, command: &Command) -> Result<Answer, Error> {
+    if let Command::NewInstance(new) = command {
+        let fetch = if ctx.fetch_orders { crate::open_api::fetch::queued(command) } else { None };
+        if let Some(answer) = purchase::new_instance_at_once(ctx, call, new, fetch).await? {
+            return Ok(answer);
+        }
+    }
     let tx = inbound::begin(ctx.db, call).await?;
     let conn = &tx.txn;
     if let Some(subject) = v1_ordered_subject(command) {

@@ -41,6 +41,15 @@ const MAX_PAUSE_MS: i64 = 10 * 60 * 1000;
 /// Queues the order a lifecycle command names, in the command's
 /// transaction. Commands without an order queue nothing.
 pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(), Error> {
+    match queued(command) {
+        Some(row) => order_details::insert(conn, row).await,
+        None => Ok(()),
+    }
+}
+
+/// The fetch a lifecycle command queues, not yet written (a purchase on
+/// PostgreSQL writes it in its one statement, see `store::purchases`).
+pub fn queued(command: &Command) -> Option<order_fetch::ActiveModel> {
     let (instance_id, order_id, line_id, cause) = match command {
         Command::NewInstance(new) => (
             &new.instance_id,
@@ -62,13 +71,13 @@ pub async fn queue(conn: &impl ConnectionTrait, command: &Command) -> Result<(),
                 Scene::UnsubscribeRenewalPeriod => "refresh:unsubscribe_renewal_period",
             },
         ),
-        _ => return Ok(()),
+        _ => return None,
     };
     if order_id.is_empty() {
-        return Ok(());
+        return None;
     }
     let now = Utc::now().timestamp_millis();
-    order_details::queue(conn, instance_id, order_id, &line_id, cause, now).await
+    Some(order_details::new_fetch(instance_id, order_id, &line_id, cause, now))
 }
 
 /// Starts this replica's fetcher.

@@ -137,11 +137,22 @@ impl Outbox {
         conn: &impl ConnectionTrait,
         events: Vec<Event>,
     ) -> Result<bool, Error> {
-        if !self.enabled() || events.is_empty() {
+        let rows = self.rows(events);
+        if rows.is_empty() {
             return Ok(false);
         }
+        store::outbox::insert_many(conn, rows).await?;
+        Ok(true)
+    }
+
+    /// The outbox rows of these events, not yet written; none when no
+    /// webhook is configured.
+    pub fn rows(&self, events: Vec<Event>) -> Vec<outbox::ActiveModel> {
+        if !self.enabled() {
+            return Vec::new();
+        }
         let now = Utc::now().timestamp_millis();
-        let rows = events
+        events
             .into_iter()
             .map(|event| outbox::ActiveModel {
                 id: NotSet,
@@ -161,9 +172,7 @@ impl Outbox {
                 delivered_at: Set(None),
                 dead_at: Set(None),
             })
-            .collect();
-        store::outbox::insert_many(conn, rows).await?;
-        Ok(true)
+            .collect()
     }
 
     /// Tells this replica's relay that events may be waiting (the others

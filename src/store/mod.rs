@@ -14,6 +14,7 @@ pub mod operators;
 pub mod order_details;
 pub mod orders;
 pub mod outbox;
+pub mod purchases;
 pub mod revocations;
 pub mod sessions;
 pub mod sign_ins;
@@ -61,6 +62,14 @@ pub struct Db {
     pub conn: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
     health: Arc<WriteHealth>,
+}
+
+/// What [`Db::write_statement`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// A unique key was already taken: nothing was written.
+    KeyTaken,
 }
 
 /// A write transaction; holds the SQLite writer lock until dropped.
@@ -203,6 +212,24 @@ impl Db {
         };
         let txn = self.conn.begin().await.inspect_err(|err| self.health.failed(err))?;
         Ok(WriteTx { txn, _writer: writer, health: self.health.clone() })
+    }
+
+    /// Runs one statement as its own transaction (no `BEGIN`, no
+    /// `COMMIT`: one round trip), counted in write health as a commit is.
+    /// A unique violation writes nothing and is no write failure: it comes
+    /// back as [`Written::KeyTaken`] for the caller to handle.
+    pub async fn write_statement(&self, statement: Statement) -> Result<Written, Error> {
+        match self.conn.execute(statement).await {
+            Ok(_) => {
+                self.health.succeeded();
+                Ok(Written::Done)
+            }
+            Err(err) if is_unique_violation(&err) => Ok(Written::KeyTaken),
+            Err(err) => {
+                self.health.failed(&err);
+                Err(Error::from(err))
+            }
+        }
     }
 
     /// The write failure classes seen since the last successful commit.

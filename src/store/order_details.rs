@@ -16,18 +16,15 @@ pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 
-/// Queues an order line's fetch (in the caller's transaction), due at
-/// `now`; an order already queued stays as it is, so a repeated call
-/// queues nothing. `cause` says what asked for it.
-pub async fn queue(
-    conn: &impl ConnectionTrait,
+/// A fetch of an order line, waiting for its first try.
+pub fn new_fetch(
     instance_id: &str,
     order_id: &str,
     order_line_id: &str,
     cause: &str,
     now: i64,
-) -> Result<(), Error> {
-    let row = order_fetch::ActiveModel {
+) -> order_fetch::ActiveModel {
+    order_fetch::ActiveModel {
         id: NotSet,
         instance_id: Set(instance_id.to_string()),
         order_id: Set(order_id.to_string()),
@@ -41,7 +38,26 @@ pub async fn queue(
         last_error: Set(None),
         created_at: Set(now),
         done_at: Set(None),
-    };
+    }
+}
+
+/// Queues a fetch of an order line; one already queued stays as it is.
+pub async fn queue(
+    conn: &impl ConnectionTrait,
+    instance_id: &str,
+    order_id: &str,
+    order_line_id: &str,
+    cause: &str,
+    now: i64,
+) -> Result<(), Error> {
+    insert(conn, new_fetch(instance_id, order_id, order_line_id, cause, now)).await
+}
+
+/// Writes a fetch made by [`new_fetch`]; one already queued stays as it is.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: order_fetch::ActiveModel,
+) -> Result<(), Error> {
     OrderFetch::insert(row)
         .on_conflict(
             OnConflict::columns([order_fetch::Column::OrderId, order_fetch::Column::OrderLineId])

@@ -12,6 +12,7 @@ mod app_api;
 mod auth_centre;
 mod cli;
 mod error_answers;
+mod far_database;
 mod faults;
 mod gate;
 mod hardening_market;

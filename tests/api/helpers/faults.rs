@@ -189,6 +189,58 @@ impl Relay {
     }
 }
 
+/// A TCP relay to `127.0.0.1:target_port` that holds everything the
+/// client sends for `delay` before passing it on: a database that far
+/// away, so each round trip a request makes costs `delay`.
+pub struct SlowLink {
+    pub port: u16,
+}
+
+impl SlowLink {
+    pub fn start(target_port: u16, delay: Duration) -> SlowLink {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("address").port();
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    let (mut client_reads, mut client_writes) = inbound.into_split();
+                    let (mut server_reads, mut server_writes) = outbound.into_split();
+                    let answers = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut server_reads, &mut client_writes).await;
+                    });
+                    let mut chunk = vec![0u8; 64 * 1024];
+                    while let Ok(n) = client_reads.read(&mut chunk).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if server_writes.write_all(&chunk[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    answers.abort();
+                });
+            }
+        });
+        SlowLink { port }
+    }
+
+    /// `url` (PostgreSQL) with its port replaced by the link's.
+    pub fn in_front_of(&self, url: &str) -> String {
+        let mut url = reqwest::Url::parse(url).expect("a URL");
+        url.set_port(Some(self.port)).expect("a port");
+        url.to_string()
+    }
+}
+
 /// A `redis-server` of the test's own on a free port (never the shared
 /// one), killed when dropped or by [`OwnRedis::kill`].
 pub struct OwnRedis {
