@@ -326,7 +326,8 @@ async fn kill_9_during_lifecycle_writes_leaves_the_old_or_the_new_state() {
         // answer the kill cut off may have landed or not: the old state or
         // the new one, never anything else.
         let kept = body["status"].as_str().unwrap_or_default();
-        let allowed: &[&str] = if *status == "frozen" { &["frozen"] } else { &["active", "frozen"] };
+        let allowed: &[&str] =
+            if *status == "frozen" { &["frozen"] } else { &["active", "frozen"] };
         assert!(allowed.contains(&kept), "{instance} answered {status}, kept {kept}: {body}");
     }
 
