@@ -69,6 +69,10 @@ impl Application {
             http,
             auth_centres,
             upstream_http,
+            // One large body per core at a time, and never fewer than two.
+            large_bodies: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            ),
             identity,
             gate_cache: Default::default(),
             revocations,

@@ -33,6 +33,9 @@ pub struct AppState {
     /// The client to `upstream.url`: pooled, no overall timeout (bodies
     /// stream), never following redirects (they are the browser's).
     pub upstream_http: reqwest::Client,
+    /// Turns for reading and checking large marketplace bodies (see
+    /// [`crate::inbound::large_body_turn`]).
+    pub large_bodies: tokio::sync::Semaphore,
     /// Signs the identity handed upstream.
     pub identity: crate::gate::identity::Keys,
     /// Recently checked sessions and their identity tokens (half a second).
