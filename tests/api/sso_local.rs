@@ -82,7 +82,7 @@ impl Buyer {
 
     /// The same buyer's form posts and pages, seen coming from `address`
     /// (a trusted proxy, 127.0.0.1, says so in `X-Forwarded-For`).
-    fn from_address(&self, address: &str) -> Buyer {
+    fn seen_from(&self, address: &str) -> Buyer {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", address.parse().expect("a header value"));
         Buyer {
@@ -205,8 +205,8 @@ async fn behind_tls_the_forms_csrf_cookie_is_one_a_browser_keeps() {
 }
 
 async fn nobody_locks_out_another_buyer_or_learns_which_subscriptions_exist(app: TestApp) {
-    let buyer = Buyer::new(&app).await.from_address("198.51.100.9");
-    let stranger = buyer.from_address("203.0.113.7");
+    let buyer = Buyer::new(&app).await.seen_from("198.51.100.9");
+    let stranger = buyer.seen_from("203.0.113.7");
     // Someone elsewhere guesses the buyer's password until locked out.
     for _ in 0..5 {
         let csrf = stranger.open_form().await;
@@ -220,7 +220,7 @@ async fn nobody_locks_out_another_buyer_or_learns_which_subscriptions_exist(app:
     assert_eq!((status, location.as_str()), (303, "/home"));
 
     // A subscription that does not exist is answered like a wrong password.
-    let mut nobody = buyer.from_address("192.0.2.44");
+    let mut nobody = buyer.seen_from("192.0.2.44");
     let csrf = nobody.open_form().await;
     let (wrong_status, wrong_page) = nobody.submit(&buyer.user_name, "guess", &csrf).await;
     nobody.instance_id = "no-such-instance".to_string();

@@ -78,10 +78,9 @@ async fn answer(
                 .await;
         }
         Hostility::Endless(size) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{{\"x\":\""
-            );
-            if stream.write_all(head.as_bytes()).await.is_err() {
+            let head: &[u8] =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"x\":\"";
+            if stream.write_all(head).await.is_err() {
                 return;
             }
             let chunk = vec![b'a'; 64 * 1024];
