@@ -226,6 +226,8 @@ def run(koogate, language, processes, scratch):
         "KOOGATE__MARKETPLACE__ACCESS_KEY": ACCESS_KEY,
         "KOOGATE__MARKETPLACE__RSA_PRIVATE_KEY_FILE": str(ROOT / "tests/data/isv-test-private.pem"),
         "KOOGATE__UPSTREAM__URL": app,
+        # The sim auth centre listens on 127.0.0.1.
+        "KOOGATE__SSO__ALLOW_PRIVATE_AUTH_CENTRES": "true",
         "KOOGATE__UPSTREAM__WEBHOOK_URL": f"{app}/koogate-events",
         "KOOGATE__UPSTREAM__WEBHOOK_SECRET": WEBHOOK_SECRET,
         "KOOGATE__UPSTREAM__API_TOKEN": APP_API_TOKEN,

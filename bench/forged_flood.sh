@@ -3,7 +3,11 @@
 # and while FLOODERS clients post forged (wrong-key) 8 MiB Kit bodies
 # without pause; then the database growth per 1,000 forged posts.
 #
-#   bash bench/forged_flood.sh [SECONDS=10] [CONCURRENCY=4] [FLOODERS=100] [PROFILE=release]
+#   bash bench/forged_flood.sh [SECONDS=10] [CONCURRENCY=4] [FLOODERS=100] [PROFILE=release] [SIGN=short]
+#
+# SIGN=short forges `x-sign: 00` (refused from the headers, unread);
+# SIGN=hex forges 64 random hex digits, so every body is read and its
+# HMAC computed before the refusal (the costlier flood).
 #
 # SQLite, one koogate process. Needs curl.
 set -euo pipefail
@@ -12,6 +16,7 @@ seconds="${1:-10}"
 concurrency="${2:-4}"
 flooders="${3:-100}"
 profile="${4:-release}"
+sign_kind="${5:-short}"
 key="bench-access-key-0123456789"
 kit_key="bench-kit-key-0123456789"
 port=18091
@@ -40,10 +45,13 @@ printf '%-34s ' "genuine alone:"
 
 # A well-formed JSON body of 8 MiB, signed with the wrong key's garbage.
 python3 -c 'import json,sys; sys.stdout.write(json.dumps({"tenantId":"t","orderId":"7"*(8*1024*1024-40)}))' >"$work/big.json"
+forged_sign() {
+  if [ "$sign_kind" = hex ]; then head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; else echo 00; fi
+}
 forge() { # posts forged Kit calls until killed
   while true; do
     curl -s -o /dev/null -H 'Content-Type: application/json' \
-      -H "x-sign: 00" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n$RANDOM$RANDOM" \
+      -H "x-sign: $(forged_sign)" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n$RANDOM$RANDOM" \
       --data-binary @"$work/big.json" "$url/produceAPI/v2/tenantSync" || true
   done
 }
@@ -59,7 +67,7 @@ size() { du -b "$work"/bench.db* | awk '{s+=$1} END {print s}'; }
 before=$(size)
 head -c $((1024 * 1024)) "$work/big.json" | sed 's/.$/"}/' >"$work/mib.json"
 seq 1 1000 | xargs -P 20 -I{} curl -s -o /dev/null -H 'Content-Type: application/json' \
-  -H "x-sign: 00" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n{}" \
+  -H "x-sign: $(forged_sign)" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n{}" \
   --data-binary @"$work/mib.json" "$url/produceAPI/v2/tenantSync"
 sleep 1
 echo "database growth per 1,000 forged 1 MiB Kit posts: $(( $(size) - before )) bytes"

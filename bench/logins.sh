@@ -23,7 +23,7 @@ run_koogate() { # $1 = label, $2 = database url, $3 = port, $4 = redis url or ""
   KOOGATE__SERVER__BIND="127.0.0.1:$3" KOOGATE__SERVER__PUBLIC_URL="http://127.0.0.1:$3" \
   KOOGATE__DATABASE__URL="$2" KOOGATE__REDIS__URL="$4" \
   KOOGATE__MARKETPLACE__ACCESS_KEY="$key" KOOGATE__DATABASE__MAX_CONNECTIONS=32 \
-  KOOGATE__MARKETPLACE__RSA_PRIVATE_KEY_FILE=tests/data/isv-test-private.pem \
+  KOOGATE__MARKETPLACE__RSA_PRIVATE_KEY_FILE=tests/data/isv-test-private.pem KOOGATE__SSO__ALLOW_PRIVATE_AUTH_CENTRES=true \
   KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG=warn \
     "$bin/koogate" serve >"$work/$1.log" 2>&1 &
   local pid=$!

@@ -140,13 +140,14 @@ async fn add_operator(settings: &Settings, name: &str, role: &str) -> Result<(),
     // serving koogate.
     let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
     // Beside a busy koogate on SQLite the write may wait past the lock
-    // timeout: try again a few times before giving up.
-    let mut tries = 0;
+    // timeout, or find the database locked: try again for a while before
+    // giving up (the account is made once or not at all).
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let added = loop {
         match roles::add(&db, &settings.admin.username, name, role, "command line").await {
-            Err(Error::InProgress) if tries < 10 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            Err(Error::InProgress | Error::Storage(_)) if std::time::Instant::now() < give_up => {
+                let pause = 200 + rand::random::<u64>() % 600;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
             }
             other => break other?,
         }

@@ -48,6 +48,9 @@ impl Application {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let auth_centres =
+            crate::outbound::AuthCentreHttp::new(settings.sso.allow_private_auth_centres)
+                .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         let upstream_http = crate::gate::proxy::upstream_client()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let outbox = std::sync::Arc::new(crate::outbox::Outbox::from_settings(&settings)?);
@@ -64,7 +67,12 @@ impl Application {
         let state = web::Data::new(AppState {
             rsa_key,
             http,
+            auth_centres,
             upstream_http,
+            // One large body per core at a time, and never fewer than two.
+            large_bodies: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            ),
             identity,
             gate_cache: Default::default(),
             revocations,
@@ -149,18 +157,27 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
         scope.route("/produceAPI/v2/{call}", post().to(kit_v2));
         scope.route("/produceAPI/{call}", post().to(kit_v1));
     };
+    // koogate's own routes read bodies within `server.body_timeout_secs`.
+    let deadline = || from_fn(crate::body_deadline::within_deadline);
     if base.is_empty() {
         // The marketplace at the root: its routes beside everything else.
-        cfg.route("/", post().to(lifecycle_v2));
-        cfg.route("/", get().to(lifecycle_v1));
-        cfg.route("/produceAPI/v2/{call}", post().to(kit_v2));
-        cfg.route("/produceAPI/{call}", post().to(kit_v1));
+        cfg.service(
+            web::resource("/")
+                .wrap(deadline())
+                .route(post().to(lifecycle_v2))
+                .route(get().to(lifecycle_v1)),
+        );
+        cfg.service(
+            web::resource("/produceAPI/v2/{call}").wrap(deadline()).route(post().to(kit_v2)),
+        );
+        cfg.service(web::resource("/produceAPI/{call}").wrap(deadline()).route(post().to(kit_v1)));
     } else {
-        cfg.service(web::scope(base).configure(marketplace));
+        cfg.service(web::scope(base).wrap(deadline()).configure(marketplace));
     }
-    cfg.service(web::scope("/sso").configure(sso_routes));
+    cfg.service(web::scope("/sso").wrap(deadline()).configure(sso_routes));
     cfg.service(
         web::scope("/admin")
+            .wrap(deadline())
             .app_data(crate::admin::render::query_config())
             .app_data(crate::admin::render::path_config())
             .wrap_fn(crate::admin::render::api_errors_as_json)
@@ -168,6 +185,7 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     );
     cfg.service(
         web::scope("/app-api/v1")
+            .wrap(deadline())
             .app_data(crate::error::query_config())
             .app_data(crate::error::path_config())
             .configure(app_api_routes),
@@ -189,7 +207,8 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", get().to(handlers::login));
     cfg.route("/callback", get().to(handlers::callback));
     cfg.route("/cas", get().to(handlers::cas));
-    cfg.route("/logout", get().to(handlers::logout));
+    cfg.route("/confirm", post().to(handlers::confirm_sign_in));
+    cfg.route("/logout", get().to(handlers::logout_page));
     cfg.route("/logout", post().to(handlers::logout));
     cfg.route("/me", get().to(handlers::me));
     cfg.route("/local", get().to(local::form));

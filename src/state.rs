@@ -24,12 +24,18 @@ pub struct AppState {
     pub kit_access_keys: Vec<String>,
     /// Opens applicationSync client secrets (`marketplace.rsa_private_key_file`).
     pub rsa_key: Option<rsa::RsaPrivateKey>,
-    /// The one outbound HTTP client (auth centres), pooled. It never
-    /// follows redirects: an auth centre answers, it does not send us on.
+    /// The outbox's client (the vendor's webhook), pooled; never follows
+    /// redirects.
     pub http: reqwest::Client,
+    /// The client for tenants' auth centres: answers capped in size and
+    /// time, no inside addresses (see [`crate::outbound`]).
+    pub auth_centres: crate::outbound::AuthCentreHttp,
     /// The client to `upstream.url`: pooled, no overall timeout (bodies
     /// stream), never following redirects (they are the browser's).
     pub upstream_http: reqwest::Client,
+    /// Turns for reading and checking large marketplace bodies (see
+    /// [`crate::inbound::large_body_turn`]).
+    pub large_bodies: tokio::sync::Semaphore,
     /// Signs the identity handed upstream.
     pub identity: crate::gate::identity::Keys,
     /// Recently checked sessions and their identity tokens (half a second).

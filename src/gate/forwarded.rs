@@ -82,6 +82,29 @@ fn reads_as(name: &[u8], wanted: &[u8]) -> bool {
         && name.iter().zip(wanted).all(|(n, w)| if *n == b'_' { *w == b'-' } else { n == w })
 }
 
+/// The client's address: the connection's peer, or, when the peer is a
+/// trusted proxy, the address that proxy says it received the request
+/// from (the last `X-Forwarded-For` entry).
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.trusts(peer) {
+        return Some(peer.to_canonical());
+    }
+    let told = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .last()
+        .and_then(|v| v.parse::<IpAddr>().ok());
+    Some(told.unwrap_or(peer).to_canonical())
+}
+
 /// The forwarding headers for the app: from a trusted proxy its chain is
 /// extended and its scheme and host kept; otherwise only what this
 /// connection shows (its peer, plain HTTP, the `Host` asked for, or the

@@ -30,6 +30,34 @@ pub async fn respond(
     signed_response(answer.to_bytes(), signing_key.map(String::as_str))
 }
 
+/// Bodies larger than this (or of unannounced size) take a turn: see
+/// [`large_body_turn`].
+const LARGE_BODY: u64 = 64 * 1024;
+
+/// The size a request announces (`Content-Length`).
+pub fn announced_size(req: &actix_web::HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Waits for a turn to read and check a large body (Kit bodies reach
+/// 8 MiB: reading one and its HMAC cost real CPU), so that a flood of
+/// large posts takes a bounded share of the machine and small calls
+/// (lifecycle, small syncs) never wait behind them. Hold the turn until
+/// the signature is checked.
+pub async fn large_body_turn<'a>(
+    turns: &'a tokio::sync::Semaphore,
+    req: &actix_web::HttpRequest,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    if announced_size(req).is_some_and(|n| n <= LARGE_BODY) {
+        return None;
+    }
+    // The semaphore is never closed.
+    turns.acquire().await.ok()
+}
+
 /// Reads a request body of at most `limit` bytes.
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Error> {
     let mut body = web::BytesMut::new();

@@ -92,6 +92,12 @@ pub fn refused_body(body: &[u8]) -> String {
     .to_string()
 }
 
+/// The record of a call refused before its body was read: only the size
+/// it announced (`Content-Length`), if any.
+pub fn unread_body(announced: Option<u64>) -> String {
+    serde_json::json!({ "refused": true, "unread": true, "announced_bytes": announced }).to_string()
+}
+
 /// Query parameters as a redacted JSON object (V1 calls).
 pub fn redact_params(params: &[(String, String)]) -> String {
     let mut object = Map::new();

@@ -48,6 +48,12 @@ pub fn kit_signature(ak: &str, nonce: &str, timestamp: &str, payload: &[u8]) -> 
 }
 
 /// A presented hex signature as bytes; `None` unless exactly 64 hex digits.
+/// Whether a Kit V2 `x-sign` could be a signature at all (64 hex digits):
+/// what is not is refused before its body is read.
+pub fn kit_v2_signature_shaped(presented: &str) -> bool {
+    decode_hex_signature(presented).is_some()
+}
+
 fn decode_hex_signature(presented: &str) -> Option<[u8; 32]> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(presented, &mut bytes).ok()?;

@@ -19,6 +19,8 @@ pub struct ServerSettings {
     pub public_url: String,
     /// Peers whose `X-Forwarded-*` headers the gate believes.
     pub trusted_proxies: crate::gate::forwarded::TrustedProxies,
+    /// The longest a request body to koogate's own routes may take.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +75,9 @@ pub struct SsoSettings {
     /// The OrgID host of the site: `orgid` tenants' base URL unless
     /// their own is set.
     pub orgid_url: String,
+    /// Auth centres may live on loopback, private or link-local addresses
+    /// (tests, `koogate sim`); off in a real deployment (see `outbound`).
+    pub allow_private_auth_centres: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -186,6 +186,10 @@ pub async fn run(command: SimCommand) -> Result<(), Error> {
                 dialect,
             };
             let _ = writeln!(out, "simulated auth centre ({dialect:?}) on http://{bind}");
+            let _ = writeln!(
+                out,
+                "(koogate reaches an auth centre on a local address only with KOOGATE__SSO__ALLOW_PRIVATE_AUTH_CENTRES=true)"
+            );
             auth_centre::serve(listener, config)?
                 .await
                 .map_err(|e| Error::Internal(format!("the auth centre stopped: {e}")))

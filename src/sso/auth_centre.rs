@@ -10,6 +10,7 @@ use oauth2::{
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::outbound::AuthCentreHttp;
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -127,7 +128,7 @@ impl TenantClient {
 
     pub async fn exchange(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         code: &str,
         verifier: Option<&str>,
     ) -> Result<Tokens, AuthCentreError> {
@@ -142,7 +143,7 @@ impl TenantClient {
     /// A new access token for a refresh token (spec §7 step 6).
     pub async fn refresh(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         refresh_token: &str,
     ) -> Result<Tokens, AuthCentreError> {
         let response = self
@@ -157,23 +158,20 @@ impl TenantClient {
 
     pub async fn user_info(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         access_token: &str,
     ) -> Result<UserInfo, AuthCentreError> {
-        let response = http
-            .get(format!("{}/api/v1/oauth2/userinfo", self.domain))
+        let answer = http
+            .get(&format!("{}/api/v1/oauth2/userinfo", self.domain))
             .bearer_auth(access_token)
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| AuthCentreError::Unreachable(e.without_url().to_string()))?;
-        if !response.status().is_success() {
-            return Err(AuthCentreError::Refused(format!(
-                "userinfo answered {}",
-                response.status()
-            )));
+            .map_err(|e| AuthCentreError::Unreachable(e.to_string()))?;
+        if !answer.status.is_success() {
+            return Err(AuthCentreError::Refused(format!("userinfo answered {}", answer.status)));
         }
-        response.json::<UserInfo>().await.map_err(|_| {
+        answer.json::<UserInfo>().map_err(|_| {
             AuthCentreError::Unreachable("userinfo is not the expected JSON".to_string())
         })
     }

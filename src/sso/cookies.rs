@@ -41,6 +41,15 @@ pub fn login(secure: bool, binding: String, ttl_secs: i64) -> Cookie<'static> {
     cookie
 }
 
+/// The session a sign-in without state opened, until its click: sent
+/// back only from this site's own pages.
+pub fn confirm(secure: bool, session_id: String, ttl_secs: i64) -> Cookie<'static> {
+    let mut cookie = http_only(super::confirm_cookie_name(secure), session_id, secure);
+    cookie.set_same_site(SameSite::Strict);
+    cookie.set_max_age(CookieDuration::seconds(ttl_secs));
+    cookie
+}
+
 /// Not a credential: only which organisation to offer next time.
 pub fn tenant(secure: bool, tenant_id: String) -> Cookie<'static> {
     let mut cookie = http_only(tenant_cookie_name(secure), tenant_id, secure);

@@ -30,14 +30,32 @@ pub struct Wanted<'a> {
     /// The organisation this browser last signed in to (its cookie).
     pub remembered: Option<&'a str>,
     pub next: Option<&'a str>,
+    /// The login cookie this browser already holds: reused, so that two
+    /// sign-ins started side by side (two tabs) both complete.
+    pub binding: Option<&'a str>,
 }
 
-/// Where the browser goes to sign in.
+/// Where the browser goes to sign in; `binding` goes into the login
+/// cookie (in unified mode only a sign that the browser started here).
 pub enum Started {
     /// The marketplace's unified login page (no state of ours).
-    Unified(String),
-    /// The tenant's auth centre; `binding` goes into the login cookie.
+    Unified { url: String, binding: String },
+    /// The tenant's auth centre.
     Authorize { url: String, binding: String },
+}
+
+/// The browser's login cookie if it is one of ours, else a fresh one.
+fn binding_for(held: Option<&str>) -> String {
+    match held {
+        // 32 random bytes, URL-safe base64 (see `random_token`).
+        Some(b)
+            if b.len() == 43
+                && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+        {
+            b.to_string()
+        }
+        _ => random_token(),
+    }
 }
 
 /// Starts a sign-in: to the tenant's auth centre with state and PKCE (and
@@ -58,10 +76,11 @@ pub async fn start(deps: &Deps<'_>, wanted: Wanted<'_>) -> Result<Started, Refus
         // The marketplace's unified login page knows the callback from the
         // app credential and carries no state (see `finish`).
         let app_id: String = form_urlencoded::byte_serialize(app.app_id.as_bytes()).collect();
-        return Ok(Started::Unified(deps.settings.unified_login_url.replace("{appId}", &app_id)));
+        let url = deps.settings.unified_login_url.replace("{appId}", &app_id);
+        return Ok(Started::Unified { url, binding: binding_for(wanted.binding) });
     }
     let state_token = random_token();
-    let binding = random_token();
+    let binding = binding_for(wanted.binding);
     let dialects::Authorize { url, verifier, nonce_hash } =
         dialects::authorize(deps, &tenant, &app, &state_token).await?;
     let tx = deps.db.begin_write().await?;
@@ -95,6 +114,9 @@ pub struct Answer<'a> {
     pub iss: Option<&'a str>,
     /// The login cookie's value.
     pub binding: Option<&'a str>,
+    /// The session cookie's value (a sign-in without state never
+    /// silently replaces another account's session).
+    pub session: Option<&'a str>,
 }
 
 /// A finished sign-in: the new session's id and where to go.
@@ -102,6 +124,9 @@ pub struct Finished {
     pub session_id: String,
     pub tenant_id: String,
     pub next_path: String,
+    /// The session waits for a click before the browser gets it (see
+    /// [`super::confirm`]).
+    pub confirm: Option<super::confirm::Pending>,
 }
 
 /// Finishes a sign-in: the code for tokens, the tokens for the user, the
@@ -145,6 +170,11 @@ pub async fn finish(
         .and_then(|p| local_path(Some(&p.next_path)))
         .unwrap_or_else(|| deps.settings.after_login_path.clone());
     let (tenant, app, access) = usable_tenant(&deps.db.conn, &tenant_id).await?;
+    // Without a state of ours, nothing ties an OAuth2 answer to this
+    // browser: the person confirms the account first (see `confirm`). A CAS
+    // ticket the workbench sent carries no state either; it is bound to
+    // the exact service URL instead (see README "Sign-in").
+    let pending_click = pending.is_none() && answer.ticket.is_none();
     let proof = match (answer.code, answer.ticket, answer.tenant) {
         (Some(code), _, _) => dialects::Proof::Code { code, iss: answer.iss },
         (None, Some(ticket), Some(tenant)) => {
@@ -156,8 +186,35 @@ pub async fn finish(
     };
     let signed_in = dialects::sign_in(deps, &tenant, &app, proof, pending.as_ref(), seen).await?;
     seen.user_name = Some(signed_in.user_name.clone());
+    let confirm = match pending_click {
+        true => {
+            let signed_in_as = super::confirm::signed_in_as(deps, answer.session).await?;
+            let current = signed_in_as.as_ref().map(|(t, u)| (t.as_str(), u.as_str()));
+            super::confirm::needed(
+                answer.binding.is_some(),
+                current,
+                &tenant_id,
+                &signed_in.user_name,
+            )
+            .map(|replaces| super::confirm::Pending {
+                name: signed_in
+                    .name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| signed_in.user_name.clone()),
+                user_name: signed_in.user_name.clone(),
+                organisation: if tenant.name.is_empty() {
+                    tenant_id.clone()
+                } else {
+                    tenant.name.clone()
+                },
+                replaces,
+            })
+        }
+        false => None,
+    };
     let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
-    Ok(Finished { session_id, tenant_id, next_path })
+    Ok(Finished { session_id, tenant_id, next_path, confirm })
 }
 
 /// The shared end of a sign-in: the user checked against the syncs

@@ -5,13 +5,16 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::confirm::{self, Purpose, CONFIRM_TTL_SECS};
 use super::cookies::{self, cookie_secure, removal};
-use super::flow::{self, Answer, Started, Wanted, LOGIN_TTL_SECS};
+use super::flow::{self, Answer, Finished, Started, Wanted, LOGIN_TTL_SECS};
 use super::pages;
-use super::refusal::Refusal;
+use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, Current};
 use super::sign_ins::{self, Seen};
-use super::{login_cookie_name, session_cookie_name, tenant_cookie_name, Deps};
+use super::{
+    confirm_cookie_name, login_cookie_name, session_cookie_name, tenant_cookie_name, Deps,
+};
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store;
@@ -34,6 +37,7 @@ pub async fn login(
 ) -> HttpResponse {
     let secure = cookie_secure(&state);
     let remembered = req.cookie(tenant_cookie_name(secure));
+    let held = req.cookie(login_cookie_name(secure));
     let mut tenant = query.tenant.clone();
     if let Some(code) = query.org.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         match store::tenants::by_code(&state.db.conn, code).await {
@@ -53,15 +57,15 @@ pub async fn login(
         instance: query.instance.as_deref(),
         remembered: remembered.as_ref().map(|c| c.value()),
         next: query.next.as_deref(),
+        binding: held.as_ref().map(|c| c.value()),
     };
     match flow::start(&Deps::of(&state), wanted).await {
-        Ok(Started::Unified(url)) => {
-            HttpResponse::Found().insert_header((header::LOCATION, url)).finish()
+        Ok(Started::Unified { url, binding } | Started::Authorize { url, binding }) => {
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, url))
+                .cookie(cookies::login(secure, binding, LOGIN_TTL_SECS))
+                .finish()
         }
-        Ok(Started::Authorize { url, binding }) => HttpResponse::Found()
-            .insert_header((header::LOCATION, url))
-            .cookie(cookies::login(secure, binding, LOGIN_TTL_SECS))
-            .finish(),
         Err(refusal) => {
             let seen = Seen {
                 tenant_id: tenant.or_else(|| remembered.map(|c| c.value().to_string())),
@@ -91,6 +95,7 @@ pub async fn callback(
 ) -> HttpResponse {
     let secure = cookie_secure(&state);
     let binding = req.cookie(login_cookie_name(secure));
+    let session_cookie = req.cookie(session_cookie_name(secure));
     let answer = Answer {
         code: query.code.as_deref(),
         ticket: None,
@@ -98,6 +103,7 @@ pub async fn callback(
         state: query.state.as_deref(),
         iss: query.iss.as_deref(),
         binding: binding.as_ref().map(|c| c.value()),
+        session: session_cookie.as_ref().map(|c| c.value()),
     };
     finish(&state, &req, answer).await
 }
@@ -119,6 +125,7 @@ pub async fn cas(
 ) -> HttpResponse {
     let secure = cookie_secure(&state);
     let binding = req.cookie(login_cookie_name(secure));
+    let session_cookie = req.cookie(session_cookie_name(secure));
     let answer = Answer {
         code: None,
         ticket: query.ticket.as_deref(),
@@ -126,17 +133,27 @@ pub async fn cas(
         state: query.state.as_deref(),
         iss: None,
         binding: binding.as_ref().map(|c| c.value()),
+        session: session_cookie.as_ref().map(|c| c.value()),
     };
     finish(&state, &req, answer).await
 }
 
-/// The session (or the refusal page) for an answer; the login cookie goes
-/// either way.
+/// The session, the confirmation page (a sign-in nothing ties to this
+/// browser) or the refusal page for an answer. The login cookie stays until
+/// it expires: another sign-in started in this browser (another tab) still
+/// needs it.
 async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> HttpResponse {
     let secure = cookie_secure(state);
     let mut seen = Seen::default();
     let finished = flow::finish(&Deps::of(state), answer, &mut seen).await;
-    let mut response = match finished {
+    match finished {
+        Ok(Finished { confirm: Some(pending), session_id, .. }) => {
+            crate::prometheus::login("awaiting_confirmation");
+            let token = confirm::form_token(Purpose::ConfirmSignIn, &session_id);
+            let mut page = pages::confirm_sign_in(state, req, &pending, &token);
+            let _ = page.add_cookie(&cookies::confirm(secure, session_id, CONFIRM_TTL_SECS));
+            page
+        }
         Ok(finished) => {
             crate::prometheus::login("signed_in");
             sign_ins::signed_in(&state.db, seen).await;
@@ -151,8 +168,53 @@ async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> Http
             let reference = sign_ins::refused(&state.db, seen, &refusal).await;
             refusal.page_with_reference(&state.pages, req, &reference)
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    choice: String,
+}
+
+/// `POST /sso/confirm`: the click on the confirmation page; see
+/// [`confirm`].
+pub async fn confirm_sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ConfirmForm>,
+) -> HttpResponse {
+    let secure = cookie_secure(&state);
+    let deps = Deps::of(&state);
+    let waiting = req.cookie(confirm_cookie_name(secure));
+    let waiting = waiting.as_ref().map(|c| c.value());
+    let back = state.settings.sso.after_login_path.clone();
+    let mut response = if form.choice == "cancel" {
+        confirm::decline(&deps, waiting, &form.csrf_token).await;
+        HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish()
+    } else {
+        match confirm::accept(&deps, waiting, &form.csrf_token).await {
+            Ok((session_id, session)) => {
+                if let Some(old) = req.cookie(session_cookie_name(secure)) {
+                    if old.value() != session_id {
+                        if let Err(err) = session::end(&deps, old.value()).await {
+                            tracing::warn!(error = ?err, "the replaced session could not be ended");
+                        }
+                    }
+                }
+                crate::prometheus::login("signed_in");
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, back))
+                    .cookie(cookies::session(secure, session_id))
+                    .cookie(cookies::tenant(secure, session.tenant_id))
+                    .finish()
+            }
+            Err(refusal) => refusal.page(&state.pages, &req),
+        }
     };
-    let _ = response.add_removal_cookie(&removal(login_cookie_name(secure)));
+    let _ = response.add_removal_cookie(&removal(confirm_cookie_name(secure)));
     response
 }
 
@@ -190,10 +252,40 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
     }))
 }
 
-/// `GET|POST /sso/logout`: ends the session here, then at the auth centre.
-pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
+/// `GET /sso/logout`: asks "sign out?" with a button, so that a link or
+/// an image on another site cannot sign anyone out.
+pub async fn logout_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let cookie = req.cookie(session_cookie_name(cookie_secure(&state)));
+    let token =
+        cookie.map(|c| confirm::form_token(Purpose::SignOut, c.value())).unwrap_or_default();
+    pages::sign_out(&state, &req, &token)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /sso/logout`: ends the session here, then at the auth centre.
+/// Only from a page of this site: the sign-out page's token, or a
+/// same-origin `Origin` (any form of the vendor's app on this origin).
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Option<web::Form<SignOutForm>>,
+) -> Result<HttpResponse, Error> {
     let secure = cookie_secure(&state);
     let deps = Deps::of(&state);
+    if let Some(cookie) = req.cookie(session_cookie_name(secure)) {
+        let token = form.as_ref().map(|f| f.csrf_token.as_str()).unwrap_or_default();
+        let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let from_here = confirm::token_matches(Purpose::SignOut, cookie.value(), token)
+            || confirm::same_origin(origin, &state.settings.server.public_url);
+        if !from_here {
+            return Ok(Refusal::BadAnswer(BadAnswer::NotFromThisSite).page(&state.pages, &req));
+        }
+    }
     let back = format!(
         "{}{}",
         state.settings.server.public_url.trim_end_matches('/'),

@@ -114,7 +114,13 @@ pub async fn submit(
         dialect: Some(Dialect::Local),
         ..Seen::default()
     };
-    match local_account::sign_in(&deps, &form.instance, &form.user_name, &form.password).await {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = &state.settings.server.trusted_proxies;
+    let client = crate::gate::forwarded::client_address(req.headers(), peer, trusted)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let (instance, user_name, password) = (&form.instance, &form.user_name, &form.password);
+    match local_account::sign_in(&deps, instance, user_name, password, &client).await {
         Ok(session_id) => {
             sign_ins::signed_in(&state.db, seen).await;
             let mut response = HttpResponse::SeeOther()

@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod auth_centre;
+pub mod confirm;
 pub mod cookies;
 pub mod dialects;
 pub mod flow;
@@ -39,8 +40,9 @@ pub struct Deps<'a> {
     pub db: &'a Db,
     pub kv: &'a Kv,
     pub vault: &'a Vault,
-    /// The outbound client for auth centres.
-    pub http: &'a reqwest::Client,
+    /// The outbound client for auth centres: every dialect's requests go
+    /// through it, so its caps and address check apply to all.
+    pub http: &'a crate::outbound::AuthCentreHttp,
     pub oidc: &'a oidc::Discoveries,
     pub revocations: &'a crate::access::revoke::Revocations,
     pub settings: &'a SsoSettings,
@@ -54,7 +56,7 @@ impl<'a> Deps<'a> {
             db: &state.db,
             kv: &state.kv,
             vault: &state.vault,
-            http: &state.http,
+            http: &state.auth_centres,
             oidc: &state.oidc,
             revocations: &state.revocations,
             settings: &state.settings.sso,
@@ -83,6 +85,16 @@ pub fn login_cookie_name(secure: bool) -> &'static str {
         "__Host-koogate_login"
     } else {
         "koogate_login"
+    }
+}
+
+/// The session a sign-in without state opened, waiting for its click
+/// (see [`confirm`]).
+pub fn confirm_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-koogate_confirm"
+    } else {
+        "koogate_confirm"
     }
 }
 

@@ -23,6 +23,8 @@ pub fn environment() -> Environment<'static> {
         ("organisation.html", include_str!("../../templates/organisation.html")),
         ("_organisation_form.html", include_str!("../../templates/_organisation_form.html")),
         ("landing.html", include_str!("../../templates/landing.html")),
+        ("confirm_sign_in.html", include_str!("../../templates/confirm_sign_in.html")),
+        ("sign_out.html", include_str!("../../templates/sign_out.html")),
     ];
     for (name, source) in templates {
         if let Err(e) = env.add_template(name, source) {
@@ -78,12 +80,47 @@ pub async fn landing(state: &AppState, req: &HttpRequest) -> Option<HttpResponse
         Ok(Some(tenant)) if !tenant.name.is_empty() => tenant.name,
         _ => session.tenant_id.clone(),
     };
-    let view = context! { name => session.name, user_name => session.user_name, organisation };
+    let csrf_token = super::confirm::form_token(super::confirm::Purpose::SignOut, cookie.value());
+    let view = context! {
+        name => session.name, user_name => session.user_name, organisation, csrf_token
+    };
     match state.pages.render(req, "landing.html", view) {
         Ok(body) => Some(html(StatusCode::OK, body)),
         Err(e) => {
             tracing::error!(error = %e, "the landing page does not render");
             None
+        }
+    }
+}
+
+/// "Continue as this account?" (see [`super::confirm`]).
+pub fn confirm_sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    pending: &super::confirm::Pending,
+    csrf_token: &str,
+) -> HttpResponse {
+    let view = context! {
+        name => pending.name,
+        user_name => pending.user_name,
+        organisation => pending.organisation,
+        replaces => pending.replaces,
+        csrf_token,
+    };
+    render(state, req, "confirm_sign_in.html", view)
+}
+
+/// "Sign out?": the button posts the sign-out with this browser's token.
+pub fn sign_out(state: &AppState, req: &HttpRequest, csrf_token: &str) -> HttpResponse {
+    render(state, req, "sign_out.html", context! { csrf_token })
+}
+
+fn render(state: &AppState, req: &HttpRequest, name: &str, view: minijinja::Value) -> HttpResponse {
+    match state.pages.render(req, name, view) {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => {
+            tracing::error!(error = %e, template = name, "a sign-in page does not render");
+            html(StatusCode::INTERNAL_SERVER_ERROR, "Sign in is unavailable".to_string())
         }
     }
 }

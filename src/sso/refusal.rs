@@ -29,6 +29,9 @@ pub enum BadAnswer {
     NotThisBrowserOrLate,
     /// An OpenID answer naming another issuer (RFC 9207).
     WrongIssuer,
+    /// A form post that no page of this site produced (no token of
+    /// this browser, no same-origin `Origin`).
+    NotFromThisSite,
 }
 
 /// Every way sign-in or the gate turns a person away.
@@ -123,6 +126,7 @@ impl Refusal {
             Refusal::BadAnswer(BadAnswer::AlreadyUsed) => "already_used",
             Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate) => "not_this_browser_or_late",
             Refusal::BadAnswer(BadAnswer::WrongIssuer) => "wrong_issuer",
+            Refusal::BadAnswer(BadAnswer::NotFromThisSite) => "not_from_this_site",
             Refusal::ProviderChanged => "provider_changed",
             Refusal::ProviderMisconfigured => "provider_misconfigured",
             Refusal::ProviderUnreachable => "provider_unreachable",
@@ -270,6 +274,7 @@ mod tests {
             BadAnswer::AlreadyUsed,
             BadAnswer::NotThisBrowserOrLate,
             BadAnswer::WrongIssuer,
+            BadAnswer::NotFromThisSite,
         ] {
             all.push(Refusal::BadAnswer(bad));
         }

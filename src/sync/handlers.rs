@@ -32,17 +32,22 @@ async fn v2(
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(ts) = header("x-timestamp") {
-        inbound::precheck_v2(&state.settings.marketplace, &state.kit_access_keys, ts)?;
-    }
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    // Kept in full only once the call has authenticated.
-    call.request = inbound::refused_body(&body);
+    // Whatever can be checked without the body is checked before it is
+    // read: a call that cannot authenticate costs no body read or HMAC.
+    call.request = inbound::unread_body(inbound::announced_size(req));
     let (Some(presented), Some(ts), Some(nonce)) =
         (header("x-sign"), header("x-timestamp"), header("x-nonce"))
     else {
         return Err(Error::Unauthenticated("x-sign, x-timestamp and x-nonce are required"));
     };
+    inbound::precheck_v2(&state.settings.marketplace, &state.kit_access_keys, ts)?;
+    if !signature::kit_v2_signature_shaped(presented) {
+        return Err(Error::Unauthenticated("x-sign is not 64 hex digits"));
+    }
+    let turn = inbound::large_body_turn(&state.large_bodies, req).await;
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let credentials = inbound::V2Credentials { signature: presented, timestamp: ts, nonce };
     // An HMAC over up to 8 MiB is CPU work: on the blocking pool, so a
     // flood of large forged bodies does not hold the request workers.
@@ -53,6 +58,7 @@ async fn v2(
     })
     .await
     .map_err(|_| Error::Internal("the signature check did not finish".to_string()))?;
+    drop(turn);
     let verify = |_: &[String]| good;
     call.nonce = inbound::authenticate_v2(
         &state.kv,
@@ -89,15 +95,17 @@ async fn v1(
     call: &mut Call,
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
-    // Kept in full only once the call has authenticated.
-    call.request = inbound::refused_body(&body);
+    call.request = inbound::unread_body(inbound::announced_size(req));
     let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
         return Err(Error::Unauthenticated("authToken is required"));
     };
     if state.kit_access_keys.is_empty() {
         return Err(Error::Unauthenticated("no Kit access key is configured"));
     }
+    let turn = inbound::large_body_turn(&state.large_bodies, req).await;
+    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    // Kept in full only once the call has authenticated.
+    call.request = inbound::refused_body(&body);
     let params = signature::kit_v1_params(&body)
         .map_err(|_| Error::invalid("the body is not a JSON object"))?;
     let Some((_, ts)) = params.iter().find(|(k, _)| k == "timeStamp") else {
@@ -108,6 +116,7 @@ async fn v1(
     if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
+    drop(turn);
     call.v1_sent_at = timestamp::parse_v1(ts, 8).map(|t| t.timestamp_millis());
     call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);

@@ -218,6 +218,34 @@ async fn a_forged_call_leaves_only_a_bounded_record(app: TestApp) {
 }
 kit_on_both_backends!(a_forged_call_leaves_only_a_bounded_record);
 
+/// A Kit post whose headers alone cannot authenticate (a signature that
+/// is not one) is answered before any of its 8 MiB body is sent, and
+/// recorded by the size it announced.
+async fn a_forged_kit_post_is_refused_before_its_body_is_read(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let head = format!(
+        "POST {}/produceAPI/v2/tenantSync HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/json\r\nContent-Length: 8388608\r\n\
+         x-sign: 00\r\nx-timestamp: {}\r\nx-nonce: n-forged\r\n\r\n",
+        app.marketplace_path,
+        chrono::Utc::now().timestamp_millis()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), stream.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let event = app.last_event().await;
+    assert_eq!((event.channel.as_str(), event.result_code.as_str()), ("kit_v2", "000001"));
+    assert!(event.request.contains("\"announced_bytes\":8388608"), "{}", event.request);
+}
+kit_on_both_backends!(a_forged_kit_post_is_refused_before_its_body_is_read);
+
 /// An old event, as a replica of long ago would have written it.
 fn old_event(days_ago: i64, refused: bool, marker: &str) -> entity::event::ActiveModel {
     use sea_orm::Set;

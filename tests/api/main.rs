@@ -16,6 +16,8 @@ mod far_database;
 mod faults;
 mod gate;
 mod hardening_market;
+mod hardening_outbound;
+mod hardening_sign_in;
 mod hardening_web;
 mod helpers;
 mod lifecycle_v1;

@@ -8,13 +8,16 @@ use crate::helpers::*;
 
 /// `koogate operator add NAME --role ROLE` against `app`'s database; the
 /// one-time password it printed.
-fn operator_add(app: &TestApp, name: &str, role: &str) -> String {
-    let run = std::process::Command::new(KOOGATE)
+async fn operator_add(app: &TestApp, name: &str, role: &str) -> String {
+    // Awaited, not blocking: the app under test shares this runtime, and a
+    // write it has under way must be able to finish while the CLI waits.
+    let run = tokio::process::Command::new(KOOGATE)
         .args(["operator", "add", name, "--role", role])
         .env("KOOGATE__DATABASE__URL", &app.database_url)
         .env("KOOGATE__ADMIN__USERNAME", ADMIN_USER)
         .env("RUST_LOG", "warn")
         .output()
+        .await
         .expect("koogate operator add runs");
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{out}{}", String::from_utf8_lossy(&run.stderr));
@@ -49,7 +52,7 @@ async fn first_sign_in(app: &TestApp, name: &str, one_time: &str, new_password: 
 }
 
 async fn the_command_line_makes_an_account_whose_password_works_once(app: TestApp) {
-    let one_time = operator_add(&app, "vera", "viewer");
+    let one_time = operator_add(&app, "vera", "viewer").await;
     assert_eq!(one_time.len(), 20, "{one_time}");
     let vera = first_sign_in(&app, "vera", &one_time, "vera's own long password").await;
     let csrf = vera.session_csrf().await;
@@ -59,16 +62,18 @@ async fn the_command_line_makes_an_account_whose_password_works_once(app: TestAp
     let own = Operator::new(&app).try_sign_in("vera", "vera's own long password").await;
     assert_eq!(own.status, 303);
     // The name is taken now; a bad role is refused before anything.
-    let taken = std::process::Command::new(KOOGATE)
+    let taken = tokio::process::Command::new(KOOGATE)
         .args(["operator", "add", "vera", "--role", "admin"])
         .env("KOOGATE__DATABASE__URL", &app.database_url)
         .output()
+        .await
         .expect("runs");
     assert!(!taken.status.success());
-    let bad = std::process::Command::new(KOOGATE)
+    let bad = tokio::process::Command::new(KOOGATE)
         .args(["operator", "add", "olga", "--role", "root"])
         .env("KOOGATE__DATABASE__URL", &app.database_url)
         .output()
+        .await
         .expect("runs");
     assert!(!bad.status.success());
 }
@@ -82,7 +87,7 @@ async fn a_viewer_reads_but_cannot_freeze(app: TestApp) {
     let app = &scene.app;
     let instance = scene.enterprise.instance_id.clone();
     let alice = scene.signed_in("alice").await;
-    let one_time = operator_add(app, "vera", "viewer");
+    let one_time = operator_add(app, "vera", "viewer").await;
     let vera = first_sign_in(app, "vera", &one_time, "vera's own long password").await;
 
     let tenant = vera.page(&format!("/admin/tenants/{}", scene.enterprise.tenant_id)).await;

@@ -11,11 +11,14 @@ use crate::helpers::*;
 const LANGUAGES: [(&str, &str); 2] = [("zh-CN", "实例已冻结"), ("en", "The instance is frozen")];
 
 /// `koogate operator add` on the app's database; the one-time password.
-fn operator_add(app: &TestApp, name: &str, role: &str) -> String {
-    let run = std::process::Command::new(KOOGATE)
+async fn operator_add(app: &TestApp, name: &str, role: &str) -> String {
+    // Awaited, not blocking: the app under test shares this runtime, and a
+    // write it has under way must be able to finish while the CLI waits.
+    let run = tokio::process::Command::new(KOOGATE)
         .args(["operator", "add", name, "--role", role])
         .env("KOOGATE__DATABASE__URL", &app.database_url)
         .output()
+        .await
         .expect("koogate operator add runs");
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{out}");
@@ -56,7 +59,7 @@ async fn a_viewer_cannot_freeze_and_an_operator_freezes_with_a_reason() {
         let scene = Scene::new(spawn_app(Backend::Sqlite, &admin_settings()).await).await;
         let alice = scene.signed_in("alice").await;
         for (name, role) in [("vera", "viewer"), ("otto", "operator")] {
-            let one_time = operator_add(&scene.app, name, role);
+            let one_time = operator_add(&scene.app, name, role).await;
             let profile = tempfile::tempdir().expect("profile dir");
             let browser = open_browser(&driver, profile.path()).await;
             let result = async {

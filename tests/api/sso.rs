@@ -182,7 +182,7 @@ async fn signing_out_ends_the_session_and_passes_by_the_auth_centre(app: TestApp
     let logout = format!("{}/api/v1/logout?", scene.centre.base_url);
     let browser = scene.signed_in("alice").await;
 
-    let out = browser.open("/sso/logout").await;
+    let out = browser.sign_out().await;
     let to_centre = out.redirect().to_string();
     assert!(to_centre.starts_with(&logout), "sent to {to_centre}");
     let url = reqwest::Url::parse(&to_centre).expect("a URL");
@@ -203,9 +203,9 @@ async fn signing_out_ends_the_session_and_passes_by_the_auth_centre(app: TestApp
     assert_eq!(scene.centre.calls().logout, 1);
     assert_eq!(scene.centre.last_logout()["redirect_url"], back_to);
 
-    // A sign-out button posting a form does the same.
+    // A sign-out button of a page on this site posting a form does the same.
     let browser = scene.signed_in("alice").await;
-    let out = browser.post("/sso/logout").await;
+    let out = browser.post_from_this_site("/sso/logout").await;
     assert!(matches!(out.status, 302 | 303), "{out:#?}");
     let to_centre = out.location.as_deref().expect("a Location");
     assert!(to_centre.starts_with(&logout), "sent to {to_centre}");

@@ -80,6 +80,25 @@ impl Buyer {
         )
     }
 
+    /// The same buyer's form posts and pages, seen coming from `address`
+    /// (a trusted proxy, 127.0.0.1, says so in `X-Forwarded-For`).
+    fn seen_from(&self, address: &str) -> Buyer {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().expect("a header value"));
+        Buyer {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .expect("client"),
+            address: self.address.clone(),
+            instance_id: self.instance_id.clone(),
+            user_name: self.user_name.clone(),
+            password: self.password.clone(),
+        }
+    }
+
     async fn me(&self) -> (u16, Value) {
         let response =
             self.client.get(format!("{}/sso/me", self.address)).send().await.expect("me");
@@ -196,3 +215,33 @@ async fn behind_tls_the_forms_csrf_cookie_is_one_a_browser_keeps() {
     assert!(attributes.contains(&"Secure"), "{cookie}");
     assert!(!attributes.iter().any(|a| a.starts_with("Domain")), "{cookie}");
 }
+
+async fn nobody_locks_out_another_buyer_or_learns_which_subscriptions_exist(app: TestApp) {
+    let buyer = Buyer::new(&app).await.seen_from("198.51.100.9");
+    let stranger = buyer.seen_from("203.0.113.7");
+    // Someone elsewhere guesses the buyer's password until locked out.
+    for _ in 0..5 {
+        let csrf = stranger.open_form().await;
+        assert_eq!(stranger.submit(&buyer.user_name, "guess", &csrf).await.0, 401);
+    }
+    let csrf = stranger.open_form().await;
+    assert_eq!(stranger.submit(&buyer.user_name, "guess", &csrf).await.0, 429);
+    // The buyer still signs in from where they are.
+    let csrf = buyer.open_form().await;
+    let (status, location) = buyer.submit(&buyer.user_name, &buyer.password, &csrf).await;
+    assert_eq!((status, location.as_str()), (303, "/home"));
+
+    // A subscription that does not exist is answered like a wrong password.
+    let mut nobody = buyer.seen_from("192.0.2.44");
+    let csrf = nobody.open_form().await;
+    let (wrong_status, wrong_page) = nobody.submit(&buyer.user_name, "guess", &csrf).await;
+    nobody.instance_id = "no-such-instance".to_string();
+    let csrf = nobody.open_form().await;
+    let (missing_status, missing_page) = nobody.submit(&buyer.user_name, "guess", &csrf).await;
+    assert_eq!((missing_status, wrong_status), (401, 401));
+    assert!(missing_page.contains("not right") && wrong_page.contains("not right"));
+}
+on_both_backends!(
+    nobody_locks_out_another_buyer_or_learns_which_subscriptions_exist,
+    &[("provisioning.local_accounts", "true"), ("server.trusted_proxies", "127.0.0.1")]
+);

@@ -311,7 +311,7 @@ async fn signing_out_ends_the_session_here_and_at_the_provider(app: TestApp) {
     let back = sign_in_at_provider(&browser, &scene.provider, login.redirect(), "alice").await;
     browser.callback(&back).await.assert_lands_on("/");
 
-    let out = browser.open("/sso/logout").await;
+    let out = browser.sign_out().await;
     let (endpoint, asked) = out.redirect().split_once('?').expect("a query");
     assert_eq!(endpoint, format!("{}/session/end", scene.provider.issuer), "end_session_endpoint");
     let asked = params(asked);

@@ -60,16 +60,13 @@ pub async fn sign_in(
     };
     let response = deps
         .http
-        .get(validate)
+        .get(&validate)
         .query(&[("service", service), ("ticket", ticket)])
         .send()
         .await
-        .map_err(|e| failed(AuthCentreError::Unreachable(e.without_url().to_string())))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| failed(AuthCentreError::Unreachable(e.without_url().to_string())))?;
+        .map_err(|e| failed(AuthCentreError::Unreachable(e.to_string())))?;
+    let status = response.status;
+    let body = String::from_utf8_lossy(&response.body).into_owned();
     if !status.is_success() {
         return Err(failed(AuthCentreError::Refused(format!("serviceValidate answered {status}"))));
     }

@@ -4,6 +4,7 @@
 //! `oauth2` crate so that every field is accepted in both spellings
 //! (snake_case and camelCase) and numbers also as strings.
 
+use crate::outbound::AuthCentreHttp;
 use oauth2::PkceCodeChallenge;
 use serde::{Deserialize, Deserializer};
 
@@ -88,7 +89,7 @@ impl OrgIdClient {
     /// sign-in); `access_type=offline` asks for a refresh token.
     pub async fn exchange(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         code: &str,
         verifier: Option<&str>,
     ) -> Result<Tokens, AuthCentreError> {
@@ -109,7 +110,7 @@ impl OrgIdClient {
     /// A new access token for a refresh token.
     pub async fn refresh(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         refresh_token: &str,
     ) -> Result<Tokens, AuthCentreError> {
         let form = [
@@ -123,19 +124,19 @@ impl OrgIdClient {
 
     async fn token(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         form: &[(&str, &str)],
         kept_refresh: Option<&str>,
     ) -> Result<Tokens, AuthCentreError> {
         let response = http
-            .post(format!("{}{PREFIX}/token", self.base))
-            .header(reqwest::header::ACCEPT, "application/json")
+            .post(&format!("{}{PREFIX}/token", self.base))
+            .header("accept", "application/json")
             .form(form)
             .send()
             .await
-            .map_err(|e| AuthCentreError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
-        let answer: TokenAnswer = response.json().await.map_err(|_| {
+            .map_err(|e| AuthCentreError::Unreachable(e.to_string()))?;
+        let status = response.status;
+        let answer: TokenAnswer = response.json().map_err(|_| {
             AuthCentreError::Unreachable(format!("the token endpoint answered {status}, not JSON"))
         })?;
         let refused =
@@ -159,7 +160,7 @@ impl OrgIdClient {
     /// Who the access token belongs to.
     pub async fn user_info(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         access_token: &str,
     ) -> Result<UserInfo, AuthCentreError> {
         user_info(http, &self.base, access_token).await
@@ -169,23 +170,22 @@ impl OrgIdClient {
 /// `GET {base}/orgid/openapi/v1/oauth2/userinfo` with the OrgID header
 /// (CAS for an OrgID tenant reads it with the ticket's `token`).
 pub async fn user_info(
-    http: &reqwest::Client,
+    http: &AuthCentreHttp,
     base: &str,
     access_token: &str,
 ) -> Result<UserInfo, AuthCentreError> {
     let response = http
-        .get(format!("{}{PREFIX}/userinfo", base.trim_end_matches('/')))
-        .header("X-OrgID-Authorization", format!("Bearer {access_token}"))
-        .header(reqwest::header::ACCEPT, "application/json")
+        .get(&format!("{}{PREFIX}/userinfo", base.trim_end_matches('/')))
+        .header("X-OrgID-Authorization", &format!("Bearer {access_token}"))
+        .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| AuthCentreError::Unreachable(e.without_url().to_string()))?;
-    if !response.status().is_success() {
-        return Err(AuthCentreError::Refused(format!("userinfo answered {}", response.status())));
+        .map_err(|e| AuthCentreError::Unreachable(e.to_string()))?;
+    if !response.status.is_success() {
+        return Err(AuthCentreError::Refused(format!("userinfo answered {}", response.status)));
     }
     response
         .json::<UserInfo>()
-        .await
         .map_err(|_| AuthCentreError::Unreachable("userinfo is not the expected JSON".to_string()))
 }
 

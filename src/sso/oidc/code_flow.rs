@@ -12,6 +12,7 @@ use openidconnect::{
 
 use super::discovery::Provider;
 use crate::error::Error;
+use crate::outbound::AuthCentreHttp;
 use crate::sso::auth_centre::{AuthCentreError, Tokens};
 use crate::sso::token_hash;
 
@@ -92,7 +93,7 @@ impl OidcClient {
     /// `aud`, `exp`, and a `nonce` whose hash is `nonce_hash`.
     pub async fn finish(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         code: &str,
         pkce_verifier: &str,
         nonce_hash: &str,
@@ -156,7 +157,7 @@ impl OidcClient {
 
     async fn user_info(
         &self,
-        http: &reqwest::Client,
+        http: &AuthCentreHttp,
         access_token: AccessToken,
         subject: openidconnect::SubjectIdentifier,
     ) -> Result<CoreUserInfoClaims, AuthCentreError> {

@@ -15,6 +15,7 @@ use openidconnect::core::{
 };
 use openidconnect::{AuthType, ClientId, LogoutRequest, PostLogoutRedirectUrl};
 
+use crate::outbound::AuthCentreHttp;
 use crate::sso::auth_centre::Endpoints;
 
 /// How long a discovery answer is trusted before it is fetched again.
@@ -139,32 +140,27 @@ enum Discovery {
     Failed(String),
 }
 
-async fn discover(http: &reqwest::Client, domain: &str) -> Discovery {
+async fn discover(http: &AuthCentreHttp, domain: &str) -> Discovery {
     let url = format!("{}/.well-known/openid-configuration", normalised(domain));
-    let response =
-        match http.get(&url).header(reqwest::header::ACCEPT, "application/json").send().await {
-            Ok(response) => response,
-            Err(err) => return Discovery::Failed(err.without_url().to_string()),
-        };
-    let status = response.status();
+    let answer = match http.get(&url).header("Accept", "application/json").send().await {
+        Ok(answer) => answer,
+        Err(err) => return Discovery::Failed(err.to_string()),
+    };
+    let status = answer.status;
     if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
         return Discovery::NotServed;
     }
     if status != reqwest::StatusCode::OK {
         return Discovery::Failed(format!("discovery answered {status}"));
     }
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(err) => return Discovery::Failed(err.without_url().to_string()),
-    };
-    match serde_json::from_slice::<Metadata>(&body) {
+    match answer.json::<Metadata>() {
         Ok(metadata) => Discovery::Found(Box::new(metadata)),
         Err(err) => Discovery::Failed(format!("not OpenID provider metadata: {err}")),
     }
 }
 
 /// The keys, fetched once the issuer is known to be the tenant's own.
-async fn with_keys(http: &reqwest::Client, metadata: Metadata) -> Result<Provider, String> {
+async fn with_keys(http: &AuthCentreHttp, metadata: Metadata) -> Result<Provider, String> {
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
         .await
         .map_err(|err| format!("the provider's keys could not be fetched: {err}"))?;
@@ -182,6 +178,9 @@ struct Entry {
 #[derive(Default)]
 pub struct Discoveries {
     entries: Mutex<HashMap<String, Entry>>,
+    /// One turn per tenant: while one request fetches a tenant's
+    /// discovery, the others wait for its answer instead of fetching too.
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Discoveries {
@@ -190,8 +189,26 @@ impl Discoveries {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The tenant's fetching turn (one entry per tenant that signed in,
+    /// like the entries themselves).
+    fn turn(&self, tenant_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        turns.entry(tenant_id.to_string()).or_default().clone()
+    }
+
+    /// The decision still trusted (`Ok`), or the one last seen (`Err`).
+    fn cached(&self, tenant_id: &str, domain: &str) -> Result<Dialect, Option<Dialect>> {
+        let entries = self.lock();
+        match entries.get(tenant_id).filter(|e| e.domain == domain) {
+            Some(entry) if entry.until > Instant::now() => Ok(entry.dialect.clone()),
+            Some(entry) => Err(Some(entry.dialect.clone())),
+            None => Err(None),
+        }
+    }
+
     /// What the tenant at `domain` speaks, fetched at most every ten
-    /// minutes.
+    /// minutes (every 30 s after a failure), and by one request at a time:
+    /// a flood of anonymous `/sso/login` for a tenant makes one fetch.
     ///
     /// # Security
     /// Downgrade: a tenant once seen serving OIDC loses it only on a clean
@@ -210,15 +227,16 @@ impl Discoveries {
     /// (the address the marketplace synced for it); otherwise the tenant
     /// cannot sign in at all ([`Dialect::WrongIssuer`]), so one tenant's
     /// provider can never answer for another.
-    pub async fn dialect(&self, http: &reqwest::Client, tenant_id: &str, domain: &str) -> Dialect {
-        let now = Instant::now();
-        let before = {
-            let entries = self.lock();
-            match entries.get(tenant_id).filter(|e| e.domain == domain) {
-                Some(entry) if entry.until > now => return entry.dialect.clone(),
-                Some(entry) => Some(entry.dialect.clone()),
-                None => None,
-            }
+    pub async fn dialect(&self, http: &AuthCentreHttp, tenant_id: &str, domain: &str) -> Dialect {
+        if let Ok(fresh) = self.cached(tenant_id, domain) {
+            return fresh;
+        }
+        let turn = self.turn(tenant_id);
+        let _turn = turn.lock().await;
+        // Whoever had the turn before may have just decided.
+        let before = match self.cached(tenant_id, domain) {
+            Ok(fresh) => return fresh,
+            Err(before) => before,
         };
         let (dialect, ttl) = match discover(http, domain).await {
             Discovery::Found(metadata)
@@ -246,8 +264,8 @@ impl Discoveries {
             }
             Discovery::Failed(why) => kept_after_failure(tenant_id, before, &why),
         };
-        let entry =
-            Entry { domain: domain.to_string(), dialect: dialect.clone(), until: now + ttl };
+        let until = Instant::now() + ttl;
+        let entry = Entry { domain: domain.to_string(), dialect: dialect.clone(), until };
         self.lock().insert(tenant_id.to_string(), entry);
         dialect
     }

@@ -148,8 +148,9 @@ async fn token(data: Data) -> HttpResponse {
     HttpResponse::Ok().json(token)
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+fn http() -> crate::outbound::AuthCentreHttp {
+    // The stand-in providers listen on 127.0.0.1.
+    crate::outbound::AuthCentreHttp::new(true).expect("client")
 }
 
 fn name(dialect: &Dialect) -> &'static str {

@@ -207,6 +207,8 @@ pub async fn run_app(database_url: &str, overrides: &[(&str, &str)]) -> (u16, St
         // The stories read English texts; the language stories choose
         // their language explicitly.
         ("ui.default_language".into(), "en".into()),
+        // The stand-in auth centres listen on 127.0.0.1.
+        ("sso.allow_private_auth_centres".into(), "true".into()),
     ];
     all.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let sources = Sources { file: None, read_env: false, overrides: all };

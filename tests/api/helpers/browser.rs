@@ -57,6 +57,33 @@ impl Browser {
         Page::read(request.send().await.expect("request sent")).await
     }
 
+    /// `POST` a form to a path of koogate.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let request = self.client.post(format!("{}{path}", self.app_address)).form(fields);
+        Page::read(request.send().await.expect("request sent")).await
+    }
+
+    /// `POST` (empty form) to a path of koogate from one of its own pages,
+    /// as a browser says: `Origin` is koogate's public URL.
+    pub async fn post_from_this_site(&self, path: &str) -> Page {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.app_address))
+            .header("Origin", PUBLIC_URL)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("");
+        Page::read(request.send().await.expect("request sent")).await
+    }
+
+    /// Signs out as a person does: `GET /sso/logout` asks "Sign out?",
+    /// its button posts the form; the post's answer.
+    pub async fn sign_out(&self) -> Page {
+        let asked = self.open("/sso/logout").await;
+        assert_eq!(asked.status, 200, "a sign-out page: {asked:#?}");
+        let token = asked.hidden_field("csrf_token");
+        self.post_form("/sso/logout", &[("csrf_token", &token)]).await
+    }
+
     /// `GET /sso/login?{query}`: the start of a sign-in.
     pub async fn login(&self, query: &str) -> Page {
         self.open(&format!("/sso/login?{query}")).await
@@ -147,6 +174,14 @@ impl Page {
             .collect();
         let body = response.text().await.unwrap_or_default();
         Page { status, location, cookies, body }
+    }
+
+    /// The value of the form field `name` on this page.
+    pub fn hidden_field(&self, name: &str) -> String {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = self.body.find(&marker).unwrap_or_else(|| panic!("no {name}: {self:#?}"))
+            + marker.len();
+        self.body[start..].split('"').next().expect("a value").to_string()
     }
 
     /// The `Location` of a 302; panics on anything else.

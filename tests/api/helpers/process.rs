@@ -46,6 +46,8 @@ impl Serve {
                 &base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
             )
             .setting("ui.default_language", "en")
+            // The stand-in auth centres listen on 127.0.0.1.
+            .setting("sso.allow_private_auth_centres", "true")
     }
 
     /// A process with no setting but its port: what a first start sees.

@@ -135,6 +135,28 @@ impl Scene {
         browser
     }
 
+    /// Unified mode: `user_name` signs in at the marketplace's unified
+    /// page (in `browser`, which never visits koogate for it); the query
+    /// of the stateless callback it sends to koogate.
+    pub async fn unified_answer(&self, browser: &Browser, user_name: &str) -> String {
+        self.centre.signs_in(user_name);
+        let callback = format!("{}/sso/callback", super::app::PUBLIC_URL);
+        let authorize = format!(
+            "{}/api/v1/oauth2/authorize?{}",
+            self.centre.base_url,
+            query(&[
+                ("response_type", "code"),
+                ("client_id", &self.centre.client_id),
+                ("redirect_uri", &callback),
+                ("scope", "get_user_info")
+            ])
+        );
+        let back = browser.get(&authorize).await;
+        let (_, answer) = back.redirect().split_once('?').expect("a query on the way back");
+        assert!(!answer.contains("state="), "{answer}");
+        answer.to_string()
+    }
+
     /// What `/sso/me` answers for one of [`PEOPLE`].
     pub fn me_of(&self, user_name: &str) -> Value {
         let (name, role, org) = someone(user_name);
