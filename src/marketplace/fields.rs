@@ -252,6 +252,18 @@ mod tests {
             .prop_map(|m| m.into_iter().collect())
     }
 
+    /// Found by the `list_as_string` fuzz target: one level of "list sent
+    /// as a string" is read, never two. A string holding a string holding
+    /// a list is not a shape the marketplace sends.
+    #[test]
+    fn a_list_sent_as_a_string_twice_is_not_read() {
+        let once = Value::String("[]".to_string());
+        let twice = Value::String("\"[]\"".to_string());
+        assert_eq!(objects(&once, false), Some(vec![]));
+        assert_eq!(objects(&twice, false), None);
+        assert_eq!(objects(&twice, true), None);
+    }
+
     proptest! {
         /// A list reads the same as an array and as a string holding that
         /// array; one object reads as a list of one where that is allowed.
