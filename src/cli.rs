@@ -85,7 +85,7 @@ pub async fn run() -> Result<(), Error> {
             app.run_until_stopped().await.map_err(|e| Error::Internal(e.to_string()))
         }
         Command::Migrate => {
-            let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+            let db = Db::connect_for_command(settings.database.url.expose_secret(), 2).await?;
             db.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
@@ -138,7 +138,7 @@ async fn add_operator(settings: &Settings, name: &str, role: &str) -> Result<(),
         .ok_or_else(|| Error::Config("--role must be viewer, operator or admin".to_string()))?;
     // Migrations are `serve`'s and `migrate`'s: this may run beside a
     // serving koogate.
-    let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+    let db = Db::connect_for_command(settings.database.url.expose_secret(), 2).await?;
     // Beside a busy koogate on SQLite the write may wait past the lock
     // timeout, or find the database locked: try again for a while before
     // giving up (the account is made once or not at all).
@@ -179,7 +179,7 @@ async fn reconcile(settings: &Settings) -> Result<(), Error> {
                 "open_api.access_key_id and open_api.secret_access_key are not set".to_string(),
             )
         })?;
-    let db = Db::connect(settings.database.url.expose_secret(), 2).await?;
+    let db = Db::connect_for_command(settings.database.url.expose_secret(), 2).await?;
     let outbox = crate::outbox::Outbox::from_settings(settings)?;
     let terminal = std::io::stderr().is_terminal();
     let summary = crate::open_api::reconcile::run(&db, &api, &outbox, |done, total| {

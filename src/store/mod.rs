@@ -50,6 +50,10 @@ const MIGRATION_LOCK: i64 = 0x6b67_6d69;
 /// How long a statement waits for a row lock another request holds before
 /// the call answers `000004`; well inside the marketplace's 5 s.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How long a command run beside a serving koogate (`koogate reconcile`,
+/// `koogate operator add`) waits for SQLite's writer: nobody is waiting on
+/// its answer, and a busy server may hold the writer for a while.
+const COMMAND_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// The database, plus (on SQLite) the single-writer lock.
 ///
@@ -61,6 +65,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 pub struct Db {
     pub conn: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// How long a write waits for SQLite's writer.
+    lock_wait: Duration,
     health: Arc<WriteHealth>,
 }
 
@@ -139,6 +145,20 @@ impl Db {
     /// The sqlx pools are built here rather than by SeaORM so every
     /// returned connection passes [`release_check`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
+        Self::connect_waiting(url, max_connections, LOCK_WAIT).await
+    }
+
+    /// [`Db::connect`] for a command run beside a serving koogate: on
+    /// SQLite its writes wait longer for the writer (see `COMMAND_LOCK_WAIT`).
+    pub async fn connect_for_command(url: &str, max_connections: u32) -> Result<Db, Error> {
+        Self::connect_waiting(url, max_connections, COMMAND_LOCK_WAIT).await
+    }
+
+    async fn connect_waiting(
+        url: &str,
+        max_connections: u32,
+        lock_wait: Duration,
+    ) -> Result<Db, Error> {
         let is_sqlite = url.starts_with("sqlite:");
         let conn = if is_sqlite {
             // FULL, not NORMAL: in WAL mode NORMAL lets a power cut or an
@@ -149,7 +169,7 @@ impl Db {
                 .map_err(connect_error)?
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(LOCK_WAIT)
+                .busy_timeout(lock_wait)
                 .disable_statement_logging();
             let pool = pool_options(max_connections)
                 .after_release(release_check::<_, true>)
@@ -174,6 +194,7 @@ impl Db {
         Ok(Db {
             conn,
             sqlite_writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            lock_wait,
             health: Arc::new(WriteHealth::default()),
         })
     }
@@ -204,7 +225,7 @@ impl Db {
     pub async fn begin_write(&self) -> Result<WriteTx, Error> {
         let writer = match &self.sqlite_writer {
             Some(lock) => Some(
-                tokio::time::timeout(LOCK_WAIT, lock.clone().lock_owned())
+                tokio::time::timeout(self.lock_wait, lock.clone().lock_owned())
                     .await
                     .map_err(|_| Error::InProgress)?,
             ),
