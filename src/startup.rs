@@ -217,14 +217,14 @@ fn sso_routes(cfg: &mut web::ServiceConfig) {
 
 fn admin_routes(cfg: &mut web::ServiceConfig) {
     use crate::admin::{
-        actions, api, auth, drift, events, operators, outbox, pages, sessions, sign_ins, usage,
+        actions, api, drift, events, login, operators, outbox, pages, sessions, sign_ins, usage,
     };
     use web::{get, post};
     cfg.route("", get().to(pages::dashboard));
     cfg.route("/", get().to(pages::dashboard));
-    cfg.route("/login", get().to(auth::login_form));
-    cfg.route("/login", post().to(auth::login_submit));
-    cfg.route("/logout", post().to(auth::logout));
+    cfg.route("/login", get().to(login::login_form));
+    cfg.route("/login", post().to(login::login_submit));
+    cfg.route("/logout", post().to(login::logout));
     cfg.route("/tenants", get().to(pages::tenants));
     cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
     cfg.route("/tenants/{tenant_id}/sign-in", post().to(crate::admin::sign_in::form));

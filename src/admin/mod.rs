@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chart;
 pub mod drift;
 pub mod events;
+pub mod login;
 pub mod operators;
 pub mod outbox;
 pub mod pages;
