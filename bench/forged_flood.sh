@@ -9,7 +9,7 @@
 # SIGN=hex forges 64 random hex digits, so every body is read and its
 # HMAC computed before the refusal (the costlier flood).
 #
-# SQLite, one koogate process. Needs curl.
+# SQLite, one koogate process; the flood is examples/flood.rs. Needs curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
@@ -29,7 +29,7 @@ if [ -n "${BIN_DIR:-}" ]; then
   bin="$BIN_DIR"
 else
   if [ "$profile" = release ]; then flag=--release; else flag=; fi
-  cargo build $flag --bin koogate --example loadgen >/dev/null
+  cargo build $flag --bin koogate --example loadgen --example flood >/dev/null
   bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = release ] && echo release || echo debug)"
 fi
 
@@ -43,29 +43,25 @@ url="http://127.0.0.1:$port/koogallery"
 printf '%-34s ' "genuine alone:"
 "$bin/examples/loadgen" "$url" "$key" "$concurrency" "$seconds"
 
-# A well-formed JSON body of 8 MiB, signed with the wrong key's garbage.
-python3 -c 'import json,sys; sys.stdout.write(json.dumps({"tenantId":"t","orderId":"7"*(8*1024*1024-40)}))' >"$work/big.json"
-forged_sign() {
-  if [ "$sign_kind" = hex ]; then head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; else echo 00; fi
-}
-forge() { # posts forged Kit calls until killed
-  while true; do
-    curl -s -o /dev/null -H 'Content-Type: application/json' \
-      -H "x-sign: $(forged_sign)" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n$RANDOM$RANDOM" \
-      --data-binary @"$work/big.json" "$url/produceAPI/v2/tenantSync" || true
-  done
-}
-flood=()
-for _ in $(seq 1 "$flooders"); do forge & flood+=($!); done
+# The flood is one process (examples/flood.rs) sharing one 8 MiB body
+# between its clients: a hundred `curl` loops would spend the two cores
+# starting processes and reading files, and the measure would be of them.
+"$bin/examples/flood" "$url" "$flooders" $((seconds + 4)) 8 "$sign_kind" >"$work/flood.txt" &
+flood=$!
 sleep 2
 printf '%-34s ' "genuine under $flooders forged 8 MiB:"
 "$bin/examples/loadgen" "$url" "$key" "$concurrency" "$seconds"
-kill "${flood[@]}" 2>/dev/null || true
+wait "$flood"
+printf '%-34s ' "the forged posts meanwhile:"
+cat "$work/flood.txt"
 sleep 2
 
+python3 -c 'import json,sys; sys.stdout.write(json.dumps({"tenantId":"t","orderId":"7"*(1024*1024-40)}))' >"$work/mib.json"
+forged_sign() {
+  if [ "$sign_kind" = hex ]; then head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; else echo 00; fi
+}
 size() { du -b "$work"/bench.db* | awk '{s+=$1} END {print s}'; }
 before=$(size)
-head -c $((1024 * 1024)) "$work/big.json" | sed 's/.$/"}/' >"$work/mib.json"
 seq 1 1000 | xargs -P 20 -I{} curl -s -o /dev/null -H 'Content-Type: application/json' \
   -H "x-sign: $(forged_sign)" -H "x-timestamp: $(date +%s%3N)" -H "x-nonce: n{}" \
   --data-binary @"$work/mib.json" "$url/produceAPI/v2/tenantSync"
