@@ -5,6 +5,7 @@ mod access;
 mod admin_api;
 mod admin_browser;
 mod admin_dashboard;
+mod admin_lists;
 mod admin_scale;
 mod admin_site;
 mod admin_times;

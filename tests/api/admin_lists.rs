@@ -1,0 +1,241 @@
+//! The admin lists as an operator pages, sorts and exports them: instances
+//! a hundred a page in the order asked for, links that keep the filters,
+//! a sort word outside the list's columns refused; department names in a
+//! tenant's users; CSV of tenants, instances, users and events with the
+//! page's filters, a BOM, and formula cells quoted.
+
+use chrono::{Duration, Utc};
+use sea_orm::EntityTrait;
+
+use crate::helpers::*;
+
+fn instance(i: usize) -> entity::instance::Model {
+    let at = Utc::now() - Duration::hours(1) + Duration::seconds(i as i64);
+    entity::instance::Model {
+        instance_id: format!("inst-{i:03}"),
+        status: if i % 10 == 0 { "frozen" } else { "active" }.into(),
+        trial: false,
+        frozen_reason: (i % 10 == 0).then(|| "marketplace".into()),
+        // The newest expires first.
+        expire_time: Some(format!("2031{:010}", 1000 - i)),
+        order_id: format!("CS{i:08}"),
+        order_line_id: None,
+        product_id: Some("product".into()),
+        sku_code: Some("sku".into()),
+        customer_id: None,
+        tenant_id: None,
+        test_flag: false,
+        channel: "v2".into(),
+        details: None,
+        buyer_sealed: None,
+        app_user_sealed: None,
+        app_password_sealed: None,
+        app_password_hash: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn load_instances(app: &TestApp, n: usize) {
+    let rows = (0..n).map(|i| entity::instance::ActiveModel::from(instance(i)));
+    entity::instance::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("instances inserted");
+}
+
+/// A link as the pages' auto-escaping writes it into `href="…"`.
+fn href(link: &str) -> String {
+    format!("href=\"{}\"", link.replace('&', "&amp;").replace('/', "&#x2f;"))
+}
+
+/// Where `needle` first shows on the page (panics when it does not).
+fn at(body: &str, needle: &str) -> usize {
+    body.find(needle).unwrap_or_else(|| panic!("{needle} not on the page"))
+}
+
+async fn instances_are_paged_and_sorted(app: TestApp) {
+    load_instances(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/instances").await;
+    assert!(first.body.contains("inst-129") && !first.body.contains("inst-029"), "newest 100");
+    assert!(first.body.contains("1 / 2"), "{}", first.body);
+    assert!(first.body.contains(&href("/admin/instances?page=2")), "{}", first.body);
+    let second = operator.page("/admin/instances?page=2").await;
+    assert!(second.body.contains("inst-029") && second.body.contains("inst-000"));
+    assert!(!second.body.contains("inst-030"), "no row on two pages");
+    let past = operator.page("/admin/instances?page=9").await;
+    assert!(!past.body.contains("inst-0"), "a page past the last is empty");
+
+    let by_expiry = operator.page("/admin/instances?sort=expires&dir=asc").await;
+    assert!(at(&by_expiry.body, "inst-129") < at(&by_expiry.body, "inst-128"));
+    assert!(by_expiry.body.contains("aria-sort=\"ascending\""), "the sorted column says so");
+
+    let frozen = operator.page("/admin/instances?status=frozen&sort=instance").await;
+    assert!(at(&frozen.body, "inst-000") < at(&frozen.body, "inst-120"));
+    assert!(!frozen.body.contains("inst-001"), "the filter holds");
+    assert!(
+        frozen.body.contains(&href("/admin/instances?status=frozen&sort=instance&dir=desc")),
+        "the header link flips the order and keeps the filter: {}",
+        frozen.body
+    );
+
+    for bad in ["sort=instance_id;drop", "sort=created&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/instances?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(instances_are_paged_and_sorted, &crate::helpers::admin_settings());
+
+async fn insert_tenant(app: &TestApp, id: &str, name: &str) {
+    let now = Utc::now();
+    let row = entity::tenant::Model {
+        tenant_id: id.into(),
+        tenant_code: format!("code-{id}"),
+        name: name.into(),
+        domain_name: "https://example.tenantaccount.com".into(),
+        test_flag: false,
+        deleted: false,
+        created_at: now,
+        updated_at: now,
+    };
+    entity::tenant::Entity::insert(entity::tenant::ActiveModel::from(row))
+        .exec_without_returning(&app.db)
+        .await
+        .expect("tenant inserted");
+}
+
+async fn users_show_department_names(app: TestApp) {
+    insert_tenant(&app, "t-depts", "Departments Inc").await;
+    let now = Utc::now();
+    let department = |code: &str, name: &str, retired: bool| {
+        entity::department::ActiveModel::from(entity::department::Model {
+            tenant_id: "t-depts".into(),
+            org_code: code.into(),
+            org_name: name.into(),
+            parent_code: None,
+            retired,
+            sync_mark: String::new(),
+            updated_at: now,
+        })
+    };
+    entity::department::Entity::insert_many([
+        department("D1", "研发部", false),
+        department("D2", "Closed Unit", true),
+    ])
+    .exec_without_returning(&app.db)
+    .await
+    .expect("departments inserted");
+    let user = |name: &str, org: &str| {
+        entity::user::ActiveModel::from(entity::user::Model {
+            tenant_id: "t-depts".into(),
+            user_name: name.into(),
+            name: format!("{name} full name"),
+            org_code: Some(org.into()),
+            role: "user".into(),
+            enabled: true,
+            deleted: false,
+            position: Some("secret position".into()),
+            employee_code: Some("E-4711".into()),
+            employee_type: None,
+            personal_sealed: None,
+            updated_at: now,
+        })
+    };
+    entity::user::Entity::insert_many([user("ann", "D1"), user("bob", "D2"), user("cyd", "D9")])
+        .exec_without_returning(&app.db)
+        .await
+        .expect("users inserted");
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let page = operator.page("/admin/tenants/t-depts").await;
+    let users = &page.body[at(&page.body, "id=\"users\"")..];
+    assert!(users.contains("<td>研发部</td>"), "a live department by name: {users}");
+    assert!(users.contains("<code>D2</code>"), "a deleted department by code");
+    assert!(users.contains("<code>D9</code>"), "a department never synced by code");
+    let by_name_desc = operator.page("/admin/tenants/t-depts?users_sort=user&users_dir=desc").await;
+    assert!(at(&by_name_desc.body, ">cyd<") < at(&by_name_desc.body, ">ann<"));
+
+    let csv = operator.page("/admin/tenants/t-depts/users.csv").await;
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "\u{feff}userName,name,department,orgCode,role,enabled,granted,apps");
+    assert_eq!(lines[1], "ann,ann full name,研发部,D1,user,true,false,");
+    assert_eq!(lines[2], "bob,bob full name,,D2,user,true,false,");
+    assert!(!csv.body.contains("E-4711") && !csv.body.contains("secret position"));
+}
+
+on_both_backends!(users_show_department_names, &crate::helpers::admin_settings());
+
+async fn csv_exports_keep_filters_and_defuse_formulas(app: TestApp) {
+    insert_tenant(&app, "t-evil", "=HYPERLINK(\"http://evil.example\",\"x\")").await;
+    insert_tenant(&app, "t-acme", "Acme 华为").await;
+    load_instances(&app, 30).await;
+    let now = Utc::now();
+    let events = (0..1234).map(|e| entity::event::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        received_at: sea_orm::Set(now - Duration::seconds(2000 - e)),
+        channel: sea_orm::Set("kit_v2".into()),
+        activity: sea_orm::Set("authSync".into()),
+        result_code: sea_orm::Set(if e % 10 == 0 { "000005" } else { "000000" }.into()),
+        result_msg: sea_orm::Set(if e == 7 { "@cmd" } else { "ok" }.into()),
+        instance_id: sea_orm::Set(None),
+        tenant_id: sea_orm::Set(None),
+        order_id: sea_orm::Set(None),
+        test_flag: sea_orm::Set(false),
+        duration_ms: sea_orm::Set(3),
+        request: sea_orm::Set("{\"secret\":\"never\"}".into()),
+        response: sea_orm::Set("{}".into()),
+        replay_of: sea_orm::Set(None),
+        detail: sea_orm::Set(None),
+        replay_sealed: sea_orm::Set(None),
+        refused: sea_orm::Set(false),
+    });
+    for batch in events.collect::<Vec<_>>().chunks(500) {
+        entity::event::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("events inserted");
+    }
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let response = operator
+        .browser
+        .client()
+        .get(format!("{}/admin/tenants.csv", app.address))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok());
+    assert_eq!(content_type, Some("text/csv; charset=utf-8"));
+    let bytes = response.bytes().await.expect("body");
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let body = String::from_utf8_lossy(&bytes);
+    assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""), "{body}");
+    assert!(body.contains(",Acme 华为,"), "{body}");
+    let tenants_page = operator.page("/admin/tenants?q=acme").await;
+    assert!(tenants_page.body.contains(&href("/admin/tenants.csv?q=acme")), "the button keeps q");
+    let acme = operator.page("/admin/tenants.csv?q=acme").await;
+    assert_eq!(acme.body.lines().count(), 2, "{}", acme.body);
+
+    let instances = operator.page("/admin/instances.csv?sort=expires&dir=asc&status=active").await;
+    let rows: Vec<&str> = instances.body.lines().skip(1).collect();
+    assert_eq!(rows.len(), 27, "the active ones");
+    assert!(rows[0].starts_with("inst-029,active,"), "{}", rows[0]);
+
+    let all = operator.page("/admin/events.csv").await;
+    assert_eq!(all.body.lines().count(), 1 + 1234, "every row, across batches");
+    assert!(all.body.contains(",'@cmd,"), "a cell starting with @ is quoted");
+    assert!(!all.body.contains("never"), "no request bodies");
+    let failures = operator.page("/admin/events.csv?result=failures").await;
+    assert_eq!(failures.body.lines().count(), 1 + 124);
+    assert_eq!(operator.open("/admin/events.csv?channel=nope").await.status, 400);
+    assert_eq!(operator.open("/admin/instances.csv?sort=password").await.status, 400);
+}
+
+on_both_backends!(csv_exports_keep_filters_and_defuse_formulas, &crate::helpers::admin_settings());
