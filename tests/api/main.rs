@@ -2,12 +2,14 @@
 //! PostgreSQL database per test, real migrations, real HTTP.
 
 mod access;
+mod admin_actions;
 mod admin_api;
 mod admin_browser;
 mod admin_dashboard;
 mod admin_lists;
+mod admin_pages;
 mod admin_scale;
-mod admin_site;
+mod admin_sign_in;
 mod admin_times;
 mod app_api;
 mod auth_centre;
@@ -32,8 +34,10 @@ mod open_api_usage;
 mod openapi_document;
 mod operators;
 mod operators_browser;
-mod outbox;
 mod outbox_failures;
+mod outbox_redelivery;
+mod outbox_relay;
+mod outbox_replicas;
 mod people_browser;
 mod protocol_shapes;
 mod redis_down;
