@@ -9,41 +9,6 @@ use sea_orm::EntityTrait;
 
 use crate::helpers::*;
 
-fn instance(i: usize) -> entity::instance::Model {
-    let at = Utc::now() - Duration::hours(1) + Duration::seconds(i as i64);
-    entity::instance::Model {
-        instance_id: format!("inst-{i:03}"),
-        status: if i % 10 == 0 { "frozen" } else { "active" }.into(),
-        trial: false,
-        frozen_reason: (i % 10 == 0).then(|| "marketplace".into()),
-        // The newest expires first.
-        expire_time: Some(format!("2031{:010}", 1000 - i)),
-        order_id: format!("CS{i:08}"),
-        order_line_id: None,
-        product_id: Some("product".into()),
-        sku_code: Some("sku".into()),
-        customer_id: None,
-        tenant_id: None,
-        test_flag: false,
-        channel: "v2".into(),
-        details: None,
-        buyer_sealed: None,
-        app_user_sealed: None,
-        app_password_sealed: None,
-        app_password_hash: None,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-async fn load_instances(app: &TestApp, n: usize) {
-    let rows = (0..n).map(|i| entity::instance::ActiveModel::from(instance(i)));
-    entity::instance::Entity::insert_many(rows)
-        .exec_without_returning(&app.db)
-        .await
-        .expect("instances inserted");
-}
-
 /// A link as the pages' auto-escaping writes it into `href="…"`.
 fn href(link: &str) -> String {
     format!("href=\"{}\"", link.replace('&', "&amp;").replace('/', "&#x2f;"))

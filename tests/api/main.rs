@@ -25,6 +25,7 @@ mod hardening_web;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
+mod lists_browser;
 mod metrics;
 mod open_api;
 mod open_api_drift;
