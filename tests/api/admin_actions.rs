@@ -189,6 +189,8 @@ on_both_backends!(
     &crate::helpers::admin_settings()
 );
 
+/// A V1 call is kept without its `authToken` and replays through the V1
+/// code: an expiry the operator lifted by hand comes back when replayed.
 async fn a_v1_call_replays_without_its_token(app: TestApp) {
     use base64::Engine;
     let (order_id, bought) = app.buy().await;

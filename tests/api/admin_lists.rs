@@ -204,3 +204,51 @@ async fn csv_exports_keep_filters_and_defuse_formulas(app: TestApp) {
 }
 
 on_both_backends!(csv_exports_keep_filters_and_defuse_formulas, &crate::helpers::admin_settings());
+
+async fn sign_ins_page_older_with_the_filters_kept(app: TestApp) {
+    let now = Utc::now().timestamp_millis();
+    // 250 attempts, two a millisecond (the cursor holds time and id).
+    let rows = (0..250).map(|n: i64| {
+        let mut row = entity::sign_in::ActiveModel::from(entity::sign_in::Model {
+            id: 0,
+            at: now - 10_000 + n / 2,
+            tenant_id: Some(if n % 5 == 0 { "t-other" } else { "t-main" }.into()),
+            instance_id: None,
+            user_name: Some(format!("user{n:03}")),
+            dialect: "koogallery".into(),
+            outcome: "signed_in".into(),
+            refusal: None,
+            reference: None,
+        });
+        row.id = sea_orm::ActiveValue::NotSet;
+        row
+    });
+    entity::sign_in::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("sign-ins inserted");
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let mut path = "/admin/sign-ins?tenantId=t-main".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let page = operator.page(&path).await;
+        for n in 0..250 {
+            let user = format!(">user{n:03}<");
+            if page.body.contains(&user) {
+                seen.push(n);
+            }
+        }
+        let marker = "rel=\"next\" href=\"";
+        let Some(at) = page.body.find(marker) else { break };
+        let rest = &page.body[at + marker.len()..];
+        path = rest[..rest.find('"').expect("end")].replace("&#x2f;", "/").replace("&amp;", "&");
+        assert!(path.contains("tenantId=t-main"), "the filter is kept: {path}");
+    }
+    seen.sort_unstable();
+    let expected: Vec<i64> = (0..250).filter(|n| n % 5 != 0).collect();
+    assert_eq!(seen, expected, "every attempt of the tenant once, over two pages");
+}
+
+on_both_backends!(sign_ins_page_older_with_the_filters_kept, &crate::helpers::admin_settings());

@@ -172,9 +172,6 @@ async fn events_are_filtered_by_channel_activity_result_and_time() {
     assert!(dashboard.body.contains("000001"), "the failure on the dashboard");
 }
 
-/// A V1 call is kept without its `authToken` and replays through the V1
-/// code: an expiry the operator lifted by hand comes back when replayed.
-
 /// A program with the admin API token reads what the pages show, as JSON:
 /// the dashboard, the tenant search, a tenant's overview with its state
 /// history, an event with its redacted request and answer. No token, no

@@ -12,9 +12,9 @@ pub fn listed_instance(i: usize) -> entity::instance::Model {
     let at = Utc::now() - Duration::hours(1) + Duration::seconds(i as i64);
     entity::instance::Model {
         instance_id: format!("inst-{i:03}"),
-        status: if i % 10 == 0 { "frozen" } else { "active" }.into(),
+        status: if i.is_multiple_of(10) { "frozen" } else { "active" }.into(),
         trial: false,
-        frozen_reason: (i % 10 == 0).then(|| "marketplace".into()),
+        frozen_reason: i.is_multiple_of(10).then(|| "marketplace".into()),
         // The newest expires first.
         expire_time: Some(format!("2031{:010}", 1000 - i)),
         order_id: format!("CS{i:08}"),
