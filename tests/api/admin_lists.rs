@@ -252,3 +252,35 @@ async fn sign_ins_page_older_with_the_filters_kept(app: TestApp) {
 }
 
 on_both_backends!(sign_ins_page_older_with_the_filters_kept, &crate::helpers::admin_settings());
+
+/// Exporting only reads: a viewer may; nobody signed in may not.
+async fn a_viewer_exports_and_a_stranger_does_not(app: TestApp) {
+    insert_tenant(&app, "t-viewed", "Viewed Ltd").await;
+    let viewer = entity::operator::Model {
+        username: "vera".into(),
+        role: "viewer".into(),
+        password_hash: admin_password_hash().into(),
+        must_change_password: false,
+        disabled: false,
+        created_by: "admin".into(),
+        created_at: Utc::now().timestamp_millis(),
+    };
+    entity::operator::Entity::insert(entity::operator::ActiveModel::from(viewer))
+        .exec_without_returning(&app.db)
+        .await
+        .expect("viewer inserted");
+
+    let stranger = Operator::new(&app);
+    let refused = stranger.open("/admin/tenants.csv").await;
+    assert_ne!(refused.status, 200, "{refused:#?}");
+    assert!(!refused.body.contains("Viewed Ltd"));
+
+    let vera = Operator::new(&app);
+    assert_eq!(vera.try_sign_in("vera", ADMIN_PASSWORD).await.status, 303);
+    let tenants = vera.page("/admin/tenants").await;
+    assert!(tenants.body.contains(&href("/admin/tenants.csv")), "the button is there");
+    let csv = vera.page("/admin/tenants.csv").await;
+    assert!(csv.body.contains("t-viewed,code-t-viewed,Viewed Ltd,"), "{}", csv.body);
+}
+
+on_both_backends!(a_viewer_exports_and_a_stranger_does_not, &crate::helpers::admin_settings());
