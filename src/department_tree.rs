@@ -22,6 +22,13 @@ pub struct DepartmentNode {
     pub children: Vec<DepartmentNode>,
 }
 
+/// Department names by code, from the live departments: what a user list
+/// shows instead of a code. A user whose department was deleted or never
+/// synced is not found here and shows its code.
+pub fn names(live: &[department::Model]) -> HashMap<String, String> {
+    live.iter().map(|d| (d.org_code.clone(), d.org_name.clone())).collect()
+}
+
 /// The forest: roots are the departments without a live parent (one whose
 /// parent has not arrived yet is listed at the top); departments caught
 /// in a parent cycle start a tree of their own, so every department shows

@@ -226,9 +226,13 @@ fn admin_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", post().to(login::login_submit));
     cfg.route("/logout", post().to(login::logout));
     cfg.route("/tenants", get().to(pages::tenants));
+    cfg.route("/tenants.csv", get().to(crate::admin::export::tenants));
+    cfg.route("/instances.csv", get().to(crate::admin::export::instances));
+    cfg.route("/events.csv", get().to(crate::admin::export::events));
+    cfg.route("/tenants/{tenant_id}/users.csv", get().to(crate::admin::export::users));
     cfg.route("/tenants/{tenant_id}", get().to(pages::tenant));
     cfg.route("/tenants/{tenant_id}/sign-in", post().to(crate::admin::sign_in::form));
-    cfg.route("/instances", get().to(pages::instances));
+    cfg.route("/instances", get().to(crate::admin::instances::instances));
     cfg.route("/instances/{instance_id}/{action}", get().to(actions::confirm));
     cfg.route("/instances/{instance_id}/freeze", post().to(actions::freeze));
     cfg.route("/instances/{instance_id}/unfreeze", post().to(actions::unfreeze));

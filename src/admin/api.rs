@@ -170,6 +170,7 @@ pub async fn list_instances(
         tenant_id: query.tenant_id,
         status,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
+        ..Default::default()
     };
     let rows = store::instances::list(&state.db.conn, &filter).await?;
     let views = rows.into_iter().map(InstanceView::new).collect::<Result<Vec<_>, _>>()?;

@@ -1,24 +1,27 @@
 //! The admin site's pages about tenants and instances: the dashboard, the
-//! tenant list, a tenant's page, the instance list. Every handler takes a
+//! tenant list, a tenant's page. Every handler takes a
 //! [`Viewer`], so none is reachable without a live session or the API
 //! token; each fills one view of [`super::views`].
 
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use actix_web::web;
 
 use super::chart;
+use super::listing::{self, Links, Sorting};
+use super::lists;
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::{
-    when, AppRow, Dashboard, EventRow, HistoryRow, InstanceList, InstanceRow, OutboxState,
-    ResultCount, StatusCount, TenantFacts, TenantList, TenantOverview, TenantRow, UserRow,
+    when, AppRow, Dashboard, EventRow, HistoryRow, InstanceRow, OutboxState, ResultCount,
+    StatusCount, TenantFacts, TenantList, TenantOverview, UserRow,
 };
-use crate::access::{self, InstanceStatus, TenantStatus};
+use crate::access::InstanceStatus;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store;
+use crate::store::users::UserOrder;
 use entity::instance;
 
 /// Rows per page of the tenant list.
@@ -107,75 +110,29 @@ pub async fn dashboard(state: web::Data<AppState>, viewer: Viewer) -> PageResult
     render(&state, &viewer, "admin/dashboard.html", &view)
 }
 
-#[derive(Debug, Deserialize, Serialize, Default)]
-pub struct TenantsQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    test: String,
-    page: Option<u64>,
-}
-
-/// `GET /admin/tenants?q&status&test&page`
+/// `GET /admin/tenants?q&status&test&sort&dir&page`
 pub async fn tenants(
     state: web::Data<AppState>,
     viewer: Viewer,
-    query: web::Query<TenantsQuery>,
+    query: web::Query<lists::TenantsQuery>,
 ) -> PageResult {
     let conn = &state.db.conn;
     let query = query.into_inner();
-    let status =
-        match query.status.as_str() {
-            "" => None,
-            s => Some(TenantStatus::parse(s).ok_or_else(|| {
-                Error::invalid("status must be active, frozen, released or deleted")
-            })?),
-        };
-    let page = query.page.unwrap_or(1).max(1);
-    let filter = store::tenants::PageFilter {
-        q: Some(query.q.clone()).filter(|q| !q.trim().is_empty()),
-        status,
-        include_test: query.test == "1",
-        offset: (page - 1).saturating_mul(PAGE_SIZE),
-        limit: PAGE_SIZE,
-    };
+    let page = listing::page_number(query.page);
+    let (filter, sorting) = query.filter(listing::offset(page, PAGE_SIZE), PAGE_SIZE)?;
     let (rows, total) = store::tenants::page(conn, &filter).await?;
-    let ids: Vec<String> = rows.iter().map(|t| t.tenant_id.clone()).collect();
-    let bound = store::tenants::instances_of(conn, &ids).await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for t in rows {
-        let instances: Vec<&instance::Model> =
-            bound.iter().filter(|(id, _)| id == &t.tenant_id).map(|(_, i)| i).collect();
-        list.push(TenantRow {
-            status: standing(&t, &instances)?,
-            instances: instances.len(),
-            updated_at: when(t.updated_at),
-            test: t.test_flag,
-            tenant_id: t.tenant_id,
-            tenant_code: t.tenant_code,
-            name: t.name,
-        });
-    }
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let link = |p: u64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [("q", &query.q), ("status", &query.status), ("test", &query.test)] {
-            if !v.is_empty() {
-                s.append_pair(k, v);
-            }
-        }
-        s.append_pair("page", &p.to_string());
-        format!("/admin/tenants?{}", s.finish())
+    let list = lists::tenant_rows(conn, rows).await?;
+    let links = Links {
+        path: "/admin/tenants",
+        filters: vec![("q", &query.q), ("status", &query.status), ("test", &query.test)],
+        sorting,
+        prefix: "",
+        anchor: "",
     };
     let view = TenantList {
         tenants: list,
         total,
-        page,
-        pages,
-        prev: (page > 1).then(|| link(page - 1)),
-        next: (page < pages).then(|| link(page + 1)),
+        pager: links.pager(page, total, PAGE_SIZE, Some("/admin/tenants.csv")),
         test: query.test == "1",
         q: query.q,
         status: query.status,
@@ -183,21 +140,13 @@ pub async fn tenants(
     render(&state, &viewer, "admin/tenants.html", &view)
 }
 
-/// A tenant's standing by the one access rule, from instances already read.
-fn standing(
-    tenant: &entity::tenant::Model,
-    instances: &[&instance::Model],
-) -> Result<TenantStatus, Error> {
-    let mut bound = Vec::with_capacity(instances.len());
-    for i in instances {
-        bound.push((i.instance_id.as_str(), store::instances::status(i)?));
-    }
-    Ok(access::tenant_access(access::facts(tenant), bound).status())
-}
-
 #[derive(Debug, Deserialize)]
 pub struct TenantQuery {
     users_page: Option<u64>,
+    #[serde(default)]
+    users_sort: String,
+    #[serde(default)]
+    users_dir: String,
     done: Option<String>,
 }
 
@@ -238,29 +187,37 @@ pub async fn tenant(
         .collect();
     let departments = store::departments::live(conn, &tenant_id).await?;
     let department_count = departments.len();
+    let department_names = crate::department_tree::names(&departments);
     let user_count = store::users::count(conn, &tenant_id).await?;
-    let users_page = query.users_page.unwrap_or(1).max(1);
-    let users_pages = user_count.div_ceil(USERS_PAGE_SIZE).max(1);
-    let offset = (users_page - 1).saturating_mul(USERS_PAGE_SIZE);
-    let users = store::users::page(conn, &tenant_id, offset, USERS_PAGE_SIZE)
-        .await?
-        .into_iter()
-        .map(|(u, apps)| UserRow {
-            user_name: u.user_name,
-            name: u.name,
-            org_code: u.org_code,
-            role: u.role,
-            enabled: u.enabled,
-            granted: !apps.is_empty(),
-            apps,
-        })
-        .collect();
+    let users_page = listing::page_number(query.users_page);
+    let users_sorting = Sorting::<UserOrder>::parse(&query.users_sort, &query.users_dir)?;
+    let offset = listing::offset(users_page, USERS_PAGE_SIZE);
+    let users = store::users::page(
+        conn,
+        &tenant_id,
+        (users_sorting.key, users_sorting.direction.order()),
+        offset,
+        USERS_PAGE_SIZE,
+    )
+    .await?
+    .into_iter()
+    .map(|(u, apps)| UserRow {
+        org_name: u.org_code.as_ref().and_then(|c| department_names.get(c)).cloned(),
+        user_name: u.user_name,
+        name: u.name,
+        org_code: u.org_code,
+        role: u.role,
+        enabled: u.enabled,
+        granted: !apps.is_empty(),
+        apps,
+    })
+    .collect();
     let calls = store::events::for_tenant(conn, &tenant_id, &instance_ids, 20).await?;
     let base = format!("/admin/tenants/{}", urlencode(&tenant_id));
     let refs: Vec<&instance::Model> = bound.iter().collect();
     let view = TenantOverview {
         tenant: TenantFacts {
-            status: standing(&row, &refs)?,
+            status: lists::standing(&row, &refs)?,
             created_at: when(row.created_at),
             updated_at: when(row.updated_at),
             tenant_id: row.tenant_id,
@@ -279,11 +236,14 @@ pub async fn tenant(
         department_count,
         users,
         user_count,
-        users_page,
-        users_pages,
-        users_prev: (users_page > 1).then(|| format!("{base}?users_page={}#users", users_page - 1)),
-        users_next: (users_page < users_pages)
-            .then(|| format!("{base}?users_page={}#users", users_page + 1)),
+        users_pager: Links {
+            path: &base,
+            filters: vec![],
+            sorting: users_sorting,
+            prefix: "users_",
+            anchor: "#users",
+        }
+        .pager(users_page, user_count, USERS_PAGE_SIZE, Some(&format!("{base}/users.csv"))),
         calls: calls.iter().map(EventRow::from).collect(),
         events_link: format!("/admin/events?tenant={}", urlencode(&tenant_id)),
         back: base,
@@ -305,45 +265,4 @@ fn done_message(done: &str) -> Option<&'static str> {
 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct InstancesQuery {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    order: String,
-}
-
-/// `GET /admin/instances?status&tenant&order`: the newest hundred.
-pub async fn instances(
-    state: web::Data<AppState>,
-    viewer: Viewer,
-    query: web::Query<InstancesQuery>,
-) -> PageResult {
-    let query = query.into_inner();
-    let status = match query.status.as_str() {
-        "" => None,
-        s => Some(
-            InstanceStatus::parse(s)
-                .ok_or_else(|| Error::invalid("status must be active, frozen or released"))?,
-        ),
-    };
-    let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
-    let filter = store::instances::ListFilter {
-        order_id: some(&query.order),
-        tenant_id: some(&query.tenant),
-        status,
-        limit: 100,
-    };
-    let rows = store::instances::list(&state.db.conn, &filter).await?;
-    let mut instances = Vec::with_capacity(rows.len());
-    for i in &rows {
-        instances.push(InstanceRow::new(i, store::instances::status(i)?));
-    }
-    let view =
-        InstanceList { instances, status: query.status, tenant: query.tenant, order: query.order };
-    render(&state, &viewer, "admin/instances.html", &view)
 }

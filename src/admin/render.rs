@@ -35,6 +35,8 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/password.html", include_str!("../../templates/admin/password.html")),
         ("admin/operators.html", include_str!("../../templates/admin/operators.html")),
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
+        ("admin/_sort.html", include_str!("../../templates/admin/_sort.html")),
+        ("admin/_pager.html", include_str!("../../templates/admin/_pager.html")),
     ];
     for (name, source) in templates {
         if let Err(e) = env.add_template(name, source) {

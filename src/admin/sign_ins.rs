@@ -48,6 +48,7 @@ fn filter(query: &SignInQuery) -> Result<store::sign_ins::Filter, Error> {
         user_name: given(&query.user_name),
         outcome,
         reference: given(&query.reference).map(|r| r.to_ascii_uppercase()),
+        before: None,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     })
 }
@@ -74,7 +75,22 @@ pub struct SignInsPage {
     filter: SignInQuery,
     outcomes: Vec<&'static str>,
     attempts: Vec<SignInRow>,
+    /// The next older page with the same filters.
+    older: Option<String>,
+    /// The newest page with the same filters, when this is an older one.
+    newest: Option<String>,
 }
+
+/// The page's cursor (not part of the API): attempts older than the one
+/// at `before_at` (ms) with id `before`.
+#[derive(Debug, Deserialize)]
+pub struct Older {
+    before_at: Option<i64>,
+    before: Option<i64>,
+}
+
+/// Attempts a page of the site lists.
+const PAGE_SIZE: u64 = 100;
 
 /// An attempt as the page lists it (times as operators read them).
 #[derive(Debug, Serialize)]
@@ -113,12 +129,39 @@ pub async fn page(
     operator: Operator,
     req: actix_web::HttpRequest,
     query: web::Query<SignInQuery>,
+    older: web::Query<Older>,
 ) -> PageResult {
     let query = query.into_inner();
-    let rows = store::sign_ins::list(&state.db.conn, &filter(&query)?).await?;
+    let before = older.before_at.zip(older.before);
+    let filter = store::sign_ins::Filter { before, limit: PAGE_SIZE, ..filter(&query)? };
+    let rows = store::sign_ins::list(&state.db.conn, &filter).await?;
+    let link = |cursor: Option<(i64, i64)>| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("tenantId", &query.tenant_id),
+            ("userName", &query.user_name),
+            ("outcome", &query.outcome),
+            ("reference", &query.reference),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                s.append_pair(k, v);
+            }
+        }
+        if let Some((at, id)) = cursor {
+            s.append_pair("before_at", &at.to_string());
+            s.append_pair("before", &id.to_string());
+        }
+        format!("/admin/sign-ins?{}", s.finish())
+    };
+    let older = rows
+        .last()
+        .filter(|_| rows.len() as u64 == PAGE_SIZE)
+        .map(|last| link(Some((last.at, last.id))));
     let view = SignInsPage {
         outcomes: Outcome::ALL.iter().map(|o| o.as_str()).collect(),
         attempts: rows.into_iter().map(|r| SignInRow::from(SignInView::from(r))).collect(),
+        older,
+        newest: before.is_some().then(|| link(None)),
         filter: query,
     };
     render(&state, &Viewer::Operator(operator, req), "admin/sign_ins.html", &view)

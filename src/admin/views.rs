@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::listing::Pager;
 use crate::access::{FreezeCause, InstanceStatus, TenantStatus};
 use crate::department_tree::DepartmentNode;
 use crate::inbound::Channel;
@@ -81,10 +82,7 @@ impl ResultCount {
 pub struct TenantList {
     pub tenants: Vec<TenantRow>,
     pub total: u64,
-    pub page: u64,
-    pub pages: u64,
-    pub prev: Option<String>,
-    pub next: Option<String>,
+    pub pager: Pager,
     pub q: String,
     pub status: String,
     pub test: bool,
@@ -118,10 +116,7 @@ pub struct TenantOverview {
     pub department_count: usize,
     pub users: Vec<UserRow>,
     pub user_count: u64,
-    pub users_page: u64,
-    pub users_pages: u64,
-    pub users_prev: Option<String>,
-    pub users_next: Option<String>,
+    pub users_pager: Pager,
     pub calls: Vec<EventRow>,
     pub events_link: String,
     pub back: String,
@@ -155,6 +150,9 @@ pub struct UserRow {
     pub user_name: String,
     pub name: String,
     pub org_code: Option<String>,
+    /// The department's name; none when it was deleted or never synced
+    /// (the page shows the code).
+    pub org_name: Option<String>,
     pub role: String,
     pub enabled: bool,
     pub granted: bool,
@@ -233,6 +231,8 @@ impl From<&transition::Model> for HistoryRow {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceList {
     pub instances: Vec<InstanceRow>,
+    pub total: u64,
+    pub pager: Pager,
     pub status: String,
     pub tenant: String,
     pub order: String,
@@ -282,6 +282,10 @@ pub struct EventList {
     pub events: Vec<EventRow>,
     pub older: Option<String>,
     pub newest: bool,
+    /// The newest page with the same filters.
+    pub first: String,
+    /// The same filters as CSV.
+    pub csv: String,
     #[schema(value_type = Vec<String>)]
     pub channels: [&'static str; 5],
     pub filter: EventFilter,

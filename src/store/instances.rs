@@ -81,21 +81,42 @@ pub async fn count_live(conn: &impl ConnectionTrait) -> Result<u64, Error> {
         .await?)
 }
 
+/// The columns the admin instance list sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstanceOrder {
+    #[default]
+    Created,
+    Expires,
+    Status,
+    Instance,
+    Order,
+}
+
+impl InstanceOrder {
+    fn column(self) -> instance::Column {
+        match self {
+            InstanceOrder::Created => instance::Column::CreatedAt,
+            InstanceOrder::Expires => instance::Column::ExpireTime,
+            InstanceOrder::Status => instance::Column::Status,
+            InstanceOrder::Instance => instance::Column::InstanceId,
+            InstanceOrder::Order => instance::Column::OrderId,
+        }
+    }
+}
+
 /// Filters of the admin listing; all optional.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ListFilter {
     pub order_id: Option<String>,
     pub tenant_id: Option<String>,
     pub status: Option<InstanceStatus>,
+    /// Newest first when not set.
+    pub sort: Option<(InstanceOrder, sea_orm::Order)>,
+    pub offset: u64,
     pub limit: u64,
 }
 
-/// Newest first. `order_id` matches the purchase order or any later order
-/// (renewal, upgrade) applied to the instance.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    filter: &ListFilter,
-) -> Result<Vec<instance::Model>, Error> {
+fn filtered(filter: &ListFilter) -> sea_orm::Select<Instance> {
     let mut query = Instance::find();
     if let Some(order_id) = &filter.order_id {
         let applied = Query::select()
@@ -115,12 +136,28 @@ pub async fn list(
     if let Some(status) = filter.status {
         query = query.filter(instance::Column::Status.eq(status.as_str()));
     }
-    Ok(query
-        .order_by_desc(instance::Column::CreatedAt)
-        .order_by_desc(instance::Column::InstanceId)
-        .limit(filter.limit)
-        .all(conn)
-        .await?)
+    query
+}
+
+/// Newest first, or in the order asked for (the instance id breaks ties,
+/// so pages never overlap). `order_id` matches the purchase order or any
+/// later order (renewal, upgrade) applied to the instance.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &ListFilter,
+) -> Result<Vec<instance::Model>, Error> {
+    let (by, direction) =
+        filter.sort.clone().unwrap_or((InstanceOrder::Created, sea_orm::Order::Desc));
+    let mut query = filtered(filter).order_by(by.column(), direction.clone());
+    if by != InstanceOrder::Instance {
+        query = query.order_by(instance::Column::InstanceId, direction);
+    }
+    Ok(query.offset(super::bindable_offset(filter.offset)).limit(filter.limit).all(conn).await?)
+}
+
+/// How many instances the filter matches.
+pub async fn count(conn: &impl ConnectionTrait, filter: &ListFilter) -> Result<u64, Error> {
+    Ok(filtered(filter).count(conn).await?)
 }
 
 /// Instances counted by (status, test flag).

@@ -23,6 +23,9 @@ pub struct Filter {
     /// An outcome's stored word (`sso::sign_ins::Outcome::as_str`).
     pub outcome: Option<&'static str>,
     pub reference: Option<String>,
+    /// Only attempts older than this one (its time in ms and id): the
+    /// cursor of the next page, an index walk at any depth.
+    pub before: Option<(i64, i64)>,
     pub limit: u64,
 }
 
@@ -43,6 +46,13 @@ pub async fn list(
     }
     if let Some(reference) = &filter.reference {
         query = query.filter(sign_in::Column::Reference.eq(reference.as_str()));
+    }
+    if let Some((at, id)) = filter.before {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(sign_in::Column::At.lt(at))
+                .add(sign_in::Column::At.eq(at).and(sign_in::Column::Id.lt(id))),
+        );
     }
     Ok(query
         .order_by_desc(sign_in::Column::At)

@@ -198,23 +198,46 @@ pub async fn sign_in_facts(
     Ok((Some(found), Some(facts)))
 }
 
-/// One page of a tenant's users (not deleted) by user name, each with the
-/// apps it is granted.
+/// The columns a tenant's user list sorts by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserOrder {
+    #[default]
+    UserName,
+    Name,
+    Role,
+    Enabled,
+}
+
+impl UserOrder {
+    fn column(self) -> user::Column {
+        match self {
+            UserOrder::UserName => user::Column::UserName,
+            UserOrder::Name => user::Column::Name,
+            UserOrder::Role => user::Column::Role,
+            UserOrder::Enabled => user::Column::Enabled,
+        }
+    }
+}
+
+/// One page of a tenant's users (not deleted) in the order asked for (the
+/// user name breaks ties), each with the apps it is granted.
 pub async fn page(
     conn: &impl ConnectionTrait,
     tenant_id: &str,
+    sort: (UserOrder, sea_orm::Order),
     offset: u64,
     limit: u64,
 ) -> Result<Vec<(user::Model, Vec<String>)>, Error> {
     use sea_orm::QuerySelect;
-    let users = User::find()
+    let (by, direction) = sort;
+    let mut query = User::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Deleted.eq(false))
-        .order_by_asc(user::Column::UserName)
-        .offset(super::bindable_offset(offset))
-        .limit(limit)
-        .all(conn)
-        .await?;
+        .order_by(by.column(), direction.clone());
+    if by != UserOrder::UserName {
+        query = query.order_by(user::Column::UserName, direction);
+    }
+    let users = query.offset(super::bindable_offset(offset)).limit(limit).all(conn).await?;
     if users.is_empty() {
         return Ok(Vec::new());
     }

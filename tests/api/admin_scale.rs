@@ -222,6 +222,11 @@ async fn measure(app: TestApp) {
         format!("/admin/tenants/{big}?users_page=50"),
         "/admin/tenants/tenant-05000".to_string(),
         "/admin/instances?status=frozen".to_string(),
+        "/admin/instances".to_string(),
+        "/admin/instances?page=100".to_string(),
+        "/admin/instances?sort=expires&dir=asc".to_string(),
+        "/admin/tenants?sort=updated&dir=desc&page=100".to_string(),
+        format!("/admin/tenants/{big}?users_sort=name&users_page=40"),
         "/admin/events".to_string(),
         "/admin/events?result=failures".to_string(),
         "/admin/events?before=1000".to_string(),
@@ -232,6 +237,19 @@ async fn measure(app: TestApp) {
         slowest = slowest.max(took);
         eprintln!("{:?}: {:>8.1} ms  {path}", app.backend, took.as_secs_f64() * 1000.0);
     }
+    // The whole event log as CSV, streamed in batches.
+    let started = Instant::now();
+    let csv = operator.page("/admin/events.csv").await;
+    let took = started.elapsed();
+    assert_eq!(csv.body.lines().count(), 1 + TENANTS * 5, "every event exported");
+    eprintln!(
+        "{:?}: {:>8.1} ms  /admin/events.csv ({} rows, {} kB)",
+        app.backend,
+        took.as_secs_f64() * 1000.0,
+        TENANTS * 5,
+        csv.body.len() / 1024
+    );
+    assert!(took < Duration::from_secs(20), "the export took {took:?}");
     // Generous: a debug build on a shared machine. The numbers above are
     // what matters; this catches a page that went quadratic.
     assert!(slowest < Duration::from_secs(2), "slowest page took {slowest:?}");

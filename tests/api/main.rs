@@ -2,11 +2,14 @@
 //! PostgreSQL database per test, real migrations, real HTTP.
 
 mod access;
+mod admin_actions;
 mod admin_api;
 mod admin_browser;
 mod admin_dashboard;
+mod admin_lists;
+mod admin_pages;
 mod admin_scale;
-mod admin_site;
+mod admin_sign_in;
 mod admin_times;
 mod app_api;
 mod auth_centre;
@@ -22,6 +25,7 @@ mod hardening_web;
 mod helpers;
 mod lifecycle_v1;
 mod lifecycle_v2;
+mod lists_browser;
 mod metrics;
 mod open_api;
 mod open_api_drift;
@@ -31,8 +35,10 @@ mod open_api_usage;
 mod openapi_document;
 mod operators;
 mod operators_browser;
-mod outbox;
 mod outbox_failures;
+mod outbox_redelivery;
+mod outbox_relay;
+mod outbox_replicas;
 mod people_browser;
 mod protocol_shapes;
 mod redis_down;

@@ -13,12 +13,14 @@ mod enterprise;
 mod faults;
 mod gate;
 mod hostile;
+mod lists;
 mod marketplace;
 mod npm_setup;
 mod open_api;
 mod process;
 mod sign_in;
 mod skip_log;
+mod webhook_receiver;
 
 pub use admin_api::*;
 pub use admin_site::*;
@@ -31,12 +33,15 @@ pub use enterprise::*;
 pub use faults::*;
 pub use gate::*;
 pub use hostile::*;
+pub use lists::*;
 pub use marketplace::*;
 pub use npm_setup::*;
 pub use open_api::*;
 pub use process::*;
 pub use sign_in::*;
+pub use webhook_receiver::*;
 
 pub use crate::{
     kit_on_both_backends, kit_on_every_session_store, on_both_backends, on_every_session_store,
+    outbox_on_both_backends,
 };

@@ -1,0 +1,286 @@
+//! The admin lists as an operator pages, sorts and exports them: instances
+//! a hundred a page in the order asked for, links that keep the filters,
+//! a sort word outside the list's columns refused; department names in a
+//! tenant's users; CSV of tenants, instances, users and events with the
+//! page's filters, a BOM, and formula cells quoted.
+
+use chrono::{Duration, Utc};
+use sea_orm::EntityTrait;
+
+use crate::helpers::*;
+
+/// A link as the pages' auto-escaping writes it into `href="…"`.
+fn href(link: &str) -> String {
+    format!("href=\"{}\"", link.replace('&', "&amp;").replace('/', "&#x2f;"))
+}
+
+/// Where `needle` first shows on the page (panics when it does not).
+fn at(body: &str, needle: &str) -> usize {
+    body.find(needle).unwrap_or_else(|| panic!("{needle} not on the page"))
+}
+
+async fn instances_are_paged_and_sorted(app: TestApp) {
+    load_instances(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/instances").await;
+    assert!(first.body.contains("inst-129") && !first.body.contains("inst-029"), "newest 100");
+    assert!(first.body.contains("1 / 2"), "{}", first.body);
+    assert!(first.body.contains(&href("/admin/instances?page=2")), "{}", first.body);
+    let second = operator.page("/admin/instances?page=2").await;
+    assert!(second.body.contains("inst-029") && second.body.contains("inst-000"));
+    assert!(!second.body.contains("inst-030"), "no row on two pages");
+    let past = operator.page("/admin/instances?page=9").await;
+    assert!(!past.body.contains("inst-0"), "a page past the last is empty");
+
+    let by_expiry = operator.page("/admin/instances?sort=expires&dir=asc").await;
+    assert!(at(&by_expiry.body, "inst-129") < at(&by_expiry.body, "inst-128"));
+    assert!(by_expiry.body.contains("aria-sort=\"ascending\""), "the sorted column says so");
+
+    let frozen = operator.page("/admin/instances?status=frozen&sort=instance").await;
+    assert!(at(&frozen.body, "inst-000") < at(&frozen.body, "inst-120"));
+    assert!(!frozen.body.contains("inst-001"), "the filter holds");
+    assert!(
+        frozen.body.contains(&href("/admin/instances?status=frozen&sort=instance&dir=desc")),
+        "the header link flips the order and keeps the filter: {}",
+        frozen.body
+    );
+
+    for bad in ["sort=instance_id;drop", "sort=created&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/instances?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(instances_are_paged_and_sorted, &crate::helpers::admin_settings());
+
+async fn insert_tenant(app: &TestApp, id: &str, name: &str) {
+    let now = Utc::now();
+    let row = entity::tenant::Model {
+        tenant_id: id.into(),
+        tenant_code: format!("code-{id}"),
+        name: name.into(),
+        domain_name: "https://example.tenantaccount.com".into(),
+        test_flag: false,
+        deleted: false,
+        created_at: now,
+        updated_at: now,
+    };
+    entity::tenant::Entity::insert(entity::tenant::ActiveModel::from(row))
+        .exec_without_returning(&app.db)
+        .await
+        .expect("tenant inserted");
+}
+
+async fn users_show_department_names(app: TestApp) {
+    insert_tenant(&app, "t-depts", "Departments Inc").await;
+    let now = Utc::now();
+    let department = |code: &str, name: &str, retired: bool| {
+        entity::department::ActiveModel::from(entity::department::Model {
+            tenant_id: "t-depts".into(),
+            org_code: code.into(),
+            org_name: name.into(),
+            parent_code: None,
+            retired,
+            sync_mark: String::new(),
+            updated_at: now,
+        })
+    };
+    entity::department::Entity::insert_many([
+        department("D1", "研发部", false),
+        department("D2", "Closed Unit", true),
+    ])
+    .exec_without_returning(&app.db)
+    .await
+    .expect("departments inserted");
+    let user = |name: &str, org: &str| {
+        entity::user::ActiveModel::from(entity::user::Model {
+            tenant_id: "t-depts".into(),
+            user_name: name.into(),
+            name: format!("{name} full name"),
+            org_code: Some(org.into()),
+            role: "user".into(),
+            enabled: true,
+            deleted: false,
+            position: Some("secret position".into()),
+            employee_code: Some("E-4711".into()),
+            employee_type: None,
+            personal_sealed: None,
+            updated_at: now,
+        })
+    };
+    entity::user::Entity::insert_many([user("ann", "D1"), user("bob", "D2"), user("cyd", "D9")])
+        .exec_without_returning(&app.db)
+        .await
+        .expect("users inserted");
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let page = operator.page("/admin/tenants/t-depts").await;
+    let users = &page.body[at(&page.body, "id=\"users\"")..];
+    assert!(users.contains("<td>研发部</td>"), "a live department by name: {users}");
+    assert!(users.contains("<code>D2</code>"), "a deleted department by code");
+    assert!(users.contains("<code>D9</code>"), "a department never synced by code");
+    let by_name_desc = operator.page("/admin/tenants/t-depts?users_sort=user&users_dir=desc").await;
+    assert!(at(&by_name_desc.body, ">cyd<") < at(&by_name_desc.body, ">ann<"));
+
+    let csv = operator.page("/admin/tenants/t-depts/users.csv").await;
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "\u{feff}userName,name,department,orgCode,role,enabled,granted,apps");
+    assert_eq!(lines[1], "ann,ann full name,研发部,D1,user,true,false,");
+    assert_eq!(lines[2], "bob,bob full name,,D2,user,true,false,");
+    assert!(!csv.body.contains("E-4711") && !csv.body.contains("secret position"));
+}
+
+on_both_backends!(users_show_department_names, &crate::helpers::admin_settings());
+
+async fn csv_exports_keep_filters_and_defuse_formulas(app: TestApp) {
+    insert_tenant(&app, "t-evil", "=HYPERLINK(\"http://evil.example\",\"x\")").await;
+    insert_tenant(&app, "t-acme", "Acme 华为").await;
+    load_instances(&app, 30).await;
+    let now = Utc::now();
+    let events = (0..1234).map(|e| entity::event::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        received_at: sea_orm::Set(now - Duration::seconds(2000 - e)),
+        channel: sea_orm::Set("kit_v2".into()),
+        activity: sea_orm::Set("authSync".into()),
+        result_code: sea_orm::Set(if e % 10 == 0 { "000005" } else { "000000" }.into()),
+        result_msg: sea_orm::Set(if e == 7 { "@cmd" } else { "ok" }.into()),
+        instance_id: sea_orm::Set(None),
+        tenant_id: sea_orm::Set(None),
+        order_id: sea_orm::Set(None),
+        test_flag: sea_orm::Set(false),
+        duration_ms: sea_orm::Set(3),
+        request: sea_orm::Set("{\"secret\":\"never\"}".into()),
+        response: sea_orm::Set("{}".into()),
+        replay_of: sea_orm::Set(None),
+        detail: sea_orm::Set(None),
+        replay_sealed: sea_orm::Set(None),
+        refused: sea_orm::Set(false),
+    });
+    for batch in events.collect::<Vec<_>>().chunks(500) {
+        entity::event::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .expect("events inserted");
+    }
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let response = operator
+        .browser
+        .client()
+        .get(format!("{}/admin/tenants.csv", app.address))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok());
+    assert_eq!(content_type, Some("text/csv; charset=utf-8"));
+    let bytes = response.bytes().await.expect("body");
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let body = String::from_utf8_lossy(&bytes);
+    assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""), "{body}");
+    assert!(body.contains(",Acme 华为,"), "{body}");
+    let tenants_page = operator.page("/admin/tenants?q=acme").await;
+    assert!(tenants_page.body.contains(&href("/admin/tenants.csv?q=acme")), "the button keeps q");
+    let acme = operator.page("/admin/tenants.csv?q=acme").await;
+    assert_eq!(acme.body.lines().count(), 2, "{}", acme.body);
+
+    let instances = operator.page("/admin/instances.csv?sort=expires&dir=asc&status=active").await;
+    let rows: Vec<&str> = instances.body.lines().skip(1).collect();
+    assert_eq!(rows.len(), 27, "the active ones");
+    assert!(rows[0].starts_with("inst-029,active,"), "{}", rows[0]);
+
+    let all = operator.page("/admin/events.csv").await;
+    assert_eq!(all.body.lines().count(), 1 + 1234, "every row, across batches");
+    assert!(all.body.contains(",'@cmd,"), "a cell starting with @ is quoted");
+    assert!(!all.body.contains("never"), "no request bodies");
+    let failures = operator.page("/admin/events.csv?result=failures").await;
+    assert_eq!(failures.body.lines().count(), 1 + 124);
+    assert_eq!(operator.open("/admin/events.csv?channel=nope").await.status, 400);
+    assert_eq!(operator.open("/admin/instances.csv?sort=password").await.status, 400);
+}
+
+on_both_backends!(csv_exports_keep_filters_and_defuse_formulas, &crate::helpers::admin_settings());
+
+async fn sign_ins_page_older_with_the_filters_kept(app: TestApp) {
+    let now = Utc::now().timestamp_millis();
+    // 250 attempts, two a millisecond (the cursor holds time and id).
+    let rows = (0..250).map(|n: i64| {
+        let mut row = entity::sign_in::ActiveModel::from(entity::sign_in::Model {
+            id: 0,
+            at: now - 10_000 + n / 2,
+            tenant_id: Some(if n % 5 == 0 { "t-other" } else { "t-main" }.into()),
+            instance_id: None,
+            user_name: Some(format!("user{n:03}")),
+            dialect: "koogallery".into(),
+            outcome: "signed_in".into(),
+            refusal: None,
+            reference: None,
+        });
+        row.id = sea_orm::ActiveValue::NotSet;
+        row
+    });
+    entity::sign_in::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("sign-ins inserted");
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let mut path = "/admin/sign-ins?tenantId=t-main".to_string();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let page = operator.page(&path).await;
+        for n in 0..250 {
+            let user = format!(">user{n:03}<");
+            if page.body.contains(&user) {
+                seen.push(n);
+            }
+        }
+        let marker = "rel=\"next\" href=\"";
+        let Some(at) = page.body.find(marker) else { break };
+        let rest = &page.body[at + marker.len()..];
+        path = rest[..rest.find('"').expect("end")].replace("&#x2f;", "/").replace("&amp;", "&");
+        assert!(path.contains("tenantId=t-main"), "the filter is kept: {path}");
+    }
+    seen.sort_unstable();
+    let expected: Vec<i64> = (0..250).filter(|n| n % 5 != 0).collect();
+    assert_eq!(seen, expected, "every attempt of the tenant once, over two pages");
+}
+
+on_both_backends!(sign_ins_page_older_with_the_filters_kept, &crate::helpers::admin_settings());
+
+/// Exporting only reads: a viewer may; nobody signed in may not.
+async fn a_viewer_exports_and_a_stranger_does_not(app: TestApp) {
+    insert_tenant(&app, "t-viewed", "Viewed Ltd").await;
+    let viewer = entity::operator::Model {
+        username: "vera".into(),
+        role: "viewer".into(),
+        password_hash: admin_password_hash().into(),
+        must_change_password: false,
+        disabled: false,
+        created_by: "admin".into(),
+        created_at: Utc::now().timestamp_millis(),
+    };
+    entity::operator::Entity::insert(entity::operator::ActiveModel::from(viewer))
+        .exec_without_returning(&app.db)
+        .await
+        .expect("viewer inserted");
+
+    let stranger = Operator::new(&app);
+    let refused = stranger.open("/admin/tenants.csv").await;
+    assert_ne!(refused.status, 200, "{refused:#?}");
+    assert!(!refused.body.contains("Viewed Ltd"));
+
+    let vera = Operator::new(&app);
+    assert_eq!(vera.try_sign_in("vera", ADMIN_PASSWORD).await.status, 303);
+    let tenants = vera.page("/admin/tenants").await;
+    assert!(tenants.body.contains(&href("/admin/tenants.csv")), "the button is there");
+    let csv = vera.page("/admin/tenants.csv").await;
+    assert!(csv.body.contains("t-viewed,code-t-viewed,Viewed Ltd,"), "{}", csv.body);
+}
+
+on_both_backends!(a_viewer_exports_and_a_stranger_does_not, &crate::helpers::admin_settings());

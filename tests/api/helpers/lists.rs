@@ -1,0 +1,45 @@
+//! Rows for the admin list stories, written straight into the tables
+//! (as the syncs would have): many instances at once.
+
+use chrono::{Duration, Utc};
+use sea_orm::EntityTrait;
+
+use super::TestApp;
+
+/// Instance `inst-{i:03}`: created `i` seconds after the first, the newest
+/// expiring first, every tenth frozen.
+pub fn listed_instance(i: usize) -> entity::instance::Model {
+    let at = Utc::now() - Duration::hours(1) + Duration::seconds(i as i64);
+    entity::instance::Model {
+        instance_id: format!("inst-{i:03}"),
+        status: if i.is_multiple_of(10) { "frozen" } else { "active" }.into(),
+        trial: false,
+        frozen_reason: i.is_multiple_of(10).then(|| "marketplace".into()),
+        // The newest expires first.
+        expire_time: Some(format!("2031{:010}", 1000 - i)),
+        order_id: format!("CS{i:08}"),
+        order_line_id: None,
+        product_id: Some("product".into()),
+        sku_code: Some("sku".into()),
+        customer_id: None,
+        tenant_id: None,
+        test_flag: false,
+        channel: "v2".into(),
+        details: None,
+        buyer_sealed: None,
+        app_user_sealed: None,
+        app_password_sealed: None,
+        app_password_hash: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Instances `inst-000` to `inst-{n-1}`.
+pub async fn load_instances(app: &TestApp, n: usize) {
+    let rows = (0..n).map(|i| entity::instance::ActiveModel::from(listed_instance(i)));
+    entity::instance::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("instances inserted");
+}
