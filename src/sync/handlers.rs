@@ -20,7 +20,7 @@ pub async fn kit_v2(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::KitV2);
     let result = v2(&state, &req, &path, payload, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.kit_access_keys.first()).await
 }
 
 async fn v2(
@@ -84,7 +84,7 @@ pub async fn kit_v1(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::KitV1);
     let result = v1(&state, &req, &path, payload, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.kit_access_keys.first()).await
 }
 
 async fn v1(
