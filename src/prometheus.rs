@@ -92,6 +92,10 @@ fn describe() {
         "Usage records not yet pushed that are close to the marketplace's 21-day limit."
     );
     describe_gauge!("koogate_drift_findings", "Open reconciliation findings, by kind of drift.");
+    describe_counter!(
+        "koogate_refused_records_dropped_total",
+        "Records of calls refused before they authenticated that were not written, by reason (over_rate: past the per-second cap; queue_full: the writer was behind)."
+    );
 }
 
 /// Installs the process-wide recorder once (several apps in one test
@@ -186,6 +190,12 @@ pub fn marketplace_call(channel: &'static str, activity: &str, result_code: &str
 /// label takes only values koogate defines.
 pub fn unknown_scene(activity: &str) {
     counter!("koogate_unknown_scene_total", "activity" => activity_label(activity)).increment(1);
+}
+
+/// A refused call's record not written: `over_rate` or `queue_full`
+/// (see `crate::inbound::refused`).
+pub fn refused_record_dropped(reason: &'static str) {
+    counter!("koogate_refused_records_dropped_total", "reason" => reason).increment(1);
 }
 
 /// One sign-in finished: `signed_in`, `refused`, `auth_centre_failed`,

@@ -22,6 +22,7 @@ use crate::{health, telemetry};
 pub struct Application {
     port: u16,
     server: Server,
+    refused: crate::inbound::RefusedLog,
 }
 
 impl Application {
@@ -84,6 +85,7 @@ impl Application {
             },
             outbox,
             open_api,
+            refused: crate::inbound::RefusedLog::start(db.clone()),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,
@@ -130,15 +132,20 @@ impl Application {
         .shutdown_timeout(10)
         .run();
         tracing::info!(port, "koogate listening");
-        Ok(Application { port, server })
+        let refused = state.refused.clone();
+        Ok(Application { port, server, refused })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until stopped; then writes the refused-call records still
+    /// queued (the server has answered its last requests by then).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.refused.flush().await;
+        served
     }
 }
 

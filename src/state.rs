@@ -50,6 +50,9 @@ pub struct AppState {
     pub outbox: Arc<crate::outbox::Outbox>,
     /// The marketplace's seller Open API; `None` without AK/SK.
     pub open_api: Option<Arc<crate::open_api::client::OpenApi>>,
+    /// Writes the records of calls refused before they authenticated, in
+    /// batches (see [`crate::inbound::refused`]).
+    pub refused: crate::inbound::RefusedLog,
 }
 
 impl AppState {

@@ -9,7 +9,6 @@ pub mod grant;
 pub mod instance;
 pub mod job_lease;
 pub mod login_attempt;
-pub mod login_state;
 pub mod nonce;
 pub mod operator;
 pub mod order;

@@ -18,6 +18,7 @@ mod m20261127_000100_create_tenant_sign_ins;
 mod m20261127_000300_create_sign_ins;
 mod m20261127_000310_add_session_public_id;
 mod m20261127_000320_create_operators;
+mod m20261127_300_001_drop_login_states;
 mod m20261127_400_001_index_list_sorts;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000300_create_sign_ins::Migration),
             Box::new(m20261127_000310_add_session_public_id::Migration),
             Box::new(m20261127_000320_create_operators::Migration),
+            Box::new(m20261127_300_001_drop_login_states::Migration),
             Box::new(m20261127_400_001_index_list_sorts::Migration),
         ]
     }

@@ -123,7 +123,7 @@ pub async fn replay_event(state: &AppState, id: i64) -> Result<(i64, Answer), Er
         }
         Channel::Operator => Err(Error::invalid("an operator's action cannot be replayed")),
     };
-    let answer = inbound::settle(&state.db, &call, result).await;
+    let answer = inbound::settle(&state.db, &state.refused, &call, result).await;
     let replayed = store::events::latest_replay_of(&state.db.conn, id)
         .await?
         .ok_or_else(|| Error::Internal("the replay was not recorded".to_string()))?;
@@ -183,7 +183,7 @@ async fn set_status(
         freeze_it,
     )
     .await;
-    let answer = inbound::settle(&state.db, &call, result).await;
+    let answer = inbound::settle(&state.db, &state.refused, &call, result).await;
     if answer.result_code != "000000" {
         return Err(Error::invalid(format!("not done: {}", answer.result_msg)).into());
     }

@@ -166,7 +166,7 @@ async fn apply_as(state: &AppState, who: &str, id: i64) -> Result<Applied, Error
         }
         Err(err) => {
             let answer = Answer::with_code(err.result_code(), err.public_message());
-            inbound::record_failure(&state.db, &call, &answer).await;
+            inbound::record_failure(&state.db, &state.refused, &call, &answer).await;
             Err(err)
         }
     }

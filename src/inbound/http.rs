@@ -22,11 +22,12 @@ const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// transaction; a failure is recorded here, then answered with its code.
 pub async fn respond(
     db: &Db,
+    refused: &super::RefusedLog,
     call: &Call,
     result: Result<Answer, Error>,
     signing_key: Option<&String>,
 ) -> HttpResponse {
-    let answer = record::settle(db, call, result).await;
+    let answer = record::settle(db, refused, call, result).await;
     signed_response(answer.to_bytes(), signing_key.map(String::as_str))
 }
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod http;
 pub mod record;
 pub mod redact;
+pub mod refused;
 pub mod replay;
 
 use std::time::Instant;
@@ -24,6 +25,7 @@ pub use auth::{authenticate_v2, precheck_v2, V2Credentials};
 pub use http::{announced_size, large_body_turn, read_body, respond, LIFECYCLE_MAX_BODY};
 pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effects};
 pub use redact::{redact_body, redact_params, refused_body, unread_body};
+pub use refused::RefusedLog;
 pub use replay::ReplayInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]

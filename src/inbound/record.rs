@@ -1,9 +1,11 @@
 //! The commit of one call: its nonce, its event, the transitions and
 //! outbox events it caused, in one transaction; and the recording of a
-//! failed call in a transaction of its own.
+//! failed call: in a transaction of its own once it authenticated, else
+//! through the refused-call writer ([`super::refused`]).
 
 use serde_json::Value;
 
+use super::refused::{self, Dropped, RefusedLog};
 use super::Call;
 use crate::error::Error;
 use crate::marketplace::result::Answer;
@@ -83,7 +85,12 @@ pub async fn commit_call(
 
 /// The answer to a call, its failure recorded (a success was recorded in
 /// its own transaction). Shared by `respond` and an operator's replay.
-pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answer {
+pub async fn settle(
+    db: &Db,
+    refused: &RefusedLog,
+    call: &Call,
+    result: Result<Answer, Error>,
+) -> Answer {
     super::trace(call);
     let answer = match result {
         Ok(answer) => {
@@ -93,7 +100,7 @@ pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answ
         Err(err) => {
             let answer = Answer::with_code(err.result_code(), err.public_message());
             tracing::warn!(channel = call.channel.as_str(), activity = %call.activity, instance_id = call.instance_id.as_deref(), tenant_id = call.tenant_id.as_deref(), result_code = answer.result_code, error = ?err, "marketplace call refused");
-            record_failure(db, call, &answer).await;
+            record_failure(db, refused, call, &answer).await;
             answer
         }
     };
@@ -106,15 +113,22 @@ pub async fn settle(db: &Db, call: &Call, result: Result<Answer, Error>) -> Answ
     answer
 }
 
-/// Records a refused or failed call in its own transaction. Best effort:
-/// when the database is what failed, the log line is all that is left.
-pub async fn record_failure(db: &Db, call: &Call, answer: &Answer) {
-    if !call.authenticated() && !refused_record_allowed(chrono::Utc::now().timestamp()) {
-        // The warning line of `settle` and the call metric still count it.
-        tracing::debug!(
-            channel = call.channel.as_str(),
-            "refused call not recorded: over the rate"
-        );
+/// Records a refused or failed call. Best effort: when the database is
+/// what failed, the log line is all that is left.
+///
+/// A call refused before it authenticated carries no nonce (one is
+/// claimed only for a verified signature), so its record alone goes to
+/// the refused-call writer, capped per second. A call that authenticated
+/// (or holds a nonce claim) is written in its own transaction with its
+/// nonce, as a success would have been.
+pub async fn record_failure(db: &Db, refused: &RefusedLog, call: &Call, answer: &Answer) {
+    if !call.authenticated() && call.nonce.is_none() {
+        if refused_record_allowed(chrono::Utc::now().timestamp()) {
+            refused.record(call.event(answer)).await;
+        } else {
+            // The warning line of `settle` and the call metric still count it.
+            refused::dropped(Dropped::OverRate);
+        }
         return;
     }
     let result = async {

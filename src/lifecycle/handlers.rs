@@ -20,7 +20,7 @@ pub async fn lifecycle_v2(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::LifecycleV2);
     let result = v2(&state, &req, payload, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.access_keys.first()).await
 }
 
 async fn v2(
@@ -64,7 +64,7 @@ async fn v2(
 pub async fn lifecycle_v1(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let mut call = Call::new(Channel::LifecycleV1);
     let result = v1(&state, &req, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.access_keys.first()).await
 }
 
 async fn v1(state: &AppState, req: &HttpRequest, call: &mut Call) -> Result<Answer, Error> {

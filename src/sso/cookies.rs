@@ -34,9 +34,10 @@ pub fn session(secure: bool, session_id: String) -> Cookie<'static> {
     http_only(session_cookie_name(secure), session_id, secure)
 }
 
-/// Binds a login state to this browser while the sign-in lasts.
-pub fn login(secure: bool, binding: String, ttl_secs: i64) -> Cookie<'static> {
-    let mut cookie = http_only(login_cookie_name(secure), binding, secure);
+/// The sign-ins this browser started and that wait for their callback,
+/// sealed (see [`super::pending`]).
+pub fn login(secure: bool, sealed: String, ttl_secs: i64) -> Cookie<'static> {
+    let mut cookie = http_only(login_cookie_name(secure), sealed, secure);
     cookie.set_max_age(CookieDuration::seconds(ttl_secs));
     cookie
 }

@@ -4,23 +4,25 @@
 //!
 //! # Security
 //! The state is random, single use, expires in ten minutes and is bound
-//! to the browser by a login cookie holding another random value; only
-//! their hashes (and the nonce's) are stored, with the PKCE verifier sealed.
+//! to the browser by its login cookie, which holds the waiting sign-in
+//! sealed with the master key (see [`super::pending`]): starting a sign-in
+//! writes nothing to the database.
 
 use chrono::Utc;
 
 use super::admission::{granted_user, usable_tenant};
 use super::dialects::{self, SignedIn};
 use super::next::local_path;
+use super::pending::{Pending, Pendings};
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, seal_some};
 use super::sign_ins::Seen;
 use super::{random_token, token_hash, Deps};
 use crate::access::TenantAccess;
 use crate::store;
-use entity::{login_state, session as session_row, tenant, tenant_app};
+use entity::{session as session_row, tenant, tenant_app};
 
-/// A login state waits this long for its callback.
+/// A sign-in waits this long for its callback.
 pub const LOGIN_TTL_SECS: i64 = 600;
 
 /// Which organisation a sign-in is for, as the link (or the browser) says.
@@ -30,32 +32,19 @@ pub struct Wanted<'a> {
     /// The organisation this browser last signed in to (its cookie).
     pub remembered: Option<&'a str>,
     pub next: Option<&'a str>,
-    /// The login cookie this browser already holds: reused, so that two
-    /// sign-ins started side by side (two tabs) both complete.
-    pub binding: Option<&'a str>,
+    /// The login cookie this browser already holds: the sign-ins it has
+    /// waiting are kept, so that two started side by side (two tabs) both
+    /// complete.
+    pub held: Option<&'a str>,
 }
 
-/// Where the browser goes to sign in; `binding` goes into the login
-/// cookie (in unified mode only a sign that the browser started here).
+/// Where the browser goes to sign in; `login_cookie` is the login cookie's
+/// new value (in unified mode only a sign that the browser started here).
 pub enum Started {
     /// The marketplace's unified login page (no state of ours).
-    Unified { url: String, binding: String },
+    Unified { url: String, login_cookie: String },
     /// The tenant's auth centre.
-    Authorize { url: String, binding: String },
-}
-
-/// The browser's login cookie if it is one of ours, else a fresh one.
-fn binding_for(held: Option<&str>) -> String {
-    match held {
-        // 32 random bytes, URL-safe base64 (see `random_token`).
-        Some(b)
-            if b.len() == 43
-                && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
-        {
-            b.to_string()
-        }
-        _ => random_token(),
-    }
+    Authorize { url: String, login_cookie: String },
 }
 
 /// Starts a sign-in: to the tenant's auth centre with state and PKCE (and
@@ -72,35 +61,31 @@ pub async fn start(deps: &Deps<'_>, wanted: Wanted<'_>) -> Result<Started, Refus
     };
     let tenant_id = tenant_id.ok_or(Refusal::UnknownOrganisation)?;
     let (tenant, app, _) = usable_tenant(conn, &tenant_id).await?;
+    let now = Utc::now().timestamp_millis();
+    let mut waiting = Pendings::open(deps.vault, wanted.held, now);
     if deps.settings.mode == "unified" {
         // The marketplace's unified login page knows the callback from the
         // app credential and carries no state (see `finish`).
         let app_id: String = form_urlencoded::byte_serialize(app.app_id.as_bytes()).collect();
         let url = deps.settings.unified_login_url.replace("{appId}", &app_id);
-        return Ok(Started::Unified { url, binding: binding_for(wanted.binding) });
+        let login_cookie = waiting.seal(deps.vault)?;
+        return Ok(Started::Unified { url, login_cookie });
     }
     let state_token = random_token();
-    let binding = binding_for(wanted.binding);
     let dialects::Authorize { url, verifier, nonce_hash } =
         dialects::authorize(deps, &tenant, &app, &state_token).await?;
-    let tx = deps.db.begin_write().await?;
-    store::sessions::insert_login_state(
-        &tx.txn,
-        login_state::Model {
-            state_hash: token_hash(&state_token),
-            binding_hash: token_hash(&binding),
-            tenant_id: tenant.tenant_id.clone(),
-            app_id: app.app_id.clone(),
-            verifier_sealed: deps.vault.seal(&verifier)?,
-            next_path: local_path(wanted.next)
-                .unwrap_or_else(|| deps.settings.after_login_path.clone()),
-            nonce_hash,
-            expires_at: Utc::now().timestamp_millis() + LOGIN_TTL_SECS * 1000,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Started::Authorize { url, binding })
+    waiting.add(Pending {
+        state_hash: token_hash(&state_token),
+        tenant_id: tenant.tenant_id.clone(),
+        app_id: app.app_id.clone(),
+        verifier,
+        next_path: local_path(wanted.next)
+            .unwrap_or_else(|| deps.settings.after_login_path.clone()),
+        nonce_hash,
+        expires_at: now + LOGIN_TTL_SECS * 1000,
+    });
+    let login_cookie = waiting.seal(deps.vault)?;
+    Ok(Started::Authorize { url, login_cookie })
 }
 
 /// The auth centre's answer, as the callback received it.
@@ -127,6 +112,9 @@ pub struct Finished {
     /// The session waits for a click before the browser gets it (see
     /// [`super::confirm`]).
     pub confirm: Option<super::confirm::Pending>,
+    /// The login cookie without this sign-in (others may still wait);
+    /// `None` when the sign-in came without a state of ours.
+    pub login_cookie: Option<String>,
 }
 
 /// Finishes a sign-in: the code for tokens, the tokens for the user, the
@@ -151,9 +139,10 @@ pub async fn finish(
     // Unified mode: the flow may start at the marketplace, whose callback
     // carries no state; one that does carry a state is still checked. So
     // may CAS, which the aPaaS workbench starts.
+    let mut waiting = Pendings::open(deps.vault, answer.binding, started);
     let (pending, tenant_id) = match (answer.state, answer.tenant) {
         (Some(state_token), tenant_id) => {
-            let pending = take_pending(deps, answer.binding, state_token, tenant_id).await?;
+            let pending = take_pending(&mut waiting, answer.binding, state_token, tenant_id)?;
             let tenant_id = pending.tenant_id.clone();
             (Some(pending), tenant_id)
         }
@@ -185,6 +174,13 @@ pub async fn finish(
         (None, _, _) => return Err(incomplete),
     };
     let signed_in = dialects::sign_in(deps, &tenant, &app, proof, pending.as_ref(), seen).await?;
+    // The auth centre accepted: the state is used up now, on every replica,
+    // before a session opens (a second callback with it is refused even by
+    // an auth centre that takes a code twice).
+    if let Some(pending) = &pending {
+        let left_ms = pending.expires_at - started;
+        super::once::claim(deps, "login-state", &pending.state_hash, left_ms).await?;
+    }
     seen.user_name = Some(signed_in.user_name.clone());
     let confirm = match pending_click {
         true => {
@@ -214,7 +210,11 @@ pub async fn finish(
         false => None,
     };
     let session_id = admit(deps, &tenant, &app, &access, signed_in, started).await?;
-    Ok(Finished { session_id, tenant_id, next_path, confirm })
+    let login_cookie = match pending {
+        Some(_) => Some(waiting.seal(deps.vault)?),
+        None => None,
+    };
+    Ok(Finished { session_id, tenant_id, next_path, confirm, login_cookie })
 }
 
 /// The shared end of a sign-in: the user checked against the syncs
@@ -261,34 +261,20 @@ async fn admit(
     Ok(session_id)
 }
 
-/// Takes the login state a callback names, if it was issued to this
-/// browser (its login cookie), for the tenant the callback names (when it
-/// names one), and has not expired.
-async fn take_pending(
-    deps: &Deps<'_>,
+/// Takes the sign-in a callback's state names out of this browser's login
+/// cookie, if the cookie holds it (sealed by us, not expired) for the
+/// tenant the callback names (when it names one).
+fn take_pending(
+    waiting: &mut Pendings,
     binding: Option<&str>,
     state_token: &str,
     tenant_id: Option<&str>,
-) -> Result<login_state::Model, Refusal> {
-    let Some(binding) = binding else {
+) -> Result<Pending, Refusal> {
+    if binding.is_none() {
         return Err(Refusal::BadAnswer(BadAnswer::NotThisBrowser));
-    };
-    let tx = deps.db.begin_write().await?;
-    let pending = store::sessions::take_login_state(&tx.txn, &token_hash(state_token)).await?;
-    tx.commit().await?;
-    let Some(pending) = pending else {
-        return Err(Refusal::BadAnswer(BadAnswer::AlreadyUsed));
-    };
-    let binding_ok: bool = subtle::ConstantTimeEq::ct_eq(
-        token_hash(binding).as_bytes(),
-        pending.binding_hash.as_bytes(),
-    )
-    .into();
-    if !binding_ok
-        || tenant_id.is_some_and(|t| t != pending.tenant_id)
-        || pending.expires_at < Utc::now().timestamp_millis()
-    {
-        return Err(Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate));
     }
-    Ok(pending)
+    match waiting.take(state_token) {
+        Some(pending) if tenant_id.is_none_or(|t| t == pending.tenant_id) => Ok(pending),
+        _ => Err(Refusal::BadAnswer(BadAnswer::NotThisBrowserOrLate)),
+    }
 }

@@ -57,13 +57,13 @@ pub async fn login(
         instance: query.instance.as_deref(),
         remembered: remembered.as_ref().map(|c| c.value()),
         next: query.next.as_deref(),
-        binding: held.as_ref().map(|c| c.value()),
+        held: held.as_ref().map(|c| c.value()),
     };
     match flow::start(&Deps::of(&state), wanted).await {
-        Ok(Started::Unified { url, binding } | Started::Authorize { url, binding }) => {
+        Ok(Started::Unified { url, login_cookie } | Started::Authorize { url, login_cookie }) => {
             HttpResponse::Found()
                 .insert_header((header::LOCATION, url))
-                .cookie(cookies::login(secure, binding, LOGIN_TTL_SECS))
+                .cookie(cookies::login(secure, login_cookie, LOGIN_TTL_SECS))
                 .finish()
         }
         Err(refusal) => {
@@ -139,9 +139,9 @@ pub async fn cas(
 }
 
 /// The session, the confirmation page (a sign-in nothing ties to this
-/// browser) or the refusal page for an answer. The login cookie stays until
-/// it expires: another sign-in started in this browser (another tab) still
-/// needs it.
+/// browser) or the refusal page for an answer. A sign-in that finished
+/// leaves the login cookie; others started in this browser (another tab)
+/// stay in it.
 async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> HttpResponse {
     let secure = cookie_secure(state);
     let mut seen = Seen::default();
@@ -157,11 +157,15 @@ async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> Http
         Ok(finished) => {
             crate::prometheus::login("signed_in");
             sign_ins::signed_in(&state.db, seen).await;
-            HttpResponse::Found()
+            let mut found = HttpResponse::Found();
+            found
                 .insert_header((header::LOCATION, finished.next_path))
                 .cookie(cookies::session(secure, finished.session_id))
-                .cookie(cookies::tenant(secure, finished.tenant_id))
-                .finish()
+                .cookie(cookies::tenant(secure, finished.tenant_id));
+            if let Some(login_cookie) = finished.login_cookie {
+                found.cookie(cookies::login(secure, login_cookie, LOGIN_TTL_SECS));
+            }
+            found.finish()
         }
         Err(refusal) => {
             crate::prometheus::login(refusal.outcome());

@@ -1,33 +1,11 @@
-//! Sessions and the login states that lead to them.
+//! Sessions and the failed sign-in attempts before them.
 
 use entity::login_attempt::{self, Entity as LoginAttempt};
-use entity::login_state::{self, Entity as LoginState};
 use entity::session::{self, Entity as Session};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::Error;
-
-pub async fn insert_login_state(
-    conn: &impl ConnectionTrait,
-    row: login_state::Model,
-) -> Result<(), Error> {
-    login_state::ActiveModel::from(row).insert(conn).await?;
-    Ok(())
-}
-
-/// Takes a login state out: it is returned once, to one caller, ever.
-pub async fn take_login_state(
-    conn: &impl ConnectionTrait,
-    state_hash: &str,
-) -> Result<Option<login_state::Model>, Error> {
-    let Some(row) = LoginState::find_by_id(state_hash.to_string()).one(conn).await? else {
-        return Ok(None);
-    };
-    let deleted = LoginState::delete_by_id(state_hash.to_string()).exec(conn).await?;
-    // Two callbacks racing with one state: only the one that deleted it wins.
-    Ok((deleted.rows_affected == 1).then_some(row))
-}
 
 pub async fn insert(conn: &impl ConnectionTrait, row: session::Model) -> Result<(), Error> {
     session::ActiveModel::from(row).insert(conn).await?;
@@ -115,15 +93,11 @@ pub async fn clear_failures(conn: &impl ConnectionTrait, key: &str) -> Result<()
     Ok(())
 }
 
-/// Forgets expired login states and sessions; returns how many.
+/// Forgets expired sessions; returns how many.
 pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
-    let states = LoginState::delete_many()
-        .filter(login_state::Column::ExpiresAt.lt(now_ms))
-        .exec(conn)
-        .await?;
     let sessions =
         Session::delete_many().filter(session::Column::ExpiresAt.lt(now_ms)).exec(conn).await?;
-    Ok(states.rows_affected + sessions.rows_affected)
+    Ok(sessions.rows_affected)
 }
 
 /// Sessions not past their absolute lifetime.

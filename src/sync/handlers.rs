@@ -20,7 +20,7 @@ pub async fn kit_v2(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::KitV2);
     let result = v2(&state, &req, &path, payload, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.kit_access_keys.first()).await
 }
 
 async fn v2(
@@ -53,11 +53,8 @@ async fn v2(
     // flood of large forged bodies does not hold the request workers.
     let (keys, bytes) = (state.kit_access_keys.clone(), body.clone());
     let (n, t, p) = (nonce.to_string(), ts.to_string(), presented.to_string());
-    let good = tokio::task::spawn_blocking(move || {
-        signature::verify_kit_v2(&keys, &n, &t, &bytes, &p).is_some()
-    })
-    .await
-    .map_err(|_| Error::Internal("the signature check did not finish".to_string()))?;
+    let good =
+        blocking(move || signature::verify_kit_v2(&keys, &n, &t, &bytes, &p).is_some()).await?;
     drop(turn);
     let verify = |_: &[String]| good;
     call.nonce = inbound::authenticate_v2(
@@ -84,7 +81,7 @@ pub async fn kit_v1(
 ) -> HttpResponse {
     let mut call = Call::new(Channel::KitV1);
     let result = v1(&state, &req, &path, payload, &mut call).await;
-    inbound::respond(&state.db, &call, result, state.kit_access_keys.first()).await
+    inbound::respond(&state.db, &state.refused, &call, result, state.kit_access_keys.first()).await
 }
 
 async fn v1(
@@ -106,19 +103,35 @@ async fn v1(
     let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
     // Kept in full only once the call has authenticated.
     call.request = inbound::refused_body(&body);
-    let params = signature::kit_v1_params(&body)
+    // V1 signs the body's top-level fields: parsing up to 8 MiB and the
+    // HMAC over them are CPU work, on the blocking pool (as V2's HMAC), so
+    // a flood of large forged V1 bodies does not hold the request workers.
+    let bytes = body.clone();
+    let params = blocking(move || signature::kit_v1_params(&bytes))
+        .await?
         .map_err(|_| Error::invalid("the body is not a JSON object"))?;
     let Some((_, ts)) = params.iter().find(|(k, _)| k == "timeStamp") else {
         return Err(Error::Unauthenticated("timeStamp is required"));
     };
     // Kit bodies carry Beijing time (UTC+8), spec §3.3.
     timestamp::check_v1(ts, 8, Utc::now(), state.settings.marketplace.v1_timestamp_tolerance_secs)?;
-    if signature::verify_v1(&state.kit_access_keys, &params, token).is_none() {
+    let ts = ts.clone();
+    let (keys, token) = (state.kit_access_keys.clone(), token.to_string());
+    if !blocking(move || signature::verify_v1(&keys, &params, &token).is_some()).await? {
         return Err(Error::Unauthenticated("authToken does not verify"));
     }
     drop(turn);
-    call.v1_sent_at = timestamp::parse_v1(ts, 8).map(|t| t.timestamp_millis());
+    call.v1_sent_at = timestamp::parse_v1(&ts, 8).map(|t| t.timestamp_millis());
     call.request = inbound::redact_body(&body);
     call.replay_sealed = Some(ReplayInput::body(name, &body).seal(&state.vault)?);
     call::run(&state.sync(), &body, call).await
+}
+
+/// Runs a signature check (or the parse it needs) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| Error::Internal("the signature check did not finish".to_string()))
 }

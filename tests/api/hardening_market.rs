@@ -246,6 +246,48 @@ async fn a_forged_kit_post_is_refused_before_its_body_is_read(app: TestApp) {
 }
 kit_on_both_backends!(a_forged_kit_post_is_refused_before_its_body_is_read);
 
+/// A flood of forged Kit posts (well-formed signatures under the wrong
+/// key, so every body is read and checked) while the marketplace makes
+/// genuine calls: each genuine call is answered `000000`, every forged one
+/// `000001`, and the event log grows by at most one small row per call.
+/// (How long the genuine calls take under the flood is measured by
+/// `bench/forged_flood.sh`, not asserted here.)
+async fn a_flood_of_forged_posts_leaves_genuine_calls_answered(app: TestApp) {
+    const FORGED: usize = 300;
+    let before = app.events().await.len();
+    let body = json!({"tenantId": "t-forged", "orderId": "7".repeat(256 * 1024)}).to_string();
+    let mut flood = tokio::task::JoinSet::new();
+    for n in 0..FORGED {
+        let (app, body) = (app.at(&app.address), body.clone().into_bytes());
+        flood.spawn(async move {
+            let forged = KitOptions {
+                key: "not-the-key".into(),
+                nonce: format!("forged-{n}"),
+                ..KitOptions::default()
+            };
+            app.kit_v2_with("tenantSync", body, forged).await.code().to_string()
+        });
+    }
+    let mut genuine = 0;
+    while flood.len() > FORGED / 2 {
+        let (_, bought) = app.buy().await;
+        assert_eq!(bought.code(), "000000");
+        genuine += 1;
+        flood.join_next().await;
+    }
+    while let Some(code) = flood.join_next().await {
+        assert_eq!(code.expect("joined"), "000001");
+    }
+    let (_, bought) = app.buy().await;
+    assert_eq!(bought.code(), "000000", "a genuine call after the flood");
+    let events = app.events().await;
+    let grown = events.len() - before;
+    assert!(grown <= FORGED + genuine + 1, "{grown} events for {FORGED} forged calls");
+    let refused: Vec<_> = events.iter().filter(|e| e.refused).collect();
+    assert!(refused.iter().all(|e| e.request.len() <= 1024), "a refused call kept its body");
+}
+kit_on_both_backends!(a_flood_of_forged_posts_leaves_genuine_calls_answered);
+
 /// An old event, as a replica of long ago would have written it.
 fn old_event(days_ago: i64, refused: bool, marker: &str) -> entity::event::ActiveModel {
     use sea_orm::Set;

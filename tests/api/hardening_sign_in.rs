@@ -150,3 +150,78 @@ async fn a_body_that_trickles_in_is_cut_off(app: TestApp) {
     }
 }
 on_both_backends!(a_body_that_trickles_in_is_cut_off, &[("server.body_timeout_secs", "2")]);
+
+/// Starting a sign-in is anonymous: a script that opens `/sso/login` a
+/// thousand times must not grow any table (the waiting sign-in lives in
+/// the browser's sealed login cookie).
+async fn anonymous_sign_in_starts_write_nothing(app: TestApp) {
+    let scene = Scene::new(app).await;
+    let before = scene.app.row_counts().await;
+    let query = scene.tenant_query();
+    for _ in 0..50 {
+        let mut started = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let browser = Browser::new(&scene.app);
+            let query = query.clone();
+            started.spawn(async move { browser.login(&query).await.status });
+        }
+        while let Some(status) = started.join_next().await {
+            assert_eq!(status.expect("joined"), 302);
+        }
+    }
+    assert_eq!(scene.app.row_counts().await, before, "1,000 anonymous /sso/login grew a table");
+}
+kit_on_every_session_store!(anonymous_sign_in_starts_write_nothing);
+
+/// The login cookie is the sign-in's only record: another browser's
+/// cookie, or one changed by a single character, takes no callback; the
+/// browser that started it still signs in.
+async fn a_foreign_or_tampered_login_cookie_takes_no_callback(app: TestApp) {
+    let scene = Scene::new(app).await;
+    scene.centre.signs_in("alice");
+    let browser = Browser::new(&scene.app);
+    let login = browser.login(&scene.tenant_query()).await;
+    let sealed = login.cookie("koogate_login").expect("a login cookie").value.clone();
+    let back = browser.authorize(&login).await;
+
+    let stranger = Browser::new(&scene.app);
+    stranger.login(&scene.tenant_query()).await;
+    stranger.callback(&back).await.assert_refused(400);
+    assert_eq!(stranger.me().await.0, 401);
+
+    let mut changed = sealed.clone().into_bytes();
+    let at = changed.len() / 2;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(changed).expect("ascii");
+    let forger = Browser::holding(&scene.app, &format!("koogate_login={changed}"));
+    forger.callback(&back).await.assert_refused(400);
+    assert_eq!(forger.me().await.0, 401);
+
+    browser.callback(&back).await.assert_lands_on("/");
+    assert_eq!(browser.me().await, (200, scene.me_of("alice")));
+}
+kit_on_every_session_store!(a_foreign_or_tampered_login_cookie_takes_no_callback);
+
+/// A callback replayed with the login cookie as it was before the sign-in
+/// finished (a copied request) is refused: the state is used up at the
+/// server, not only dropped from the browser's cookie.
+async fn a_callback_replayed_with_its_old_cookie_is_refused(app: TestApp) {
+    let scene = Scene::new(app).await;
+    scene.centre.signs_in("alice");
+    let browser = Browser::new(&scene.app);
+    let login = browser.login(&scene.tenant_query()).await;
+    let sealed = login.cookie("koogate_login").expect("a login cookie").value.clone();
+    let back = browser.authorize(&login).await;
+    let finished = browser.callback(&back).await;
+    finished.assert_lands_on("/");
+    let left = finished.cookie("koogate_login").expect("the login cookie, updated");
+    assert_ne!(left.value, sealed, "the finished sign-in left the cookie");
+
+    // Refused (by koogate's claim or, first, by the auth centre, which
+    // takes a code once): no session either way.
+    let copy = Browser::holding(&scene.app, &format!("koogate_login={sealed}"));
+    let replay = copy.callback(&back).await;
+    assert!(replay.status >= 400 && replay.location.is_none(), "{replay:#?}");
+    assert_eq!(copy.me().await.0, 401);
+}
+kit_on_every_session_store!(a_callback_replayed_with_its_old_cookie_is_refused);

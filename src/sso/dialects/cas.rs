@@ -16,10 +16,9 @@
 use serde_json::Value;
 
 use super::{auth_centre_failed, signed_in_as, SignedIn};
-use crate::error::Error;
 use crate::sso::auth_centre::{AuthCentreError, Tokens, UserInfo};
-use crate::sso::refusal::{BadAnswer, Refusal};
-use crate::sso::{token_hash, Deps};
+use crate::sso::refusal::Refusal;
+use crate::sso::Deps;
 
 /// How long a used ticket is remembered: far longer than any CAS server
 /// keeps one valid (seconds to minutes).
@@ -51,7 +50,7 @@ pub async fn sign_in(
     ticket: &str,
     service: &str,
 ) -> Result<SignedIn, Refusal> {
-    claim(deps, ticket).await?;
+    crate::sso::once::claim(deps, "cas-ticket", ticket, TICKET_MEMORY_MS).await?;
     let failed = |e| auth_centre_failed(deps, tenant_id, e);
     let validate = if orgid {
         format!("{base}/orgid/openapi/v1/cas/p3/serviceValidate")
@@ -107,26 +106,6 @@ pub async fn sign_in(
         )));
     }
     signed_in_as(tenant_id, info, tokens(String::new()))
-}
-
-/// Records the ticket as used; one seen before is refused.
-async fn claim(deps: &Deps<'_>, ticket: &str) -> Result<(), Refusal> {
-    let already = Refusal::BadAnswer(BadAnswer::AlreadyUsed);
-    let pending =
-        match deps.kv.claim_nonce("cas-ticket", &token_hash(ticket), TICKET_MEMORY_MS).await {
-            Ok(Some(pending)) => pending,
-            Ok(None) => return Ok(()),
-            Err(Error::Unauthenticated(_)) => return Err(already),
-            Err(other) => return Err(other.into()),
-        };
-    let tx = deps.db.begin_write().await?;
-    match pending.write(&tx.txn).await {
-        Ok(()) => {}
-        Err(Error::Unauthenticated(_)) => return Err(already),
-        Err(other) => return Err(other.into()),
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// The success's user and attributes (`user` under that name), from an

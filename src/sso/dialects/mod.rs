@@ -18,7 +18,7 @@ use super::refusal::{BadAnswer, Refusal};
 use super::sign_ins::{Dialect as RecordedDialect, Seen};
 use super::{token_hash, Deps};
 use crate::error::Error;
-use entity::{login_state, tenant, tenant_app};
+use entity::{tenant, tenant_app};
 
 /// Who the tenant's auth centre says signed in, whichever dialect it
 /// speaks.
@@ -177,7 +177,7 @@ pub async fn sign_in(
     tenant: &tenant::Model,
     app: &tenant_app::Model,
     proof: Proof<'_>,
-    pending: Option<&login_state::Model>,
+    pending: Option<&crate::sso::pending::Pending>,
     seen: &mut Seen,
 ) -> Result<SignedIn, Refusal> {
     let tenant_id = tenant.tenant_id.as_str();
@@ -187,10 +187,7 @@ pub async fn sign_in(
         tracing::warn!(tenant_id, why, "sign-in refused: not the tenant's dialect");
         Refusal::ProviderChanged
     };
-    let verifier = match pending {
-        Some(p) if !p.verifier_sealed.is_empty() => Some(deps.vault.open(&p.verifier_sealed)?),
-        _ => None,
-    };
+    let verifier = pending.map(|p| p.verifier.clone()).filter(|v| !v.is_empty());
     match proof {
         Proof::Ticket { ticket, service } => match speaks {
             Speaks::Cas { base, orgid } => {

@@ -247,6 +247,34 @@ impl TestApp {
         counts
     }
 
+    /// Rows in every table of the database, by table: what an anonymous
+    /// request must leave unchanged.
+    pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let list = match self.backend {
+            Backend::Sqlite => {
+                "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            }
+            Backend::Postgres => "SELECT tablename::text AS t FROM pg_tables WHERE schemaname = current_schema()",
+        };
+        let tables =
+            self.db.query_all(Statement::from_string(backend, list)).await.expect("tables");
+        let mut counts = std::collections::BTreeMap::new();
+        for row in tables {
+            let table: String = row.try_get("", "t").expect("name");
+            let count = format!("SELECT COUNT(*) AS n FROM \"{table}\"");
+            let row = self
+                .db
+                .query_one(Statement::from_string(backend, count))
+                .await
+                .expect("count")
+                .expect("a row");
+            counts.insert(table, row.try_get::<i64>("", "n").expect("n"));
+        }
+        counts
+    }
+
     /// The full state of the instances table, to compare before and after.
     pub async fn instances_snapshot(&self) -> Vec<entity::instance::Model> {
         use sea_orm::QueryOrder;

@@ -25,6 +25,21 @@ impl Browser {
         Browser { client, app_address: app.address.clone() }
     }
 
+    /// A fresh browser whose jar holds one cookie (`name=value`), as a
+    /// hostile page or a copied cookie would put it there.
+    pub fn holding(app: &TestApp, cookie: &str) -> Browser {
+        let jar = reqwest::cookie::Jar::default();
+        let url = app.address.parse::<reqwest::Url>().expect("the app's address");
+        jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
+        let client = reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("client");
+        Browser { client, app_address: app.address.clone() }
+    }
+
     /// The same browser (cookies and all) talking to another replica, as
     /// a load balancer would send it there.
     pub fn behind(&self, replica: &TestApp) -> Browser {
