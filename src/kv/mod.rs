@@ -32,6 +32,11 @@ impl PendingNonce {
     }
 }
 
+/// The one spelling of a nonce's key, in Redis and in the database.
+fn nonce_key(scope: &str, nonce: &str) -> String {
+    format!("koogate:nonce:{scope}:{nonce}")
+}
+
 #[derive(Clone)]
 pub struct Kv {
     db: Db,
@@ -177,7 +182,7 @@ impl Kv {
         nonce: &str,
         ttl_ms: i64,
     ) -> Result<Option<PendingNonce>, Error> {
-        let key = format!("koogate:nonce:{scope}:{nonce}");
+        let key = nonce_key(scope, nonce);
         if let Some(redis) = &self.redis {
             let mut set = redis::cmd("SET");
             set.arg(&key).arg(1).arg("NX").arg("PX").arg(ttl_ms.max(1));
@@ -189,6 +194,14 @@ impl Kv {
             }
         }
         Ok(Some(PendingNonce { key, expires_at: chrono::Utc::now().timestamp_millis() + ttl_ms }))
+    }
+
+    /// Whether a nonce of `scope` was claimed and is still remembered, by
+    /// the database (which keeps every claim, see [`Kv::claim_nonce`]).
+    /// Reads only: a check before costly work, the claim still decides.
+    pub async fn was_claimed(&self, scope: &str, nonce: &str) -> Result<bool, Error> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        store::nonces::is_remembered(&self.db.conn, &nonce_key(scope, nonce), now_ms).await
     }
 
     /// Drops expired database nonces (Redis expires its own).

@@ -8,6 +8,16 @@ use super::refusal::{BadAnswer, Refusal};
 use super::{token_hash, Deps};
 use crate::error::Error;
 
+/// Refuses `token` as already used when it was claimed in `scope`: a
+/// read, so that a replay is not sent on to the auth centre, while a
+/// token nobody has used (a guess, a forgery) leaves nothing behind.
+pub async fn unused(deps: &Deps<'_>, scope: &str, token: &str) -> Result<(), Refusal> {
+    if deps.kv.was_claimed(scope, &token_hash(token)).await? {
+        return Err(Refusal::BadAnswer(BadAnswer::AlreadyUsed));
+    }
+    Ok(())
+}
+
 /// Records `token` as used in `scope` for `memory_ms`; one seen before is
 /// refused as already used.
 pub async fn claim(

@@ -23,6 +23,16 @@ pub async fn remember(
     Ok(inserted == 1)
 }
 
+/// Whether `key` is remembered and not expired at `now_ms`.
+pub async fn is_remembered(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    now_ms: i64,
+) -> Result<bool, Error> {
+    let row = Nonce::find_by_id(key.to_string()).one(conn).await?;
+    Ok(row.is_some_and(|n| n.expires_at >= now_ms))
+}
+
 /// Forgets nonces whose window has passed; returns how many.
 pub async fn purge_expired(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64, Error> {
     let result =

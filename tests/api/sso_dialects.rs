@@ -170,6 +170,27 @@ async fn the_workbench_signs_people_in_with_cas_tickets(app: TestApp) {
 }
 kit_on_both_backends!(the_workbench_signs_people_in_with_cas_tickets);
 
+/// Tickets anyone can make up (`/sso/cas` is anonymous): each is refused
+/// by the CAS server and leaves no used-ticket record behind; only the
+/// refused sign-in attempts themselves are recorded, as for every dialect.
+async fn made_up_cas_tickets_leave_nothing_behind(app: TestApp) {
+    let scene = Scene::speaking(app, SimDialect::Cas).await;
+    let tenant_id = scene.enterprise.tenant_id.clone();
+    let before = scene.app.row_counts().await;
+    let stranger = Browser::new(&scene.app);
+    for n in 0..200 {
+        let made_up = query(&[("tenant", &tenant_id), ("ticket", &format!("ST-{n}-made-up"))]);
+        let refused = stranger.cas(&made_up).await;
+        assert!(matches!(refused.status, 400 | 502), "{refused:#?}");
+    }
+    let mut after = scene.app.row_counts().await;
+    let mut before = before;
+    before.remove("sign_ins");
+    after.remove("sign_ins");
+    assert_eq!(after, before, "200 made-up CAS tickets grew a table");
+}
+kit_on_both_backends!(made_up_cas_tickets_leave_nothing_behind);
+
 /// A tenant whose CAS is the site's OrgID host (`sso.orgid_url`): the
 /// ticket is validated on OrgID's path, and who signed in is read from
 /// OrgID's userinfo with the answer's token. An `orgid` tenant without a

@@ -6,9 +6,12 @@
 //! and then reads userinfo with the answer's `token`.
 //!
 //! # Security
-//! A ticket is single use: it is recorded (like a marketplace nonce, in the
-//! database and Redis) before it is sent anywhere, so a replay is refused
-//! even by an auth centre that would accept it twice. It is bound to the
+//! A ticket is single use: one already used is refused before it is sent
+//! anywhere, and a ticket the CAS server accepted is recorded (like a
+//! marketplace nonce, in the database and Redis) before any session opens,
+//! so a replay is refused even by a server that would accept it twice.
+//! Only accepted tickets are recorded: random tickets from anyone leave
+//! nothing behind. It is bound to the
 //! exact service address, which names the tenant: a ticket issued for one
 //! tenant's address does not validate for another's, and an answer naming
 //! another tenant is refused.
@@ -23,6 +26,9 @@ use crate::sso::Deps;
 /// How long a used ticket is remembered: far longer than any CAS server
 /// keeps one valid (seconds to minutes).
 const TICKET_MEMORY_MS: i64 = 24 * 3600 * 1000;
+
+/// The scope used tickets are remembered under.
+const CAS_TICKET: &str = "cas-ticket";
 
 /// The service address a ticket is bound to: `/sso/cas?tenant=T`, and
 /// `&state=S` when koogate started the sign-in.
@@ -50,7 +56,7 @@ pub async fn sign_in(
     ticket: &str,
     service: &str,
 ) -> Result<SignedIn, Refusal> {
-    crate::sso::once::claim(deps, "cas-ticket", ticket, TICKET_MEMORY_MS).await?;
+    crate::sso::once::unused(deps, CAS_TICKET, ticket).await?;
     let failed = |e| auth_centre_failed(deps, tenant_id, e);
     let validate = if orgid {
         format!("{base}/orgid/openapi/v1/cas/p3/serviceValidate")
@@ -70,6 +76,8 @@ pub async fn sign_in(
         return Err(failed(AuthCentreError::Refused(format!("serviceValidate answered {status}"))));
     }
     let success = parse(&body).map_err(failed)?;
+    // Two uses racing past `unused` with a lenient server: one claim wins.
+    crate::sso::once::claim(deps, CAS_TICKET, ticket, TICKET_MEMORY_MS).await?;
     // A CAS session has nothing to renew: it lasts the session's lifetime.
     let tokens = |access_token: String| Tokens {
         access_token,
