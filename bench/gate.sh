@@ -16,8 +16,14 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk 
 
 # The same build as bench/lifecycle.sh (the example turns on dev-dependency
 # features): one release build serves both scripts.
-cargo build --release --bin koogate --example loadgen >/dev/null 2>&1
-bin="${CARGO_TARGET_DIR:-target}/release"
+# KOOGATE_BIN=path measures that binary instead (say, an earlier build kept
+# for a before/after comparison).
+if [ -n "${KOOGATE_BIN:-}" ]; then
+  koogate="$KOOGATE_BIN"
+else
+  cargo build --release --bin koogate --example loadgen >/dev/null 2>&1
+  koogate="${CARGO_TARGET_DIR:-target}/release/koogate"
+fi
 
 mkdir -p "$work/logs"
 cat >"$work/nginx.conf" <<NGINX
@@ -39,7 +45,7 @@ nginx -p "$work" -c "$work/nginx.conf"
 
 KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
-RUST_LOG=warn "$bin/koogate" serve >"$work/koogate.log" 2>&1 &
+RUST_LOG=warn "$koogate" serve >"$work/koogate.log" 2>&1 &
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
 
 # A signed-in session, written straight into the database: this measures
@@ -62,7 +68,10 @@ run() { # $1 label, $2 url
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s\n", rps, p50, p99}'
 }
+# Others' work on the machine moves these figures: say how busy it was.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run direct http://127.0.0.1:18300/
 run nginx http://127.0.0.1:18301/
 run koogate http://127.0.0.1:18302/
-echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$bin/koogate serve" | head -1)/status)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$koogate serve" | head -1)/status)"

@@ -121,7 +121,10 @@ impl Application {
                 .unwrap_or_else(|_| server_state.upstream_http.clone());
             App::new()
                 .app_data(server_state.clone())
-                .app_data(web::Data::new(crate::gate::proxy::WorkerClient(client)))
+                .app_data(web::Data::new(crate::gate::proxy::WorkerClient::new(
+                    client,
+                    &server_state.settings.upstream.url,
+                )))
                 .wrap(from_fn(crate::security_headers::protect))
                 .wrap(from_fn(telemetry::log_request))
                 .wrap(telemetry::request_spans())

@@ -54,6 +54,30 @@ fn session_subject(public_id: &str) -> String {
     format!("session:{public_id}")
 }
 
+/// Every subject whose revocation ends a session: named once per session
+/// read, not on every request that session makes.
+#[derive(Debug, Clone)]
+pub struct Subjects(Vec<String>);
+
+impl Subjects {
+    pub fn of(session: &session::Model) -> Subjects {
+        let mut subjects = if session.tenant_id.is_empty() {
+            // A local account: its instance is its whole world.
+            session.instance_id.as_deref().map(instance_subject).into_iter().collect::<Vec<_>>()
+        } else {
+            vec![
+                tenant_subject(&session.tenant_id),
+                user_subject(&session.tenant_id, &session.user_name),
+                app_subject(&session.tenant_id, &session.app_id),
+            ]
+        };
+        if !session.public_id.is_empty() {
+            subjects.push(session_subject(&session.public_id));
+        }
+        Subjects(subjects)
+    }
+}
+
 /// Ends one session, named by its public id (an operator's "end session").
 pub async fn session(conn: &impl ConnectionTrait, public_id: &str) -> Result<(), Error> {
     let now = Utc::now().timestamp_millis();
@@ -179,6 +203,16 @@ impl Revocations {
     /// Why this session is over, if a revocation ended it: the gravest
     /// reason (`released` before `frozen` before `revoked`).
     pub fn ended(&self, session: &session::Model) -> Result<Option<RevocationReason>, Error> {
+        self.ended_by(&Subjects::of(session), session.created_at)
+    }
+
+    /// [`Revocations::ended`] for a session whose [`Subjects`] were named
+    /// earlier (the gate keeps them with the session it remembers).
+    pub fn ended_by(
+        &self,
+        subjects: &Subjects,
+        created_at: i64,
+    ) -> Result<Option<RevocationReason>, Error> {
         let fresh = self
             .read
             .read()
@@ -188,24 +222,15 @@ impl Revocations {
         if !fresh {
             return Err(Error::Unavailable("revocations could not be read"));
         }
-        let mut subjects = if session.tenant_id.is_empty() {
-            // A local account: its instance is its whole world.
-            session.instance_id.as_deref().map(instance_subject).into_iter().collect::<Vec<_>>()
-        } else {
-            vec![
-                tenant_subject(&session.tenant_id),
-                user_subject(&session.tenant_id, &session.user_name),
-                app_subject(&session.tenant_id, &session.app_id),
-            ]
-        };
-        if !session.public_id.is_empty() {
-            subjects.push(session_subject(&session.public_id));
-        }
         let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;
+        if latest.is_empty() {
+            return Ok(None);
+        }
         Ok(subjects
+            .0
             .iter()
             .filter_map(|s| latest.get(s))
-            .filter(|l| l.at >= session.created_at)
+            .filter(|l| l.at >= created_at)
             .map(|l| l.reason)
             .max())
     }

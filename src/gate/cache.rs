@@ -1,6 +1,7 @@
 //! A short memory of recently seen sessions and their identity tokens, so
 //! a busy browser does not cost a database read and an ECDSA signature on
-//! every request.
+//! every request, nor the naming of its revocation subjects and identity
+//! headers.
 //!
 //! # Security
 //! Revocations are checked on every request, remembered or not (they are
@@ -15,18 +16,34 @@ use std::time::{Duration, Instant};
 
 use entity::session;
 
+use crate::access::revoke::Subjects;
+use crate::gate::told::Told;
+
 const SESSION_TTL: Duration = Duration::from_millis(500);
 const TOKEN_REUSE: Duration = Duration::from_secs(60);
 /// Past this many entries the memory is simply dropped and refilled.
 const MAX_ENTRIES: usize = 50_000;
 
-#[derive(Clone)]
+/// A signed-in caller as the gate passes them on. Shared, not copied,
+/// by every request that finds it remembered.
 pub struct Seen {
-    pub session: Arc<session::Model>,
+    pub session: session::Model,
     pub token: Arc<str>,
     /// The plan (skuCode) the token names, for `X-Koogate-Plan`: read when
     /// the token is signed, so it costs nothing per request.
     pub plan: Option<Arc<str>>,
+    /// What revokes this session, for the check every request makes.
+    pub subjects: Subjects,
+    /// The identity headers for the app.
+    pub told: Told,
+}
+
+impl Seen {
+    pub fn new(session: session::Model, token: Arc<str>, plan: Option<Arc<str>>) -> Seen {
+        let subjects = Subjects::of(&session);
+        let told = Told::new(&session, &token, plan.as_deref());
+        Seen { session, token, plan, subjects, told }
+    }
 }
 
 /// An identity token with the plan it names and when it was signed.
@@ -37,7 +54,7 @@ pub struct Signed {
 }
 
 struct Entry {
-    seen: Seen,
+    seen: Arc<Seen>,
     checked_at: Instant,
     signed_at: Instant,
 }
@@ -50,7 +67,7 @@ pub struct GateCache {
 impl GateCache {
     /// The session and token remembered for this session id hash, if both
     /// are still fresh enough to trust.
-    pub fn get(&self, id_hash: &str) -> Option<Seen> {
+    pub fn get(&self, id_hash: &str) -> Option<Arc<Seen>> {
         let entries = self.entries.lock().ok()?;
         let entry = entries.get(id_hash)?;
         (entry.checked_at.elapsed() < SESSION_TTL && entry.signed_at.elapsed() < TOKEN_REUSE)
@@ -70,7 +87,7 @@ impl GateCache {
         })
     }
 
-    pub fn put(&self, id_hash: &str, seen: Seen, signed_at: Instant) {
+    pub fn put(&self, id_hash: &str, seen: Arc<Seen>, signed_at: Instant) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();

@@ -30,11 +30,11 @@ pub async fn who_is_calling(
     keys: &Keys,
     issuer: &str,
     session_id: Option<&str>,
-) -> Result<Result<Seen, Turned>, Error> {
+) -> Result<Result<Arc<Seen>, Turned>, Error> {
     let id_hash = session_id.map(token_hash);
     if let Some(seen) = id_hash.as_deref().and_then(|h| cache.get(h)) {
         // Revocations are checked on every request, remembered or not.
-        match deps.revocations.ended(&seen.session)? {
+        match deps.revocations.ended_by(&seen.subjects, seen.session.created_at)? {
             None => return Ok(Ok(seen)),
             Some(reason) => {
                 if let Some(h) = &id_hash {
@@ -75,7 +75,7 @@ pub async fn who_is_calling(
             Signed { token, plan, at: Instant::now() }
         }
     };
-    let seen = Seen { session: Arc::new(*session), token: signed.token, plan: signed.plan };
+    let seen = Arc::new(Seen::new(*session, signed.token, signed.plan));
     if let Some(h) = &id_hash {
         cache.put(h, seen.clone(), signed.at);
     }

@@ -6,3 +6,4 @@ pub mod caller;
 pub mod forwarded;
 pub mod identity;
 pub mod proxy;
+pub mod told;

@@ -3,6 +3,7 @@
 //! client-sent `X-Koogate-*` header removed and koogate's own set (see
 //! [`super::forwarded`]).
 
+use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::{StreamExt, TryStreamExt};
@@ -29,19 +30,61 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
-// koogate's own headers, named once rather than parsed on every request.
-const KOOGATE_TENANT: HeaderName = HeaderName::from_static("x-koogate-tenant");
-const KOOGATE_USER: HeaderName = HeaderName::from_static("x-koogate-user");
-const KOOGATE_ROLE: HeaderName = HeaderName::from_static("x-koogate-role");
-const KOOGATE_ORG: HeaderName = HeaderName::from_static("x-koogate-org");
-const KOOGATE_IDENTITY: HeaderName = HeaderName::from_static("x-koogate-identity");
-const KOOGATE_PLAN: HeaderName = HeaderName::from_static("x-koogate-plan");
-
 /// The client for the vendor's app, one per worker thread: a client's
 /// connections are driven by the runtime that opened them, so one client
 /// shared by actix's single-threaded workers would pass every response
 /// from thread to thread.
-pub struct WorkerClient(pub reqwest::Client);
+pub struct WorkerClient {
+    client: reqwest::Client,
+    upstream: Upstream,
+}
+
+impl WorkerClient {
+    pub fn new(client: reqwest::Client, upstream_url: &str) -> WorkerClient {
+        WorkerClient { client, upstream: Upstream::parse(upstream_url) }
+    }
+}
+
+/// `upstream.url`, parsed once per worker: a request only sets its own path
+/// and query on a copy (its scheme and host are not parsed again).
+enum Upstream {
+    /// No vendor app.
+    Unset,
+    /// Not a URL: every forward is a bad gateway.
+    Unusable,
+    /// The app, and the path it is mounted under (no trailing `/`).
+    At { base: reqwest::Url, prefix: String },
+}
+
+impl Upstream {
+    fn parse(text: &str) -> Upstream {
+        let text = text.trim_end_matches('/');
+        if text.is_empty() {
+            return Upstream::Unset;
+        }
+        match reqwest::Url::parse(text) {
+            Ok(base) if base.cannot_be_a_base() => Upstream::Unusable,
+            Ok(base) => {
+                let prefix = base.path().trim_end_matches('/').to_string();
+                Upstream::At { base, prefix }
+            }
+            Err(_) => Upstream::Unusable,
+        }
+    }
+
+    /// Where the app answers `path` and `query` (as the client sent them).
+    fn url(&self, path: &str, query: Option<&str>) -> Option<reqwest::Url> {
+        let Upstream::At { base, prefix } = self else { return None };
+        let mut url = base.clone();
+        if prefix.is_empty() {
+            url.set_path(path);
+        } else {
+            url.set_path(&format!("{prefix}{path}"));
+        }
+        url.set_query(query);
+        Some(url)
+    }
+}
 
 /// Builds a client for the vendor's app: pooled keep-alive connections,
 /// no redirects followed (the browser sees them).
@@ -60,8 +103,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let upstream = state.settings.upstream.url.trim_end_matches('/');
-    if upstream.is_empty() {
+    if matches!(client.upstream, Upstream::Unset) {
         // No vendor app: a signed-in person sees who they are, not a 404.
         if req.method() == actix_web::http::Method::GET && wants_html(&req) {
             if let Some(page) = crate::sso::pages::landing(&state, &req).await {
@@ -73,16 +115,10 @@ pub async fn forward(
     let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
         return HttpResponse::MethodNotAllowed().finish();
     };
-    let cookie = req.cookie(session_cookie_name(cookie_secure(&state)));
+    let cookie = cookie_value(&req, session_cookie_name(cookie_secure(&state)));
     let issuer = &state.settings.server.public_url;
-    let caller = who_is_calling(
-        &Deps::of(&state),
-        &state.gate_cache,
-        &state.identity,
-        issuer,
-        cookie.as_ref().map(|c| c.value()),
-    )
-    .await;
+    let caller =
+        who_is_calling(&Deps::of(&state), &state.gate_cache, &state.identity, issuer, cookie).await;
     let seen = match caller {
         Ok(Ok(seen)) => seen,
         Ok(Err(Turned::Anonymous)) => return anonymous(&req),
@@ -95,32 +131,21 @@ pub async fn forward(
             return err.error_response();
         }
     };
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(url) = reqwest::Url::parse(&format!("{upstream}{path}")) else {
+    let Some(url) = client.upstream.url(req.uri().path(), req.uri().query()) else {
         crate::prometheus::proxy_upstream_error();
         return Error::UpstreamFailed.error_response();
     };
     let mut outbound = reqwest::Request::new(method, url);
     let headers = outbound.headers_mut();
     forward_headers(&req, &state.settings.server.trusted_proxies, headers);
-    let session = &seen.session;
-    for (name, value) in [
-        (KOOGATE_TENANT, session.tenant_id.as_str()),
-        (KOOGATE_USER, session.user_name.as_str()),
-        (KOOGATE_ROLE, session.role.as_str()),
-        (KOOGATE_ORG, session.org_code.as_deref().unwrap_or("")),
-        (KOOGATE_IDENTITY, &seen.token),
-    ] {
-        headers.insert(name, header_value(value));
-    }
-    if let Some(plan) = &seen.plan {
-        headers.insert(KOOGATE_PLAN, header_value(plan));
+    for (name, value) in seen.told.iter() {
+        headers.insert(name.clone(), value.clone());
     }
     if has_body(&req) {
         *outbound.body_mut() = Some(stream_body(payload));
     }
     let sent = std::time::Instant::now();
-    match client.0.execute(outbound).await {
+    match client.client.execute(outbound).await {
         Ok(response) => {
             crate::prometheus::proxied(sent.elapsed());
             relay(response)
@@ -198,19 +223,16 @@ fn without_koogate_cookies(cookie: &str) -> String {
         .join("; ")
 }
 
-/// Header values must be visible ASCII; anything else is URL-encoded (the
-/// identity token carries the exact text).
-fn header_value(value: &str) -> HeaderValue {
-    let fit = value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    let encoded;
-    let text = if fit {
-        value
-    } else {
-        encoded = form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
-        &encoded
-    };
-    // Visible ASCII (or URL-encoded into it) is always a valid value.
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// The value of the cookie `name`, read in place: the gate asks for one
+/// cookie on every request and needs none of the others parsed.
+fn cookie_value<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 fn has_body(req: &HttpRequest) -> bool {
@@ -242,20 +264,35 @@ fn stream_body(mut payload: web::Payload) -> reqwest::Body {
 }
 
 /// The upstream's answer, streamed back with its status and end-to-end
-/// headers.
+/// headers; with the app's `Content-Length` when it gave one (a download
+/// shows its size, and nothing is re-encoded as chunks).
 fn relay(response: reqwest::Response) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
+    use actix_web::http::StatusCode;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
+    let mut length = None;
     for (name, value) in response.headers() {
         // Header names come out of the parser in lower case already.
-        let name_text = name.as_str();
-        if HOP_BY_HOP.contains(&name_text) || name == reqwest::header::CONTENT_LENGTH {
+        if name == reqwest::header::CONTENT_LENGTH {
+            length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
+            continue;
+        }
+        if HOP_BY_HOP.contains(&name.as_str()) {
             continue;
         }
         builder.append_header((name.as_str(), value.as_bytes()));
     }
-    let mut relayed = builder.streaming(response.bytes_stream().map_err(std::io::Error::other));
+    // Statuses that never carry a body keep the streaming path (actix
+    // writes what each allows); an answer to HEAD is sized and sends none.
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let body = response.bytes_stream().map_err(std::io::Error::other);
+    let mut relayed = match length {
+        Some(length) if !bodiless => builder.body(SizedStream::new(length, body)),
+        _ => builder.streaming(body),
+    };
     relayed.extensions_mut().insert(crate::security_headers::Relayed);
     relayed
 }

@@ -30,7 +30,14 @@ async fn a_signed_in_user_reaches_the_app_with_a_verifiable_identity(backend: Ba
         .expect("through the gate");
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers().get("x-upstream").and_then(|v| v.to_str().ok()), Some("yes"));
-    let seen: Value = response.json().await.expect("echo");
+    // The app's Content-Length reaches the browser (a download shows its
+    // size); the body is not re-encoded in chunks.
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(header("transfer-encoding"), None);
+    let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+    let body = response.bytes().await.expect("echo");
+    assert_eq!(length, Some(body.len()), "the app's length is relayed");
+    let seen: Value = serde_json::from_slice(&body).expect("echo");
     assert_eq!(seen["path"], "/reports/42?tab=people");
     let headers = &seen["headers"];
     assert_eq!(headers["x-koogate-user"], "alice", "a spoofed user never reaches the app");
