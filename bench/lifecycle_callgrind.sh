@@ -47,4 +47,4 @@ echo "koogate instructions per call: $(( (loaded - idle) / calls )) (idle run $i
 echo "most costly, inclusive (per call):"
 callgrind_annotate --inclusive=yes "$work/cg.$seconds" 2>/dev/null |
   grep -E 'koogate::(lifecycle|store|inbound|marketplace)|sea_query::backend|malloc.c:malloc$|core::fmt::write$' |
-  head -15 | awk -v c="$calls" '{gsub(",", "", $1); printf "  %8d  %s\n", $1 / c, $3}'
+  head -15 | sed 's/([^)]*)//' | awk -v c="$calls" '{gsub(",", "", $1); printf "  %8d  %s\n", $1 / c, $2}'
