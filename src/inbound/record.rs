@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::refused::{self, Dropped, RefusedLog};
+use super::refused::RefusedLog;
 use super::Call;
 use crate::error::Error;
 use crate::marketplace::result::Answer;
@@ -123,12 +123,7 @@ pub async fn settle(
 /// nonce, as a success would have been.
 pub async fn record_failure(db: &Db, refused: &RefusedLog, call: &Call, answer: &Answer) {
     if !call.authenticated() && call.nonce.is_none() {
-        if refused_record_allowed(chrono::Utc::now().timestamp()) {
-            refused.record(call.event(answer)).await;
-        } else {
-            // The warning line of `settle` and the call metric still count it.
-            refused::dropped(Dropped::OverRate);
-        }
+        refused.record(call.event(answer)).await;
         return;
     }
     let result = async {
@@ -150,16 +145,4 @@ pub async fn record_failure(db: &Db, refused: &RefusedLog, call: &Call, answer: 
             tracing::debug!(channel = call.channel.as_str(), activity = %call.activity, error = ?err, "could not record a failed call");
         }
     }
-}
-
-/// Calls refused before they authenticated that are recorded per second,
-/// per process, at most: a flood of forged calls must not become a flood
-/// of writes (each record is already small, see `refused_body`).
-const REFUSED_RECORDS_PER_SEC: u32 = 100;
-
-/// Whether one more refused call may be recorded in second `now_secs`.
-fn refused_record_allowed(now_secs: i64) -> bool {
-    static CAP: crate::write_cap::PerSecond =
-        crate::write_cap::PerSecond::new(REFUSED_RECORDS_PER_SEC);
-    CAP.allow(now_secs)
 }

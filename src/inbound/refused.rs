@@ -9,6 +9,8 @@
 //! counted in `koogate_refused_records_dropped_total` and said in a log
 //! line at most once a second; the call is answered at once.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{self, Db};
@@ -19,6 +21,11 @@ const QUEUE: usize = 512;
 
 /// Rows in one write transaction, at most.
 const BATCH: usize = 100;
+
+/// Refused calls recorded per second, per koogate process, at most: a
+/// flood of forged calls must not become a flood of writes (each record
+/// is already small, see `inbound::refused_body`).
+const RECORDS_PER_SEC: u32 = 100;
 
 /// One record for the writer, or (no event) a marker that everything
 /// queued before it is written.
@@ -31,12 +38,15 @@ struct Job {
 #[derive(Clone)]
 pub struct RefusedLog {
     queue: mpsc::Sender<Job>,
+    /// This process's cap, kept with its writer (not a static: two
+    /// applications in one process, as the tests run them, each have one).
+    cap: Arc<PerSecond>,
 }
 
 /// Why a refused call's record was not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
-    /// More refused calls per second than are recorded (`record`'s cap).
+    /// More refused calls per second than are recorded ([`RECORDS_PER_SEC`]).
     OverRate,
     /// The writer is behind: its queue is full.
     QueueFull,
@@ -56,12 +66,17 @@ impl RefusedLog {
     pub fn start(db: Db) -> RefusedLog {
         let (queue, jobs) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(db, jobs));
-        RefusedLog { queue }
+        RefusedLog { queue, cap: Arc::new(PerSecond::new(RECORDS_PER_SEC)) }
     }
 
     /// Queues `event` and waits until its batch is written (or failed:
-    /// best effort, as before). A full queue drops it at once.
+    /// best effort, as before). Over the rate, or with the queue full, it
+    /// is dropped at once (the warning line of `settle` and the call
+    /// metric still count the call).
     pub async fn record(&self, event: entity::event::Model) {
+        if !self.cap.allow(chrono::Utc::now().timestamp()) {
+            return dropped(Dropped::OverRate);
+        }
         let (written, done) = oneshot::channel();
         match self.queue.try_send(Job { event: Some(event), written }) {
             Ok(()) => {

@@ -232,6 +232,18 @@ impl Db {
             None => None,
         };
         let txn = self.conn.begin().await.inspect_err(|err| self.health.failed(err))?;
+        if writer.is_some() {
+            // SQLite begins a transaction as a reader; one that reads and
+            // then writes, after another process (a `koogate reconcile`
+            // beside the server) committed in between, fails at once with
+            // SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out. A
+            // write that changes nothing, first, takes the writer lock now
+            // (waiting as long as the busy timeout allows) and starts the
+            // snapshot with it.
+            txn.execute(Statement::from_string(DbBackend::Sqlite, "DELETE FROM nonces WHERE 0"))
+                .await
+                .inspect_err(|err| self.health.failed(err))?;
+        }
         Ok(WriteTx { txn, _writer: writer, health: self.health.clone() })
     }
 
