@@ -284,3 +284,43 @@ async fn a_viewer_exports_and_a_stranger_does_not(app: TestApp) {
 }
 
 on_both_backends!(a_viewer_exports_and_a_stranger_does_not, &crate::helpers::admin_settings());
+
+async fn sessions_are_paged_and_sorted(app: TestApp) {
+    load_sessions(&app, 60).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/sessions?tenantId=t-many").await;
+    assert!(first.body.contains("user-059") && first.body.contains("user-010"), "newest 50");
+    assert!(!first.body.contains("user-009"), "{}", first.body);
+    assert!(first.body.contains("1 / 2"), "{}", first.body);
+    assert!(
+        first.body.contains(&href("/admin/sessions?tenantId=t-many&page=2")),
+        "the next page keeps the filter: {}",
+        first.body
+    );
+    let second = operator.page("/admin/sessions?tenantId=t-many&page=2").await;
+    assert!(second.body.contains("user-009") && second.body.contains("user-000"));
+    assert!(!second.body.contains("user-010"), "no row on two pages");
+
+    let oldest = operator.page("/admin/sessions?tenantId=t-many&sort=created&dir=asc").await;
+    assert!(at(&oldest.body, "user-000") < at(&oldest.body, "user-001"));
+    assert!(!oldest.body.contains("user-059"), "the newest are on page 2 now");
+    let by_seen = operator.page("/admin/sessions?tenantId=t-many&sort=seen").await;
+    assert!(at(&by_seen.body, "user-000") < at(&by_seen.body, "user-001"), "last seen first");
+    assert!(by_seen.body.contains("aria-sort=\"descending\""), "the sorted column says so");
+    let by_user = operator.page("/admin/sessions?tenantId=t-many&sort=user&dir=desc").await;
+    assert!(at(&by_user.body, "user-059") < at(&by_user.body, "user-058"));
+    assert!(
+        by_user.body.contains(&href("/admin/sessions?tenantId=t-many&sort=user&dir=asc")),
+        "the header link flips the order and keeps the filter: {}",
+        by_user.body
+    );
+
+    for bad in ["sort=cookie", "sort=user&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/sessions?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(sessions_are_paged_and_sorted, &crate::helpers::admin_settings());

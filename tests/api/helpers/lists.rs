@@ -43,3 +43,35 @@ pub async fn load_instances(app: &TestApp, n: usize) {
         .await
         .expect("instances inserted");
 }
+
+/// Open sessions of `user-{i:03}` in tenant `t-many`, `i` from 0 to
+/// `n-1`: signed in `i` seconds after the first, the earliest seen last.
+pub async fn load_sessions(app: &TestApp, n: usize) {
+    let start = Utc::now() - Duration::minutes(10);
+    let rows = (0..n).map(|i| {
+        let created = start + Duration::seconds(i as i64);
+        let seen = Utc::now() - Duration::seconds(i as i64);
+        entity::session::ActiveModel::from(entity::session::Model {
+            id_hash: format!("{i:064}"),
+            tenant_id: "t-many".into(),
+            app_id: "app".into(),
+            instance_id: None,
+            user_name: format!("user-{i:03}"),
+            name: format!("User {i}"),
+            role: "user".into(),
+            org_code: None,
+            email_sealed: None,
+            access_token_sealed: String::new(),
+            refresh_token_sealed: None,
+            access_expires_at: (Utc::now() + Duration::hours(1)).timestamp_millis(),
+            created_at: created.timestamp_millis(),
+            last_seen_at: seen.timestamp_millis(),
+            expires_at: (Utc::now() + Duration::hours(8)).timestamp_millis(),
+            public_id: format!("public-{i:03}-{}", "p".repeat(32)),
+        })
+    });
+    entity::session::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("sessions inserted");
+}
