@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::AdminAccess;
+use super::listing::{Direction, SortKey, Sorting};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::when;
@@ -144,6 +145,60 @@ pub async fn outbox_redeliver(
 pub struct PageQuery {
     #[serde(default)]
     done: String,
+    /// The backlog's order: `asc` (oldest first, the default) or `desc`.
+    #[serde(default)]
+    backlog_dir: String,
+    /// The backlog from after this event id (the last of the page before).
+    backlog_after: Option<i64>,
+}
+
+/// Backlog rows per page.
+const BACKLOG_PAGE: u64 = 100;
+
+/// The backlog's order: by the event's id, which follows the order they
+/// were written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BacklogOrder {
+    Made,
+}
+
+impl SortKey for BacklogOrder {
+    const ALL: &'static [BacklogOrder] = &[BacklogOrder::Made];
+    const DEFAULT: BacklogOrder = BacklogOrder::Made;
+
+    fn as_str(self) -> &'static str {
+        "made"
+    }
+
+    fn first_direction(self) -> Direction {
+        Direction::Asc
+    }
+}
+
+/// The backlog's links: the next page (when there is one) and the other
+/// order, both keeping the order asked for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BacklogLinks {
+    newest_first: bool,
+    next: Option<String>,
+    oldest_first_href: String,
+    newest_first_href: String,
+    /// Set on a page after the first: back to the first.
+    first: Option<String>,
+}
+
+fn backlog_href(direction: Direction, after: Option<i64>) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    if direction == Direction::Desc {
+        s.append_pair("backlog_dir", "desc");
+    }
+    if let Some(id) = after {
+        s.append_pair("backlog_after", &id.to_string());
+    }
+    let query = s.finish();
+    let sep = if query.is_empty() { "" } else { "?" };
+    format!("/admin/outbox{sep}{query}#backlog")
 }
 
 /// `GET /admin/outbox`: the page of the same data: the backlog (oldest
@@ -153,11 +208,26 @@ pub async fn page(
     viewer: Viewer,
     query: web::Query<PageQuery>,
 ) -> PageResult {
+    let query = query.into_inner();
+    let direction = Sorting::<BacklogOrder>::parse("", &query.backlog_dir)?.direction;
+    let newest_first = direction == Direction::Desc;
     let conn = &state.db.conn;
     let stats = store::outbox::stats(conn).await?;
     let now = Utc::now().timestamp_millis();
+    let mut rows =
+        store::outbox::backlog_page(conn, newest_first, query.backlog_after, BACKLOG_PAGE + 1)
+            .await?;
+    let more = rows.len() as u64 > BACKLOG_PAGE;
+    rows.truncate(BACKLOG_PAGE as usize);
+    let backlog_links = BacklogLinks {
+        newest_first,
+        next: rows.last().filter(|_| more).map(|last| backlog_href(direction, Some(last.id))),
+        oldest_first_href: backlog_href(Direction::Asc, None),
+        newest_first_href: backlog_href(Direction::Desc, None),
+        first: query.backlog_after.map(|_| backlog_href(direction, None)),
+    };
     let mut backlog = Vec::new();
-    for row in store::outbox::backlog(conn, 100).await? {
+    for row in rows {
         // A failing event holds up its tenant's and instance's later ones.
         let behind = match row.last_error {
             Some(_) => Some(store::outbox::waiting_behind(conn, &row).await?),
@@ -177,8 +247,9 @@ pub async fn page(
         dead: stats.dead,
         oldest,
         backlog,
+        backlog_links,
         dead_letters,
-        done: query.into_inner().done,
+        done: query.done,
     };
     render(&state, &viewer, "admin/outbox.html", &view)
 }
@@ -192,6 +263,7 @@ pub struct OutboxPage {
     dead: u64,
     oldest: Option<String>,
     backlog: Vec<OutboxRow>,
+    backlog_links: BacklogLinks,
     dead_letters: Vec<OutboxRow>,
     done: String,
 }

@@ -324,3 +324,41 @@ async fn sessions_are_paged_and_sorted(app: TestApp) {
 }
 
 on_both_backends!(sessions_are_paged_and_sorted, &crate::helpers::admin_settings());
+
+async fn the_outbox_backlog_pages_on_and_sorts(app: TestApp) {
+    load_pending_events(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/outbox").await;
+    assert!(first.body.contains("msg_wait_000") && first.body.contains("msg_wait_099"));
+    assert!(!first.body.contains("msg_wait_100"), "a hundred, oldest first");
+    assert!(
+        first.body.contains(&href("/admin/outbox?backlog_after=100#backlog")),
+        "a link to the next hundred: {}",
+        first.body
+    );
+    let next = operator.page("/admin/outbox?backlog_after=100").await;
+    assert!(next.body.contains("msg_wait_100") && next.body.contains("msg_wait_129"));
+    assert!(!next.body.contains("msg_wait_099"), "no row on two pages");
+    assert!(!next.body.contains("backlog_after=130"), "the last page has no next");
+
+    let newest = operator.page("/admin/outbox?backlog_dir=desc").await;
+    assert!(at(&newest.body, "msg_wait_129") < at(&newest.body, "msg_wait_128"));
+    assert!(!newest.body.contains("msg_wait_029"), "the newest hundred");
+    assert!(
+        newest.body.contains(&href("/admin/outbox?backlog_dir=desc&backlog_after=31#backlog")),
+        "the next page keeps the order: {}",
+        newest.body
+    );
+    let older = operator.page("/admin/outbox?backlog_dir=desc&backlog_after=31").await;
+    assert!(at(&older.body, "msg_wait_029") < at(&older.body, "msg_wait_000"));
+    assert!(!older.body.contains("msg_wait_030"));
+
+    for bad in ["backlog_dir=sideways", "backlog_after=x"] {
+        let page = operator.open(&format!("/admin/outbox?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(the_outbox_backlog_pages_on_and_sorts, &crate::helpers::admin_settings());

@@ -75,3 +75,33 @@ pub async fn load_sessions(app: &TestApp, n: usize) {
         .await
         .expect("sessions inserted");
 }
+
+/// Pending outbox events `msg_wait_{i:03}`, `i` from 0 to `n-1`, in that
+/// order (no webhook is set, so they stay pending).
+pub async fn load_pending_events(app: &TestApp, n: usize) {
+    let now = Utc::now().timestamp_millis();
+    let rows = (0..n).map(|i| {
+        entity::outbox::ActiveModel::from(entity::outbox::Model {
+            id: i as i64 + 1,
+            webhook_id: format!("msg_wait_{i:03}"),
+            event_type: "instance.created".into(),
+            tenant_id: None,
+            instance_id: Some(format!("inst-{i:03}")),
+            payload: "{}".into(),
+            status: "pending".into(),
+            created_at: now + i as i64,
+            retry_from: now,
+            attempts: 0,
+            next_attempt_at: now + 3_600_000,
+            claimed_until: None,
+            claim_token: None,
+            last_error: None,
+            delivered_at: None,
+            dead_at: None,
+        })
+    });
+    entity::outbox::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("outbox events inserted");
+}
