@@ -150,13 +150,17 @@ pub struct PageQuery {
     backlog_dir: String,
     /// The backlog from after this event id (the last of the page before).
     backlog_after: Option<i64>,
+    /// The dead letters' order: `desc` (newest first, the default) or `asc`.
+    #[serde(default)]
+    dead_dir: String,
+    dead_after: Option<i64>,
 }
 
-/// Backlog rows per page.
-const BACKLOG_PAGE: u64 = 100;
+/// Rows per page of each list.
+const LIST_PAGE: u64 = 100;
 
 /// The backlog's order: by the event's id, which follows the order they
-/// were written in.
+/// were written in; oldest first unless asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BacklogOrder {
     Made,
@@ -175,11 +179,29 @@ impl SortKey for BacklogOrder {
     }
 }
 
-/// The backlog's links: the next page (when there is one) and the other
-/// order, both keeping the order asked for.
+/// The dead letters' order: by id too; newest first unless asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadOrder {
+    Made,
+}
+
+impl SortKey for DeadOrder {
+    const ALL: &'static [DeadOrder] = &[DeadOrder::Made];
+    const DEFAULT: DeadOrder = DeadOrder::Made;
+
+    fn as_str(self) -> &'static str {
+        "made"
+    }
+
+    fn first_direction(self) -> Direction {
+        Direction::Desc
+    }
+}
+
+/// One list's links: the next page (when there is one) and either order.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BacklogLinks {
+pub struct ListLinks {
     newest_first: bool,
     next: Option<String>,
     oldest_first_href: String,
@@ -188,17 +210,48 @@ pub struct BacklogLinks {
     first: Option<String>,
 }
 
-fn backlog_href(direction: Direction, after: Option<i64>) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    if direction == Direction::Desc {
-        s.append_pair("backlog_dir", "desc");
+/// One of the page's two lists (`backlog`, `dead`), in `direction` from
+/// after `after`: its rows and links.
+struct OutboxList {
+    name: &'static str,
+    default: Direction,
+    direction: Direction,
+    after: Option<i64>,
+}
+
+impl OutboxList {
+    fn href(&self, direction: Direction, after: Option<i64>) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if direction != self.default {
+            s.append_pair(&format!("{}_dir", self.name), direction.as_str());
+        }
+        if let Some(id) = after {
+            s.append_pair(&format!("{}_after", self.name), &id.to_string());
+        }
+        let query = s.finish();
+        let sep = if query.is_empty() { "" } else { "?" };
+        format!("/admin/outbox{sep}{query}#{}", self.name)
     }
-    if let Some(id) = after {
-        s.append_pair("backlog_after", &id.to_string());
+
+    async fn rows(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        status: &str,
+    ) -> Result<(Vec<outbox::Model>, ListLinks), Error> {
+        let newest_first = self.direction == Direction::Desc;
+        let mut rows =
+            store::outbox::page(conn, status, newest_first, self.after, LIST_PAGE + 1).await?;
+        let more = rows.len() as u64 > LIST_PAGE;
+        rows.truncate(LIST_PAGE as usize);
+        let links = ListLinks {
+            newest_first,
+            next: rows.last().filter(|_| more).map(|last| self.href(self.direction, Some(last.id))),
+            oldest_first_href: self.href(Direction::Asc, None),
+            newest_first_href: self.href(Direction::Desc, None),
+            first: self.after.map(|_| self.href(self.direction, None)),
+        };
+        Ok((rows, links))
     }
-    let query = s.finish();
-    let sep = if query.is_empty() { "" } else { "?" };
-    format!("/admin/outbox{sep}{query}#backlog")
 }
 
 /// `GET /admin/outbox`: the page of the same data: the backlog (oldest
@@ -209,23 +262,23 @@ pub async fn page(
     query: web::Query<PageQuery>,
 ) -> PageResult {
     let query = query.into_inner();
-    let direction = Sorting::<BacklogOrder>::parse("", &query.backlog_dir)?.direction;
-    let newest_first = direction == Direction::Desc;
+    let backlog_list = OutboxList {
+        name: "backlog",
+        default: Direction::Asc,
+        direction: Sorting::<BacklogOrder>::parse("", &query.backlog_dir)?.direction,
+        after: query.backlog_after,
+    };
+    let dead_list = OutboxList {
+        name: "dead",
+        default: Direction::Desc,
+        direction: Sorting::<DeadOrder>::parse("", &query.dead_dir)?.direction,
+        after: query.dead_after,
+    };
     let conn = &state.db.conn;
     let stats = store::outbox::stats(conn).await?;
     let now = Utc::now().timestamp_millis();
-    let mut rows =
-        store::outbox::backlog_page(conn, newest_first, query.backlog_after, BACKLOG_PAGE + 1)
-            .await?;
-    let more = rows.len() as u64 > BACKLOG_PAGE;
-    rows.truncate(BACKLOG_PAGE as usize);
-    let backlog_links = BacklogLinks {
-        newest_first,
-        next: rows.last().filter(|_| more).map(|last| backlog_href(direction, Some(last.id))),
-        oldest_first_href: backlog_href(Direction::Asc, None),
-        newest_first_href: backlog_href(Direction::Desc, None),
-        first: query.backlog_after.map(|_| backlog_href(direction, None)),
-    };
+    let (rows, backlog_links) = backlog_list.rows(conn, store::outbox::PENDING).await?;
+    let (dead_rows, dead_links) = dead_list.rows(conn, store::outbox::DEAD).await?;
     let mut backlog = Vec::new();
     for row in rows {
         // A failing event holds up its tenant's and instance's later ones.
@@ -235,8 +288,7 @@ pub async fn page(
         };
         backlog.push(OutboxRow { waiting_behind: behind, ..OutboxRow::from(row) });
     }
-    let dead_letters =
-        store::outbox::dead(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
+    let dead_letters = dead_rows.into_iter().map(OutboxRow::from).collect();
     let oldest = stats.oldest_pending_at.map(|at| {
         let secs = (now - at).max(0) / 1000;
         format!("{} min {} s", secs / 60, secs % 60)
@@ -249,6 +301,7 @@ pub async fn page(
         backlog,
         backlog_links,
         dead_letters,
+        dead_links,
         done: query.done,
     };
     render(&state, &viewer, "admin/outbox.html", &view)
@@ -263,8 +316,9 @@ pub struct OutboxPage {
     dead: u64,
     oldest: Option<String>,
     backlog: Vec<OutboxRow>,
-    backlog_links: BacklogLinks,
+    backlog_links: ListLinks,
     dead_letters: Vec<OutboxRow>,
+    dead_links: ListLinks,
     done: String,
 }
 

@@ -362,3 +362,28 @@ async fn the_outbox_backlog_pages_on_and_sorts(app: TestApp) {
 }
 
 on_both_backends!(the_outbox_backlog_pages_on_and_sorts, &crate::helpers::admin_settings());
+
+async fn dead_letters_page_on_and_sort(app: TestApp) {
+    load_dead_letters(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/outbox").await;
+    assert!(at(&first.body, "msg_dead_129") < at(&first.body, "msg_dead_030"), "newest first");
+    assert!(!first.body.contains("msg_dead_029"), "a hundred");
+    assert!(
+        first.body.contains(&href("/admin/outbox?dead_after=31#dead")),
+        "a link to the next hundred: {}",
+        first.body
+    );
+    let older = operator.page("/admin/outbox?dead_after=31").await;
+    assert!(older.body.contains("msg_dead_029") && older.body.contains("msg_dead_000"));
+    assert!(!older.body.contains("msg_dead_030"), "no row on two pages");
+
+    let oldest = operator.page("/admin/outbox?dead_dir=asc").await;
+    assert!(at(&oldest.body, "msg_dead_000") < at(&oldest.body, "msg_dead_001"));
+    assert!(oldest.body.contains(&href("/admin/outbox?dead_dir=asc&dead_after=100#dead")));
+    assert_eq!(operator.open("/admin/outbox?dead_dir=up").await.status, 400);
+}
+
+on_both_backends!(dead_letters_page_on_and_sort, &crate::helpers::admin_settings());

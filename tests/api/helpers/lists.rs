@@ -79,16 +79,25 @@ pub async fn load_sessions(app: &TestApp, n: usize) {
 /// Pending outbox events `msg_wait_{i:03}`, `i` from 0 to `n-1`, in that
 /// order (no webhook is set, so they stay pending).
 pub async fn load_pending_events(app: &TestApp, n: usize) {
+    load_outbox_events(app, n, "pending", "msg_wait").await;
+}
+
+/// Dead letters `msg_dead_{i:03}`, `i` from 0 to `n-1`, in that order.
+pub async fn load_dead_letters(app: &TestApp, n: usize) {
+    load_outbox_events(app, n, "dead", "msg_dead").await;
+}
+
+async fn load_outbox_events(app: &TestApp, n: usize, status: &str, prefix: &str) {
     let now = Utc::now().timestamp_millis();
     let rows = (0..n).map(|i| {
         entity::outbox::ActiveModel::from(entity::outbox::Model {
             id: i as i64 + 1,
-            webhook_id: format!("msg_wait_{i:03}"),
+            webhook_id: format!("{prefix}_{i:03}"),
             event_type: "instance.created".into(),
             tenant_id: None,
             instance_id: Some(format!("inst-{i:03}")),
             payload: "{}".into(),
-            status: "pending".into(),
+            status: status.into(),
             created_at: now + i as i64,
             retry_from: now,
             attempts: 0,
@@ -97,7 +106,7 @@ pub async fn load_pending_events(app: &TestApp, n: usize) {
             claim_token: None,
             last_error: None,
             delivered_at: None,
-            dead_at: None,
+            dead_at: (status == "dead").then_some(now + i as i64),
         })
     });
     entity::outbox::Entity::insert_many(rows)
