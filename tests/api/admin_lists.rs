@@ -387,3 +387,31 @@ async fn dead_letters_page_on_and_sort(app: TestApp) {
 }
 
 on_both_backends!(dead_letters_page_on_and_sort, &crate::helpers::admin_settings());
+
+async fn drift_findings_are_paged_and_sorted(app: TestApp) {
+    load_drift_findings(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/drift").await;
+    assert!(at(&first.body, "inst-129") < at(&first.body, "inst-030"), "newest found first");
+    assert!(!first.body.contains("inst-029"), "a hundred: {}", first.body);
+    assert!(first.body.contains(&href("/admin/drift?page=2")), "{}", first.body);
+    let second = operator.page("/admin/drift?page=2").await;
+    assert!(second.body.contains("inst-029") && second.body.contains("inst-000"));
+    assert!(!second.body.contains("inst-030"), "no row on two pages");
+
+    let by_instance = operator.page("/admin/drift?sort=instance").await;
+    assert!(at(&by_instance.body, "inst-000") < at(&by_instance.body, "inst-001"));
+    assert!(
+        by_instance.body.contains(&href("/admin/drift?sort=instance&dir=desc")),
+        "the header link flips the order: {}",
+        by_instance.body
+    );
+    for bad in ["sort=here", "sort=found&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/drift?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(drift_findings_are_paged_and_sorted, &crate::helpers::admin_settings());

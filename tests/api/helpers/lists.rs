@@ -114,3 +114,25 @@ async fn load_outbox_events(app: &TestApp, n: usize, status: &str, prefix: &str)
         .await
         .expect("outbox events inserted");
 }
+
+/// Drift findings on `inst-{i:03}`, `i` from 0 to `n-1`: found `i` seconds
+/// after the first; even ones of kind `sku_differs`, odd ones `quantity_differs`.
+pub async fn load_drift_findings(app: &TestApp, n: usize) {
+    let start = Utc::now() - Duration::hours(1);
+    let rows = (0..n).map(|i| {
+        let at = (start + Duration::seconds(i as i64)).timestamp_millis();
+        entity::drift_finding::ActiveModel::from(entity::drift_finding::Model {
+            id: i as i64 + 1,
+            instance_id: format!("inst-{i:03}"),
+            kind: if i.is_multiple_of(2) { "sku_differs" } else { "quantity_differs" }.into(),
+            here: "{}".into(),
+            there: "{}".into(),
+            found_at: at,
+            checked_at: at,
+        })
+    });
+    entity::drift_finding::Entity::insert_many(rows)
+        .exec_without_returning(&app.db)
+        .await
+        .expect("drift findings inserted");
+}
