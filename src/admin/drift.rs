@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::api::AdminAccess;
 use super::auth::Operator;
+use super::listing::{self, Direction, Links, Pager, SortKey, Sorting};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use crate::error::Error;
@@ -78,6 +79,11 @@ pub async fn drift(_: AdminAccess, state: web::Data<AppState>) -> Result<HttpRes
 pub struct PageQuery {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    page: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +91,53 @@ pub struct PageQuery {
 struct DriftPage {
     findings: Vec<DriftView>,
     done: String,
+    total: u64,
+    pager: Pager,
+}
+
+/// Findings per page.
+const PAGE_SIZE: u64 = 100;
+
+/// The drift page's sortable columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriftOrder {
+    Kind,
+    Instance,
+    Found,
+    Checked,
+}
+
+impl SortKey for DriftOrder {
+    const ALL: &'static [DriftOrder] =
+        &[DriftOrder::Kind, DriftOrder::Instance, DriftOrder::Found, DriftOrder::Checked];
+    const DEFAULT: DriftOrder = DriftOrder::Found;
+
+    fn as_str(self) -> &'static str {
+        match self {
+            DriftOrder::Kind => "kind",
+            DriftOrder::Instance => "instance",
+            DriftOrder::Found => "found",
+            DriftOrder::Checked => "checked",
+        }
+    }
+
+    fn first_direction(self) -> Direction {
+        match self {
+            DriftOrder::Kind | DriftOrder::Instance => Direction::Asc,
+            DriftOrder::Found | DriftOrder::Checked => Direction::Desc,
+        }
+    }
+}
+
+impl DriftOrder {
+    fn column(self) -> drift_finding::Column {
+        match self {
+            DriftOrder::Kind => drift_finding::Column::Kind,
+            DriftOrder::Instance => drift_finding::Column::InstanceId,
+            DriftOrder::Found => drift_finding::Column::FoundAt,
+            DriftOrder::Checked => drift_finding::Column::CheckedAt,
+        }
+    }
 }
 
 /// `GET /admin/drift`: every finding, each with a button to the
@@ -94,7 +147,24 @@ pub async fn page(
     viewer: Viewer,
     query: web::Query<PageQuery>,
 ) -> PageResult {
-    let view = DriftPage { findings: findings(&state).await?, done: query.into_inner().done };
+    let query = query.into_inner();
+    let sorting = Sorting::<DriftOrder>::parse(&query.sort, &query.dir)?;
+    let page = listing::page_number(query.page);
+    let (rows, total) = store::drift::page(
+        &state.db.conn,
+        sorting.key.column(),
+        sorting.direction.order(),
+        listing::offset(page, PAGE_SIZE),
+        PAGE_SIZE,
+    )
+    .await?;
+    let links = Links { path: "/admin/drift", filters: vec![], sorting, prefix: "", anchor: "" };
+    let view = DriftPage {
+        findings: rows.into_iter().map(DriftView::from).collect(),
+        done: query.done,
+        total,
+        pager: links.pager(page, total, PAGE_SIZE, None),
+    };
     render(&state, &viewer, "admin/drift.html", &view)
 }
 

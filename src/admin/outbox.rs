@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::AdminAccess;
+use super::listing::{Direction, SortKey, Sorting};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::when;
@@ -144,6 +145,113 @@ pub async fn outbox_redeliver(
 pub struct PageQuery {
     #[serde(default)]
     done: String,
+    /// The backlog's order: `asc` (oldest first, the default) or `desc`.
+    #[serde(default)]
+    backlog_dir: String,
+    /// The backlog from after this event id (the last of the page before).
+    backlog_after: Option<i64>,
+    /// The dead letters' order: `desc` (newest first, the default) or `asc`.
+    #[serde(default)]
+    dead_dir: String,
+    dead_after: Option<i64>,
+}
+
+/// Rows per page of each list.
+const LIST_PAGE: u64 = 100;
+
+/// The backlog's order: by the event's id, which follows the order they
+/// were written in; oldest first unless asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BacklogOrder {
+    Made,
+}
+
+impl SortKey for BacklogOrder {
+    const ALL: &'static [BacklogOrder] = &[BacklogOrder::Made];
+    const DEFAULT: BacklogOrder = BacklogOrder::Made;
+
+    fn as_str(self) -> &'static str {
+        "made"
+    }
+
+    fn first_direction(self) -> Direction {
+        Direction::Asc
+    }
+}
+
+/// The dead letters' order: by id too; newest first unless asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadOrder {
+    Made,
+}
+
+impl SortKey for DeadOrder {
+    const ALL: &'static [DeadOrder] = &[DeadOrder::Made];
+    const DEFAULT: DeadOrder = DeadOrder::Made;
+
+    fn as_str(self) -> &'static str {
+        "made"
+    }
+
+    fn first_direction(self) -> Direction {
+        Direction::Desc
+    }
+}
+
+/// One list's links: the next page (when there is one) and either order.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListLinks {
+    newest_first: bool,
+    next: Option<String>,
+    oldest_first_href: String,
+    newest_first_href: String,
+    /// Set on a page after the first: back to the first.
+    first: Option<String>,
+}
+
+/// One of the page's two lists (`backlog`, `dead`), in `direction` from
+/// after `after`: its rows and links.
+struct OutboxList {
+    name: &'static str,
+    default: Direction,
+    direction: Direction,
+    after: Option<i64>,
+}
+
+impl OutboxList {
+    fn href(&self, direction: Direction, after: Option<i64>) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if direction != self.default {
+            s.append_pair(&format!("{}_dir", self.name), direction.as_str());
+        }
+        if let Some(id) = after {
+            s.append_pair(&format!("{}_after", self.name), &id.to_string());
+        }
+        let query = s.finish();
+        let sep = if query.is_empty() { "" } else { "?" };
+        format!("/admin/outbox{sep}{query}#{}", self.name)
+    }
+
+    async fn rows(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        status: &str,
+    ) -> Result<(Vec<outbox::Model>, ListLinks), Error> {
+        let newest_first = self.direction == Direction::Desc;
+        let mut rows =
+            store::outbox::page(conn, status, newest_first, self.after, LIST_PAGE + 1).await?;
+        let more = rows.len() as u64 > LIST_PAGE;
+        rows.truncate(LIST_PAGE as usize);
+        let links = ListLinks {
+            newest_first,
+            next: rows.last().filter(|_| more).map(|last| self.href(self.direction, Some(last.id))),
+            oldest_first_href: self.href(Direction::Asc, None),
+            newest_first_href: self.href(Direction::Desc, None),
+            first: self.after.map(|_| self.href(self.direction, None)),
+        };
+        Ok((rows, links))
+    }
 }
 
 /// `GET /admin/outbox`: the page of the same data: the backlog (oldest
@@ -153,11 +261,26 @@ pub async fn page(
     viewer: Viewer,
     query: web::Query<PageQuery>,
 ) -> PageResult {
+    let query = query.into_inner();
+    let backlog_list = OutboxList {
+        name: "backlog",
+        default: Direction::Asc,
+        direction: Sorting::<BacklogOrder>::parse("", &query.backlog_dir)?.direction,
+        after: query.backlog_after,
+    };
+    let dead_list = OutboxList {
+        name: "dead",
+        default: Direction::Desc,
+        direction: Sorting::<DeadOrder>::parse("", &query.dead_dir)?.direction,
+        after: query.dead_after,
+    };
     let conn = &state.db.conn;
     let stats = store::outbox::stats(conn).await?;
     let now = Utc::now().timestamp_millis();
+    let (rows, backlog_links) = backlog_list.rows(conn, store::outbox::PENDING).await?;
+    let (dead_rows, dead_links) = dead_list.rows(conn, store::outbox::DEAD).await?;
     let mut backlog = Vec::new();
-    for row in store::outbox::backlog(conn, 100).await? {
+    for row in rows {
         // A failing event holds up its tenant's and instance's later ones.
         let behind = match row.last_error {
             Some(_) => Some(store::outbox::waiting_behind(conn, &row).await?),
@@ -165,8 +288,7 @@ pub async fn page(
         };
         backlog.push(OutboxRow { waiting_behind: behind, ..OutboxRow::from(row) });
     }
-    let dead_letters =
-        store::outbox::dead(conn, 100).await?.into_iter().map(OutboxRow::from).collect();
+    let dead_letters = dead_rows.into_iter().map(OutboxRow::from).collect();
     let oldest = stats.oldest_pending_at.map(|at| {
         let secs = (now - at).max(0) / 1000;
         format!("{} min {} s", secs / 60, secs % 60)
@@ -177,8 +299,10 @@ pub async fn page(
         dead: stats.dead,
         oldest,
         backlog,
+        backlog_links,
         dead_letters,
-        done: query.into_inner().done,
+        dead_links,
+        done: query.done,
     };
     render(&state, &viewer, "admin/outbox.html", &view)
 }
@@ -192,7 +316,9 @@ pub struct OutboxPage {
     dead: u64,
     oldest: Option<String>,
     backlog: Vec<OutboxRow>,
+    backlog_links: ListLinks,
     dead_letters: Vec<OutboxRow>,
+    dead_links: ListLinks,
     done: String,
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::AdminAccess;
 use super::auth::Operator;
+use super::listing::{self, Direction, Links, Pager, SortKey, Sorting};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::when;
@@ -27,6 +28,65 @@ pub struct SessionQuery {
     #[serde(default)]
     #[param(ignore)]
     done: Option<String>,
+    /// The page's order and page (not API parameters).
+    #[serde(default)]
+    #[param(ignore)]
+    sort: String,
+    #[serde(default)]
+    #[param(ignore)]
+    dir: String,
+    #[serde(default)]
+    #[param(ignore)]
+    page: Option<u64>,
+}
+
+/// Rows per page of the sessions page.
+const PAGE_SIZE: u64 = 50;
+
+/// The sessions page's sortable columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionOrder {
+    User,
+    Created,
+    Seen,
+}
+
+impl SortKey for SessionOrder {
+    const ALL: &'static [SessionOrder] =
+        &[SessionOrder::User, SessionOrder::Created, SessionOrder::Seen];
+    const DEFAULT: SessionOrder = SessionOrder::Created;
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionOrder::User => "user",
+            SessionOrder::Created => "created",
+            SessionOrder::Seen => "seen",
+        }
+    }
+
+    fn first_direction(self) -> Direction {
+        match self {
+            SessionOrder::User => Direction::Asc,
+            SessionOrder::Created | SessionOrder::Seen => Direction::Desc,
+        }
+    }
+}
+
+/// Sorts sessions as asked (the times are RFC 3339 UTC of one format, so
+/// their text sorts as the times do); the public id breaks ties.
+fn sort_sessions(sessions: &mut [SessionView], sorting: Sorting<SessionOrder>) {
+    sessions.sort_by(|a, b| {
+        let by = match sorting.key {
+            SessionOrder::User => (&a.user_name, &a.tenant_id).cmp(&(&b.user_name, &b.tenant_id)),
+            SessionOrder::Created => a.created_at.cmp(&b.created_at),
+            SessionOrder::Seen => a.last_seen_at.cmp(&b.last_seen_at),
+        }
+        .then_with(|| a.session_id.cmp(&b.session_id));
+        match sorting.direction {
+            Direction::Asc => by,
+            Direction::Desc => by.reverse(),
+        }
+    });
 }
 
 impl SessionQuery {
@@ -75,6 +135,11 @@ pub async fn end(
 pub struct SessionsPage {
     filter: SessionQuery,
     sessions: Vec<SessionRow>,
+    total: u64,
+    pager: Pager,
+    /// More sessions are open than the page sorts over
+    /// ([`open_sessions::PAGE_LIMIT`]): a filter finds the others.
+    capped: Option<u64>,
 }
 
 /// A session as the page lists it (times as operators read them).
@@ -116,10 +181,35 @@ pub async fn page(
     query: web::Query<SessionQuery>,
 ) -> PageResult {
     let query = query.into_inner();
+    let sorting = Sorting::<SessionOrder>::parse(&query.sort, &query.dir)?;
+    let page = listing::page_number(query.page);
     let deps = Deps::of(&state);
-    let sessions = open_sessions::list(&deps, query.tenant_id(), query.user_name()).await?;
+    let (mut sessions, more) = open_sessions::list_up_to(
+        &deps,
+        query.tenant_id(),
+        query.user_name(),
+        open_sessions::PAGE_LIMIT,
+    )
+    .await?;
+    sort_sessions(&mut sessions, sorting);
+    let total = sessions.len() as u64;
+    let skip = usize::try_from(listing::offset(page, PAGE_SIZE)).unwrap_or(usize::MAX);
+    let rows: Vec<SessionRow> =
+        sessions.into_iter().skip(skip).take(PAGE_SIZE as usize).map(SessionRow::from).collect();
+    let tenant = query.tenant_id.clone().unwrap_or_default();
+    let user = query.user_name.clone().unwrap_or_default();
+    let links = Links {
+        path: "/admin/sessions",
+        filters: vec![("tenantId", &tenant), ("userName", &user)],
+        sorting,
+        prefix: "",
+        anchor: "",
+    };
     let view = SessionsPage {
-        sessions: sessions.into_iter().map(SessionRow::from).collect(),
+        sessions: rows,
+        total,
+        pager: links.pager(page, total, PAGE_SIZE, None),
+        capped: more.then_some(open_sessions::PAGE_LIMIT),
         filter: query,
     };
     render(&state, &Viewer::Operator(operator, req), "admin/sessions.html", &view)

@@ -14,8 +14,12 @@ use crate::marketplace::result::Answer;
 use crate::outbox::Outbox;
 use entity::session;
 
-/// Sessions listed at most.
+/// Sessions the API lists at most.
 pub const LIST_LIMIT: u64 = 500;
+
+/// Sessions the admin page sorts and pages over at most (newest first
+/// from the store); past it the page says so and asks for a filter.
+pub const PAGE_LIMIT: u64 = 10_000;
 
 /// One open session. Never a token, a cookie or an e-mail address.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -72,15 +76,27 @@ pub async fn list(
     tenant_id: Option<&str>,
     user_name: Option<&str>,
 ) -> Result<Vec<SessionView>, Error> {
+    Ok(list_up_to(deps, tenant_id, user_name, LIST_LIMIT).await?.0)
+}
+
+/// Like [`list`], from at most `limit` stored sessions; and whether the
+/// store had more than that.
+pub async fn list_up_to(
+    deps: &Deps<'_>,
+    tenant_id: Option<&str>,
+    user_name: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<SessionView>, bool), Error> {
     let now = Utc::now().timestamp_millis();
-    let rows = deps.kv.list_sessions(tenant_id, user_name, LIST_LIMIT).await?;
+    let rows = deps.kv.list_sessions(tenant_id, user_name, limit.saturating_add(1)).await?;
+    let more = rows.len() as u64 > limit;
     let mut open = Vec::with_capacity(rows.len());
-    for row in rows {
+    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
         if is_open(deps, &row, now)? {
             open.push(SessionView::from(row));
         }
     }
-    Ok(open)
+    Ok((open, more))
 }
 
 /// Ends the open session `public_id` names, recorded as an operator's

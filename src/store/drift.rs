@@ -154,6 +154,26 @@ pub async fn all(
         .await?)
 }
 
+/// One page of findings: `limit` from `offset`, by `column` in `order`
+/// (the id breaks ties); and how many there are.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    column: drift_finding::Column,
+    order: sea_orm::Order,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<drift_finding::Model>, u64), Error> {
+    let total = DriftFinding::find().count(conn).await?;
+    let rows = DriftFinding::find()
+        .order_by(column, order.clone())
+        .order_by(drift_finding::Column::Id, order)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
 /// Findings per kind.
 pub async fn counts(conn: &impl ConnectionTrait) -> Result<Vec<(String, u64)>, Error> {
     let rows: Vec<(String, i64)> = DriftFinding::find()

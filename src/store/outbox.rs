@@ -147,6 +147,31 @@ pub async fn backlog(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<outb
         .await?)
 }
 
+/// A page of the events in `status` ([`PENDING`]: the backlog; [`DEAD`]):
+/// up to `limit` after the one with id `after` (none: from the start),
+/// oldest first or newest first; keyset on the id, so any depth costs the
+/// same.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    status: &str,
+    newest_first: bool,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, Error> {
+    let mut query = Outbox::find().filter(outbox::Column::Status.eq(status));
+    query = match (newest_first, after) {
+        (false, Some(id)) => query.filter(outbox::Column::Id.gt(id)),
+        (true, Some(id)) => query.filter(outbox::Column::Id.lt(id)),
+        (_, None) => query,
+    };
+    query = if newest_first {
+        query.order_by_desc(outbox::Column::Id)
+    } else {
+        query.order_by_asc(outbox::Column::Id)
+    };
+    Ok(query.limit(limit).all(conn).await?)
+}
+
 /// How many pending events wait behind `row`: later ones of its tenant or
 /// instance, which are delivered only after it (see [`claim`]).
 pub async fn waiting_behind(

@@ -160,7 +160,7 @@ async fn drift_story(
     assert!(table.contains("sku-other") && table.contains(PLANTED_SKU), "{table}");
     shoot(browser, "20-drift", true).await;
     // The button asks for confirmation first, saying what will change.
-    click(browser, "#drift a").await;
+    click(browser, "#drift tbody a").await;
     let confirmation = text_of(browser, "main").await;
     assert!(
         confirmation.contains("The marketplace's order line replaces koogate's"),

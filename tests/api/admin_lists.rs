@@ -284,3 +284,134 @@ async fn a_viewer_exports_and_a_stranger_does_not(app: TestApp) {
 }
 
 on_both_backends!(a_viewer_exports_and_a_stranger_does_not, &crate::helpers::admin_settings());
+
+async fn sessions_are_paged_and_sorted(app: TestApp) {
+    load_sessions(&app, 60).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/sessions?tenantId=t-many").await;
+    assert!(first.body.contains("user-059") && first.body.contains("user-010"), "newest 50");
+    assert!(!first.body.contains("user-009"), "{}", first.body);
+    assert!(first.body.contains("1 / 2"), "{}", first.body);
+    assert!(
+        first.body.contains(&href("/admin/sessions?tenantId=t-many&page=2")),
+        "the next page keeps the filter: {}",
+        first.body
+    );
+    let second = operator.page("/admin/sessions?tenantId=t-many&page=2").await;
+    assert!(second.body.contains("user-009") && second.body.contains("user-000"));
+    assert!(!second.body.contains("user-010"), "no row on two pages");
+
+    let oldest = operator.page("/admin/sessions?tenantId=t-many&sort=created&dir=asc").await;
+    assert!(at(&oldest.body, "user-000") < at(&oldest.body, "user-001"));
+    assert!(!oldest.body.contains("user-059"), "the newest are on page 2 now");
+    let by_seen = operator.page("/admin/sessions?tenantId=t-many&sort=seen").await;
+    assert!(at(&by_seen.body, "user-000") < at(&by_seen.body, "user-001"), "last seen first");
+    assert!(by_seen.body.contains("aria-sort=\"descending\""), "the sorted column says so");
+    let by_user = operator.page("/admin/sessions?tenantId=t-many&sort=user&dir=desc").await;
+    assert!(at(&by_user.body, "user-059") < at(&by_user.body, "user-058"));
+    assert!(
+        by_user.body.contains(&href("/admin/sessions?tenantId=t-many&sort=user&dir=asc")),
+        "the header link flips the order and keeps the filter: {}",
+        by_user.body
+    );
+
+    for bad in ["sort=cookie", "sort=user&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/sessions?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(sessions_are_paged_and_sorted, &crate::helpers::admin_settings());
+
+async fn the_outbox_backlog_pages_on_and_sorts(app: TestApp) {
+    load_pending_events(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/outbox").await;
+    assert!(first.body.contains("msg_wait_000") && first.body.contains("msg_wait_099"));
+    assert!(!first.body.contains("msg_wait_100"), "a hundred, oldest first");
+    assert!(
+        first.body.contains(&href("/admin/outbox?backlog_after=100#backlog")),
+        "a link to the next hundred: {}",
+        first.body
+    );
+    let next = operator.page("/admin/outbox?backlog_after=100").await;
+    assert!(next.body.contains("msg_wait_100") && next.body.contains("msg_wait_129"));
+    assert!(!next.body.contains("msg_wait_099"), "no row on two pages");
+    assert!(!next.body.contains("backlog_after=130"), "the last page has no next");
+
+    let newest = operator.page("/admin/outbox?backlog_dir=desc").await;
+    assert!(at(&newest.body, "msg_wait_129") < at(&newest.body, "msg_wait_128"));
+    assert!(!newest.body.contains("msg_wait_029"), "the newest hundred");
+    assert!(
+        newest.body.contains(&href("/admin/outbox?backlog_dir=desc&backlog_after=31#backlog")),
+        "the next page keeps the order: {}",
+        newest.body
+    );
+    let older = operator.page("/admin/outbox?backlog_dir=desc&backlog_after=31").await;
+    assert!(at(&older.body, "msg_wait_029") < at(&older.body, "msg_wait_000"));
+    assert!(!older.body.contains("msg_wait_030"));
+
+    for bad in ["backlog_dir=sideways", "backlog_after=x"] {
+        let page = operator.open(&format!("/admin/outbox?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(the_outbox_backlog_pages_on_and_sorts, &crate::helpers::admin_settings());
+
+async fn dead_letters_page_on_and_sort(app: TestApp) {
+    load_dead_letters(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/outbox").await;
+    assert!(at(&first.body, "msg_dead_129") < at(&first.body, "msg_dead_030"), "newest first");
+    assert!(!first.body.contains("msg_dead_029"), "a hundred");
+    assert!(
+        first.body.contains(&href("/admin/outbox?dead_after=31#dead")),
+        "a link to the next hundred: {}",
+        first.body
+    );
+    let older = operator.page("/admin/outbox?dead_after=31").await;
+    assert!(older.body.contains("msg_dead_029") && older.body.contains("msg_dead_000"));
+    assert!(!older.body.contains("msg_dead_030"), "no row on two pages");
+
+    let oldest = operator.page("/admin/outbox?dead_dir=asc").await;
+    assert!(at(&oldest.body, "msg_dead_000") < at(&oldest.body, "msg_dead_001"));
+    assert!(oldest.body.contains(&href("/admin/outbox?dead_dir=asc&dead_after=100#dead")));
+    assert_eq!(operator.open("/admin/outbox?dead_dir=up").await.status, 400);
+}
+
+on_both_backends!(dead_letters_page_on_and_sort, &crate::helpers::admin_settings());
+
+async fn drift_findings_are_paged_and_sorted(app: TestApp) {
+    load_drift_findings(&app, 130).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    let first = operator.page("/admin/drift").await;
+    assert!(at(&first.body, "inst-129") < at(&first.body, "inst-030"), "newest found first");
+    assert!(!first.body.contains("inst-029"), "a hundred: {}", first.body);
+    assert!(first.body.contains(&href("/admin/drift?page=2")), "{}", first.body);
+    let second = operator.page("/admin/drift?page=2").await;
+    assert!(second.body.contains("inst-029") && second.body.contains("inst-000"));
+    assert!(!second.body.contains("inst-030"), "no row on two pages");
+
+    let by_instance = operator.page("/admin/drift?sort=instance").await;
+    assert!(at(&by_instance.body, "inst-000") < at(&by_instance.body, "inst-001"));
+    assert!(
+        by_instance.body.contains(&href("/admin/drift?sort=instance&dir=desc")),
+        "the header link flips the order: {}",
+        by_instance.body
+    );
+    for bad in ["sort=here", "sort=found&dir=sideways", "page=two"] {
+        let page = operator.open(&format!("/admin/drift?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
+
+on_both_backends!(drift_findings_are_paged_and_sorted, &crate::helpers::admin_settings());
