@@ -86,6 +86,7 @@ impl Application {
             outbox,
             open_api,
             refused: crate::inbound::RefusedLog::start(db.clone()),
+            sign_ins: crate::sso::sign_ins::SignInLog::new(db.clone()),
             kit_access_keys: settings.kit_access_keys(),
             access_keys,
             kv,

@@ -53,6 +53,8 @@ pub struct AppState {
     /// Writes the records of calls refused before they authenticated, in
     /// batches (see [`crate::inbound::refused`]).
     pub refused: crate::inbound::RefusedLog,
+    /// Records sign-in attempts (see [`crate::sso::sign_ins`]).
+    pub sign_ins: crate::sso::sign_ins::SignInLog,
 }
 
 impl AppState {

@@ -11,7 +11,7 @@ use super::flow::{self, Answer, Finished, Started, Wanted, LOGIN_TTL_SECS};
 use super::pages;
 use super::refusal::{BadAnswer, Refusal};
 use super::session::{self, Current};
-use super::sign_ins::{self, Seen};
+use super::sign_ins::Seen;
 use super::{
     confirm_cookie_name, login_cookie_name, session_cookie_name, tenant_cookie_name, Deps,
 };
@@ -72,7 +72,7 @@ pub async fn login(
                 instance_id: query.instance.clone(),
                 ..Seen::default()
             };
-            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            let reference = state.sign_ins.refused(seen, &refusal).await;
             refusal.page_with_reference(&state.pages, &req, &reference)
         }
     }
@@ -156,7 +156,7 @@ async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> Http
         }
         Ok(finished) => {
             crate::prometheus::login("signed_in");
-            sign_ins::signed_in(&state.db, seen).await;
+            state.sign_ins.signed_in(seen).await;
             let mut found = HttpResponse::Found();
             found
                 .insert_header((header::LOCATION, finished.next_path))
@@ -169,7 +169,7 @@ async fn finish(state: &AppState, req: &HttpRequest, answer: Answer<'_>) -> Http
         }
         Err(refusal) => {
             crate::prometheus::login(refusal.outcome());
-            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            let reference = state.sign_ins.refused(seen, &refusal).await;
             refusal.page_with_reference(&state.pages, req, &reference)
         }
     }

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use super::cookies::{self, cookie_secure};
 use super::local_account::{self, Declined};
 use super::next::local_path;
-use super::sign_ins::{self, Dialect, Outcome, Seen};
+use super::sign_ins::{Dialect, Outcome, Seen};
 use super::{random_token, Deps};
 use crate::error::{self, Challenge};
 use crate::state::AppState;
@@ -122,7 +122,7 @@ pub async fn submit(
     let (instance, user_name, password) = (&form.instance, &form.user_name, &form.password);
     match local_account::sign_in(&deps, instance, user_name, password, &client).await {
         Ok(session_id) => {
-            sign_ins::signed_in(&state.db, seen).await;
+            state.sign_ins.signed_in(seen).await;
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .cookie(cookies::session(secure, session_id))
@@ -131,15 +131,15 @@ pub async fn submit(
             response
         }
         Err(Declined::Locked) => {
-            sign_ins::declined(&state.db, seen, Outcome::Locked).await;
+            state.sign_ins.declined(seen, Outcome::Locked).await;
             again(StatusCode::TOO_MANY_REQUESTS, "local.locked")
         }
         Err(Declined::WrongCredentials) => {
-            sign_ins::declined(&state.db, seen, Outcome::WrongCredentials).await;
+            state.sign_ins.declined(seen, Outcome::WrongCredentials).await;
             again(StatusCode::UNAUTHORIZED, "local.wrong_credentials")
         }
         Err(Declined::Refused(refusal)) => {
-            let reference = sign_ins::refused(&state.db, seen, &refusal).await;
+            let reference = state.sign_ins.refused(seen, &refusal).await;
             refusal.page_with_reference(&state.pages, &req, &reference)
         }
     }

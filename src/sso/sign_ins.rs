@@ -136,33 +136,58 @@ pub struct Attempt<'a> {
     pub reference: Option<&'a str>,
 }
 
-/// Records a sign-in that opened a session.
-pub async fn signed_in(db: &Db, seen: Seen) {
-    record(db, Attempt { seen, outcome: Outcome::SignedIn, refusal: None, reference: None }).await;
+/// Where this application records its sign-in attempts, with its own
+/// cap on unsuccessful ones (not a static: two applications in one
+/// process, as the tests run them, each have theirs).
+#[derive(Clone)]
+pub struct SignInLog {
+    db: Db,
+    cap: std::sync::Arc<crate::write_cap::PerSecond>,
 }
 
-/// Records a sign-in turned away with a refusal page; the reference that
-/// page is to show (and the record keeps).
-pub async fn refused(db: &Db, seen: Seen, refusal: &Refusal) -> String {
-    let reference = super::refusal::reference();
-    let outcome = Outcome::of(refusal);
-    record(db, Attempt { seen, outcome, refusal: Some(refusal), reference: Some(&reference) })
-        .await;
-    reference
-}
-
-/// Records a local sign-in declined on its own form (no refusal page).
-pub async fn declined(db: &Db, seen: Seen, outcome: Outcome) {
-    record(db, Attempt { seen, outcome, refusal: None, reference: None }).await;
-}
-
-/// Records one attempt (best effort: a failure is logged, never shown).
-pub async fn record(db: &Db, attempt: Attempt<'_>) {
-    let now = chrono::Utc::now();
-    if attempt.outcome != Outcome::SignedIn && !refused_record_allowed(now.timestamp()) {
-        tracing::debug!("sign-in attempt not recorded: over the rate");
-        return;
+impl SignInLog {
+    pub fn new(db: Db) -> SignInLog {
+        SignInLog {
+            db,
+            cap: std::sync::Arc::new(crate::write_cap::PerSecond::new(REFUSED_PER_SEC)),
+        }
     }
+
+    /// Records a sign-in that opened a session.
+    pub async fn signed_in(&self, seen: Seen) {
+        let attempt = Attempt { seen, outcome: Outcome::SignedIn, refusal: None, reference: None };
+        self.record(attempt).await;
+    }
+
+    /// Records a sign-in turned away with a refusal page; the reference
+    /// that page is to show (and the record keeps).
+    pub async fn refused(&self, seen: Seen, refusal: &Refusal) -> String {
+        let reference = super::refusal::reference();
+        let outcome = Outcome::of(refusal);
+        self.record(Attempt { seen, outcome, refusal: Some(refusal), reference: Some(&reference) })
+            .await;
+        reference
+    }
+
+    /// Records a local sign-in declined on its own form (no refusal page).
+    pub async fn declined(&self, seen: Seen, outcome: Outcome) {
+        self.record(Attempt { seen, outcome, refusal: None, reference: None }).await;
+    }
+
+    /// Successes always; unsuccessful attempts up to the cap a second.
+    async fn record(&self, attempt: Attempt<'_>) {
+        let now_secs = chrono::Utc::now().timestamp();
+        if attempt.outcome != Outcome::SignedIn && !self.cap.allow(now_secs) {
+            tracing::debug!("sign-in attempt not recorded: over the rate");
+            return;
+        }
+        record(&self.db, attempt).await;
+    }
+}
+
+/// Writes one attempt (best effort: a failure is logged, never shown).
+async fn record(db: &Db, attempt: Attempt<'_>) {
+    let now = chrono::Utc::now();
     // Whatever a link or a form carried, bounded to the columns' sizes.
     let clip = |value: Option<String>, max: usize| {
         value.filter(|v| !v.is_empty()).map(|v| v.chars().take(max).collect::<String>())
@@ -241,12 +266,6 @@ pub async fn purge_old(db: &Db) -> Result<u64, crate::error::Error> {
         }
     }
     Ok(purged)
-}
-
-/// Whether one more unsuccessful attempt may be recorded in second `now_secs`.
-fn refused_record_allowed(now_secs: i64) -> bool {
-    static CAP: crate::write_cap::PerSecond = crate::write_cap::PerSecond::new(REFUSED_PER_SEC);
-    CAP.allow(now_secs)
 }
 
 #[cfg(test)]
