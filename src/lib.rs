@@ -31,5 +31,6 @@ pub mod telemetry;
 #[cfg(test)]
 mod testing;
 pub mod ui;
+pub mod unread_body;
 pub mod vault;
 pub mod write_cap;

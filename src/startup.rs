@@ -126,6 +126,7 @@ impl Application {
                     client,
                     &server_state.settings.upstream.url,
                 )))
+                .wrap(from_fn(crate::unread_body::bounded))
                 .wrap(from_fn(crate::security_headers::protect))
                 .wrap(from_fn(telemetry::log_request))
                 .wrap(telemetry::request_spans())
@@ -134,15 +135,10 @@ impl Application {
         .listen(listener)
         .map_err(|e| Error::Internal(e.to_string()))?
         .shutdown_timeout(10)
-        // After answering a request whose body was not read (a forged
-        // call refused from its headers, a form posted with an expired
-        // session), actix reads and discards the rest so that the answer is
-        // not lost to a reset; by default for up to a second. 100 ms still
-        // drains any form-sized body, while 100 forged 8 MiB uploads no
-        // longer have koogate reading gigabytes it refused: a genuine
-        // purchase's p50 under that flood went from 471 ms to 39 ms
-        // (bench/forged_flood.sh; 27 ms with no draining at all).
-        .client_disconnect_timeout(std::time::Duration::from_millis(100))
+        // No lingering after an answer to a request whose body was not
+        // read: `unread_body` has already received what is worth receiving
+        // (see there); actix's default would read for up to a second more.
+        .client_disconnect_timeout(std::time::Duration::ZERO)
         .run();
         tracing::info!(port, "koogate listening");
         let refused = state.refused.clone();

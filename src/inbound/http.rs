@@ -15,7 +15,10 @@ use crate::store::Db;
 pub const LIFECYCLE_MAX_BODY: usize = 64 * 1024;
 
 /// Past the limit we keep reading (and discarding) up to this much, so a
-/// client still sending gets its answer instead of a reset connection.
+/// marketplace that sent too large a body gets its precise answer (a call
+/// that can never succeed) instead of a reset it would retry. Far more
+/// than `crate::unread_body` receives of other unread bodies: this one is
+/// read only a few at a time (`large_body_turn`).
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The signed answer to a call. A success was recorded inside its own

@@ -63,3 +63,4 @@ mod sync_users;
 mod sync_v1;
 mod telemetry;
 mod ui_languages;
+mod unread_bodies;
