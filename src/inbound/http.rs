@@ -21,8 +21,20 @@ pub const LIFECYCLE_MAX_BODY: usize = 64 * 1024;
 /// read only a few at a time (`large_body_turn`).
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How long a call that failed authentication waits for its answer.
+///
+/// The marketplace never sees it (its calls authenticate, and it waits
+/// 5 s for any answer), while a caller forging calls over a hundred
+/// connections, each waiting for its answer, gets through at most a
+/// hundred in this time instead of thousands: on two cores the refusals
+/// (TCP work mostly, see `crate::unread_body`) then no longer take the
+/// CPU genuine calls need (`bench/forged_flood.sh`). Waiting costs a timer;
+/// the body meanwhile stays in the kernel, its sender held by TCP.
+pub const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The signed answer to a call. A success was recorded inside its own
-/// transaction; a failure is recorded here, then answered with its code.
+/// transaction; a failure is recorded here, then answered with its code
+/// (after [`REFUSAL_PAUSE`] when it failed authentication).
 pub async fn respond(
     db: &Db,
     refused: &super::RefusedLog,
@@ -30,7 +42,11 @@ pub async fn respond(
     result: Result<Answer, Error>,
     signing_key: Option<&String>,
 ) -> HttpResponse {
+    let forged = matches!(result, Err(Error::Unauthenticated(_)));
     let answer = record::settle(db, refused, call, result).await;
+    if forged {
+        tokio::time::sleep(REFUSAL_PAUSE).await;
+    }
     signed_response(answer.to_bytes(), signing_key.map(String::as_str))
 }
 

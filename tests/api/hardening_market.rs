@@ -338,3 +338,30 @@ async fn the_event_log_forgets_refused_calls_sooner_than_authenticated_ones() {
     assert!(kept.iter().any(|t| t == "old-authenticated"), "{kept:?}");
     assert!(kept.iter().any(|t| t == "recent-refused"), "{kept:?}");
 }
+
+/// A caller forging calls waits half a second for each refusal, so a
+/// hundred connections of forgeries get at most a few hundred answers a
+/// second instead of thousands (what that leaves genuine calls is
+/// measured by `bench/forged_flood.sh`); the refusal itself is unchanged.
+async fn a_forged_call_waits_for_its_refusal(app: TestApp) {
+    let forged = KitOptions { key: "not-the-key".into(), ..KitOptions::default() };
+    let asked = std::time::Instant::now();
+    let reply = app
+        .kit_v2_with("tenantSync", json!({"tenantId": "t"}).to_string().into_bytes(), forged)
+        .await;
+    let waited = asked.elapsed();
+    assert_eq!(reply.code(), "000001", "{:?}", reply.json);
+    assert!(waited >= std::time::Duration::from_millis(500), "answered after {waited:?}");
+
+    let forged = V2Options { key: "not-the-key".into(), ..V2Options::default() };
+    let asked = std::time::Instant::now();
+    let reply =
+        app.v2_with(json!({"activity": "newInstance"}).to_string().into_bytes(), forged).await;
+    assert_eq!(reply.code(), "000001");
+    assert!(
+        asked.elapsed() >= std::time::Duration::from_millis(500),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+}
+kit_on_both_backends!(a_forged_call_waits_for_its_refusal);
