@@ -8,6 +8,7 @@ mod admin_browser;
 mod admin_dashboard;
 mod admin_lists;
 mod admin_pages;
+mod admin_paging;
 mod admin_scale;
 mod admin_sign_in;
 mod admin_times;
