@@ -15,6 +15,7 @@ mod admin_times;
 mod app_api;
 mod auth_centre;
 mod cli;
+mod end_user_browser;
 mod error_answers;
 mod far_database;
 mod faults;
