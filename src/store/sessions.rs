@@ -173,3 +173,48 @@ pub async fn find_public(
     }
     Ok(Session::find().filter(session::Column::PublicId.eq(public_id)).one(conn).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(created_at: i64, public_id: &str, tenant_id: &str) -> session::Model {
+        session::Model {
+            id_hash: format!("hash-{public_id}"),
+            tenant_id: tenant_id.into(),
+            app_id: "app".into(),
+            instance_id: None,
+            user_name: "u".into(),
+            name: "U".into(),
+            role: "user".into(),
+            org_code: None,
+            email_sealed: None,
+            access_token_sealed: String::new(),
+            refresh_token_sealed: None,
+            access_expires_at: 0,
+            created_at,
+            last_seen_at: created_at,
+            expires_at: i64::MAX,
+            public_id: public_id.into(),
+        }
+    }
+
+    /// What Redis selects is what the database's query selects: past the
+    /// cursor newest first (earlier, or as early with a smaller id), the
+    /// cursor's own session not again, the filters held.
+    #[test]
+    fn a_cursor_selects_the_sessions_past_it_newest_first() {
+        let filter =
+            SessionFilter { tenant_id: Some("t"), user_name: None, before: Some((100, "m")) };
+        assert!(filter.matches(&session(99, "z", "t")), "signed in earlier");
+        assert!(filter.matches(&session(100, "a", "t")), "as early, a smaller id");
+        assert!(!filter.matches(&session(100, "m", "t")), "the cursor's own");
+        assert!(!filter.matches(&session(100, "n", "t")), "as early, a greater id");
+        assert!(!filter.matches(&session(101, "a", "t")), "signed in later");
+        assert!(!filter.matches(&session(99, "z", "other")), "another tenant");
+        let mut rows = [session(100, "a", "t"), session(101, "b", "t"), session(100, "c", "t")];
+        rows.sort_by(|a, b| place(b).cmp(&place(a)));
+        let order: Vec<&str> = rows.iter().map(|r| r.public_id.as_str()).collect();
+        assert_eq!(order, ["b", "c", "a"], "newest first, then the greater id");
+    }
+}
