@@ -109,9 +109,10 @@ pub fn page_number(page: Option<u64>) -> u64 {
     page.unwrap_or(1).max(1)
 }
 
-/// The rows a page skips.
+/// The rows a page skips: at most `i64::MAX`, the greatest offset the
+/// databases take (a larger one fails in the query binder).
 pub fn offset(page: u64, per_page: u64) -> u64 {
-    (page - 1).saturating_mul(per_page)
+    (page - 1).saturating_mul(per_page).min(i64::MAX as u64)
 }
 
 /// A header's link: sorts by the column (the other way when it already

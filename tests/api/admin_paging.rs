@@ -73,6 +73,15 @@ async fn usage_lists_are_paged_and_sorted(app: TestApp) {
         assert_eq!(page.status, 400, "{bad}: {}", page.body);
     }
     assert_eq!(operator.open("/admin/usage?page=two").await.status, 400);
+    let far = operator.page("/admin/usage?page=18446744073709551615&instances_page=0").await;
+    assert!(!records(&far.body).contains("r-0"), "a page far past the last is empty");
+    assert!(instances(&far.body).contains("inst-000"), "page 0 reads as 1");
+    // The greatest page number a query can carry is one more empty page
+    // on every paged list (the database takes offsets up to i64::MAX).
+    for list in ["/admin/instances", "/admin/tenants", "/admin/drift", "/admin/sessions"] {
+        let page = operator.open(&format!("{list}?page=18446744073709551615")).await;
+        assert_eq!(page.status, 200, "{list}: {}", page.body);
+    }
 
     // The API: the same pages, and the fields it always had.
     let (status, body) = app.admin_get("/admin/api/usage?page=3&instances_sort=pending").await;

@@ -116,6 +116,7 @@ async fn story(
     click(browser, "#usage-instances th a.sort[href*='instances_sort=refused']").await;
     let second = text_of(browser, "#usage-instances tbody tr:nth-child(2) td").await;
     assert_eq!(second, "inst-005", "one refused record each, then by id");
+    shoot(browser, &format!("lists-usage-{}", words.tag), true).await;
     click(browser, "a[rel=next][href*='usage-records']").await;
     let url = browser.current_url().await?;
     assert!(url.as_str().contains("instances_sort=refused") && url.as_str().contains("page=2"));
