@@ -213,7 +213,9 @@ pub async fn page(
     let sorting = Sorting::<SessionOrder>::parse(&query.sort, &query.dir)?;
     let page = listing::page_number(query.page);
     let deps = Deps::of(&state);
-    let before = query.before_at.zip(query.before.as_deref());
+    // A session from before public ids has an empty one, which links
+    // leave out: `before_at` alone is such a cursor.
+    let before = query.before_at.map(|at| (at, query.before.as_deref().unwrap_or_default()));
     let filter =
         SessionFilter { tenant_id: query.tenant_id(), user_name: query.user_name(), before };
     let window = open_sessions::list_up_to(&deps, filter, open_sessions::PAGE_LIMIT).await?;
