@@ -130,6 +130,7 @@ mod admin_pages {
     #![allow(dead_code)]
     use super::{BadRequest, NotFound, Refusals};
     use crate::access::TenantStatus;
+    use crate::admin::listing::Direction;
     use crate::admin::outbox::{OutboxEventView, OutboxSummary};
     use crate::admin::usage::UsagePage;
     use crate::admin::views::{Dashboard, EventList, EventPage, TenantList, TenantOverview};
@@ -171,9 +172,11 @@ mod admin_pages {
             ("instance" = Option<String>, Query, description = "Only this instance's."),
             ("since" = Option<String>, Query, description = "`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`, UTC."),
             ("until" = Option<String>, Query, description = "`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`, UTC."),
-            ("before" = Option<i64>, Query, description = "Only events older than this id (the next page)."),
+            ("dir" = Option<Direction>, Query, description = "`desc` (newest first, the default) or `asc` (oldest first)."),
+            ("before" = Option<i64>, Query, description = "Only events older than this id (the next page, newest first)."),
+            ("after" = Option<i64>, Query, description = "Only events newer than this id (the next page, oldest first)."),
         ),
-        responses((status = 200, description = "A page of events, newest first.", body = EventList), BadRequest, Refusals))]
+        responses((status = 200, description = "A page of events, newest first unless `dir=asc`; `links.next` (and `older`) is the next page in that order.", body = EventList), BadRequest, Refusals))]
     fn events_filtered() {}
 
     #[utoipa::path(get, path = "/admin/api/events/{id}", operation_id = "adminEvent", tag = "admin",
@@ -210,7 +213,13 @@ mod admin_pages {
         params(
             ("instance" = Option<String>, Query, description = "Only this instance's records."),
             ("state" = Option<State>, Query, description = "Only records in this state."),
+            ("sort" = Option<String>, Query, description = "The records' order: `received` (the default), `period`, `instance` or `state`; any other word is refused."),
+            ("dir" = Option<Direction>, Query, description = "The records' direction (by default newest first for times, A to Z otherwise)."),
+            ("page" = Option<u64>, Query, description = "The page of records, from 1 (100 a page)."),
+            ("instances_sort" = Option<String>, Query, description = "The per-instance table's order: `instance` (the default), `pending`, `pushed`, `refused` or `flagged`."),
+            ("instances_dir" = Option<Direction>, Query, description = "The per-instance table's direction (by default A to Z for the id, most first for a count)."),
+            ("instances_page" = Option<u64>, Query, description = "The page of instances, from 1 (100 a page)."),
         ),
-        responses((status = 200, description = "Usage records by state and per instance, and the newest records (at most 200).", body = UsagePage), BadRequest, Refusals))]
+        responses((status = 200, description = "Usage records by state; a page of per-instance counts and a page of records, each with its total and pager.", body = UsagePage), BadRequest, Refusals))]
     fn usage() {}
 }

@@ -16,11 +16,34 @@ use crate::state::AppState;
 /// Marks a response relayed from the vendor's app.
 pub struct Relayed;
 
-/// Scripts and styles only from koogate itself; no frames, plugins or
-/// foreign form targets.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-     form-action 'self'; frame-ancestors 'none'";
+/// Scripts and styles only from koogate itself; no frames or plugins;
+/// forms may send to the targets given.
+macro_rules! policy {
+    ($form_targets:literal) => {
+        concat!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; ",
+            "object-src 'none'; base-uri 'none'; form-action ",
+            $form_targets,
+            "; frame-ancestors 'none'"
+        )
+    };
+}
+
+/// The admin site's forms all stay on this site.
+const ADMIN_POLICY: &str = policy!("'self'");
+
+/// A person's pages: a form may lead on to an auth centre. Browsers hold
+/// `form-action` to every redirect a form's answer makes (CSP 3, "should
+/// navigation request be blocked"): the organisation's code leads on
+/// (through `/sso/login`) to the tenant's auth centre, and signing out to
+/// its logout page, each at an address known only once the form is sent.
+/// With `'self'` alone Chromium stops both silently, on this site: a dead
+/// end.
+const PERSON_POLICY: &str = policy!("'self' https:");
+
+/// [`PERSON_POLICY`] when `sso.allow_private_auth_centres` lets an auth
+/// centre answer over plain HTTP (tests, the simulator).
+const PERSON_POLICY_PLAIN_HTTP: &str = policy!("'self' https: http:");
 
 const HSTS: &str = "max-age=31536000";
 
@@ -28,9 +51,15 @@ pub async fn protect(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let secure = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| crate::sso::cookies::cookie_secure(state));
+    let state = req.app_data::<web::Data<AppState>>();
+    let secure = state.is_some_and(|state| crate::sso::cookies::cookie_secure(state));
+    let policy = if req.path().starts_with("/admin") {
+        ADMIN_POLICY
+    } else if state.is_some_and(|state| state.settings.sso.allow_private_auth_centres) {
+        PERSON_POLICY_PLAIN_HTTP
+    } else {
+        PERSON_POLICY
+    };
     let mut response = next.call(req).await?;
     if response.response().extensions().get::<Relayed>().is_some() {
         return Ok(response);
@@ -39,7 +68,7 @@ pub async fn protect(
     let mut set = |name: &'static str, value: &'static str| {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     };
-    set("content-security-policy", CONTENT_SECURITY_POLICY);
+    set("content-security-policy", policy);
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "same-origin");
     set("x-frame-options", "DENY");

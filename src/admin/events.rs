@@ -4,6 +4,7 @@
 use actix_web::web;
 use serde::Deserialize;
 
+use super::listing::KeysetLinks;
 use super::lists;
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
@@ -16,24 +17,31 @@ use crate::store;
 /// Rows per page of the event list.
 const PAGE_SIZE: u64 = 50;
 
-/// `GET /admin/events?channel&activity&result&tenant&instance&since&until&before`
+/// The event list's page.
+const PATH: &str = "/admin/events";
+
+/// `GET /admin/events?channel&activity&result&tenant&instance&since&until&dir&before&after`
 pub async fn events(
     state: web::Data<AppState>,
     viewer: Viewer,
     query: web::Query<lists::EventsQuery>,
 ) -> PageResult {
     let query = query.into_inner();
-    let filter = query.filter(PAGE_SIZE)?;
-    let rows = store::events::page(&state.db.conn, &filter).await?;
-    let older = (rows.len() as u64 == PAGE_SIZE)
-        .then(|| query.link("/admin/events", rows.last().map(|last| last.id)));
-    let csv = query.link("/admin/events.csv", None);
+    let direction = query.direction()?;
+    let filter = query.filter(PAGE_SIZE + 1)?;
+    let mut rows = store::events::page(&state.db.conn, &filter).await?;
+    let more = rows.len() as u64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let next = rows.last().filter(|_| more).map(|last| query.link(PATH, direction, Some(last.id)));
+    let paged = query.before.is_some() || query.after.is_some();
+    let links = KeysetLinks::new(direction, next.clone(), paged, |d| query.link(PATH, d, None));
     let view = EventList {
         events: rows.iter().map(EventRow::from).collect(),
-        older,
-        first: query.link("/admin/events", None),
-        csv,
-        newest: query.before.is_some(),
+        older: next,
+        first: query.link(PATH, direction, None),
+        csv: query.link("/admin/events.csv", direction, None),
+        newest: paged,
+        links,
         channels: [
             Channel::LifecycleV2,
             Channel::LifecycleV1,

@@ -59,12 +59,12 @@ fn write(header: Option<&[&str]>, rows: &[Vec<String>]) -> Result<Bytes, Error> 
     Ok(Bytes::from(bytes))
 }
 
-/// Where the next batch starts: an offset, or (events) the id below which
-/// the next rows are.
+/// Where the next batch starts: an offset, or (events) the id past which
+/// (in the export's order) the next rows are.
 #[derive(Clone, Copy)]
 enum Cursor {
     Offset(u64),
-    Before(i64),
+    Past(i64),
 }
 
 /// What one export reads, batch by batch.
@@ -85,7 +85,7 @@ async fn batch(
 ) -> Result<(Vec<Vec<String>>, Option<Cursor>), Error> {
     let offset = match cursor {
         Cursor::Offset(n) => n,
-        Cursor::Before(_) => 0,
+        Cursor::Past(_) => 0,
     };
     let next_offset = |n: usize| (n as u64 == BATCH).then_some(Cursor::Offset(offset + BATCH));
     match source {
@@ -157,16 +157,19 @@ async fn batch(
             Ok((cells, next))
         }
         Source::Events(filter) => {
-            let before_id = match cursor {
-                Cursor::Before(id) => Some(id),
-                Cursor::Offset(_) => filter.before_id,
-            };
-            let filter = store::events::PageFilter { before_id, limit: BATCH, ..filter.clone() };
+            let mut filter = store::events::PageFilter { limit: BATCH, ..filter.clone() };
+            if let Cursor::Past(id) = cursor {
+                if filter.oldest_first {
+                    filter.after_id = Some(id);
+                } else {
+                    filter.before_id = Some(id);
+                }
+            }
             let rows = store::events::page(conn, &filter).await?;
             let next = rows
                 .last()
                 .filter(|_| rows.len() as u64 == BATCH)
-                .map(|last| Cursor::Before(last.id));
+                .map(|last| Cursor::Past(last.id));
             let cells = rows
                 .iter()
                 .map(EventRow::from)
@@ -286,8 +289,8 @@ pub async fn users(
     respond(conn, source, &header, "users.csv").await
 }
 
-/// `GET /admin/events.csv?channel&activity&result&tenant&instance&since&until&before`,
-/// newest first.
+/// `GET /admin/events.csv?channel&activity&result&tenant&instance&since&until&dir&before&after`,
+/// newest first unless `dir=asc`.
 pub async fn events(
     state: web::Data<AppState>,
     _: Viewer,

@@ -35,6 +35,15 @@ impl Direction {
         [Direction::Asc, Direction::Desc].into_iter().find(|d| d.as_str() == word)
     }
 
+    /// From `?dir=` of a list with one order (newest or oldest first):
+    /// `default` when absent, 400 for any other word.
+    pub fn from_query(dir: &str, default: Direction) -> Result<Direction, Error> {
+        match dir {
+            "" => Ok(default),
+            word => Direction::parse(word).ok_or_else(|| Error::invalid("dir must be asc or desc")),
+        }
+    }
+
     fn flipped(self) -> Direction {
         match self {
             Direction::Asc => Direction::Desc,
@@ -89,7 +98,8 @@ impl<K: SortKey> Sorting<K> {
         Ok(Sorting { key, direction })
     }
 
-    fn is_default(&self) -> bool {
+    /// Whether this is the list's own order (links leave it out).
+    pub fn is_default(&self) -> bool {
         self.key == K::DEFAULT && self.direction == K::DEFAULT.first_direction()
     }
 }
@@ -99,9 +109,10 @@ pub fn page_number(page: Option<u64>) -> u64 {
     page.unwrap_or(1).max(1)
 }
 
-/// The rows a page skips.
+/// The rows a page skips: at most `i64::MAX`, the greatest offset the
+/// databases take (a larger one fails in the query binder).
 pub fn offset(page: u64, per_page: u64) -> u64 {
-    (page - 1).saturating_mul(per_page)
+    (page - 1).saturating_mul(per_page).min(i64::MAX as u64)
 }
 
 /// A header's link: sorts by the column (the other way when it already
@@ -164,6 +175,11 @@ impl<K: SortKey> Links<'_, K> {
         format!("{path}{sep}{query}{}", self.anchor)
     }
 
+    /// The list's first page in its order.
+    pub fn first_page(&self) -> String {
+        self.href(self.path, &self.sorting, None)
+    }
+
     /// The pager of page `page` of `total` rows, `per_page` a page.
     pub fn pager(&self, page: u64, total: u64, per_page: u64, csv: Option<&str>) -> Pager {
         let pages = total.div_ceil(per_page).max(1);
@@ -191,6 +207,43 @@ impl<K: SortKey> Links<'_, K> {
                 let sep = if query.is_empty() { "" } else { "?" };
                 format!("{path}{sep}{query}")
             }),
+        }
+    }
+}
+
+/// The links of a list paged by a cursor (a keyset: the next page starts
+/// past the last row shown, so page 1,000 costs what page 1 does) in one
+/// order, newest or oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysetLinks {
+    pub newest_first: bool,
+    /// The next page in this order, when there is one.
+    pub next: Option<String>,
+    /// The first page, oldest first (the filters kept).
+    pub oldest_first_href: String,
+    /// The first page, newest first (the filters kept).
+    pub newest_first_href: String,
+    /// Set on a page after the first: back to the first in this order.
+    pub first: Option<String>,
+}
+
+impl KeysetLinks {
+    /// A page's links in `direction`; `href` writes a first page's link
+    /// in the direction given, `next` is the link past this page's last
+    /// row, `paged` whether this page came from a cursor.
+    pub fn new(
+        direction: Direction,
+        next: Option<String>,
+        paged: bool,
+        href: impl Fn(Direction) -> String,
+    ) -> KeysetLinks {
+        KeysetLinks {
+            newest_first: direction == Direction::Desc,
+            next,
+            oldest_first_href: href(Direction::Asc),
+            newest_first_href: href(Direction::Desc),
+            first: paged.then(|| href(direction)),
         }
     }
 }

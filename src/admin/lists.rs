@@ -227,11 +227,23 @@ pub struct EventsQuery {
     pub since: String,
     #[serde(default)]
     pub until: String,
+    /// `desc` (newest first, the default) or `asc`.
+    #[serde(default)]
+    pub dir: String,
+    /// Only events older than this id (the next page, newest first).
     pub before: Option<i64>,
+    /// Only events newer than this id (the next page, oldest first).
+    pub after: Option<i64>,
 }
 
 impl EventsQuery {
-    /// The store's filter for this query: `limit` rows older than `before`.
+    /// The order asked for: newest first unless `dir=asc`.
+    pub fn direction(&self) -> Result<Direction, Error> {
+        Direction::from_query(&self.dir, Direction::Desc)
+    }
+
+    /// The store's filter for this query: `limit` rows in the order asked
+    /// for, past the cursors given.
     pub fn filter(&self, limit: u64) -> Result<store::events::PageFilter, Error> {
         let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
         if !self.channel.is_empty() && Channel::parse(&self.channel).is_none() {
@@ -248,12 +260,15 @@ impl EventsQuery {
             since: parse_time(&self.since)?,
             until: parse_time(&self.until)?,
             before_id: self.before,
+            after_id: self.after,
+            oldest_first: self.direction()? == Direction::Asc,
             limit,
         })
     }
 
-    /// A link to `path` with these filters, and the cursor given.
-    pub fn link(&self, path: &str, before: Option<i64>) -> String {
+    /// A link to `path` with these filters, in `direction`, past the
+    /// event `past` (older than it newest first, newer oldest first).
+    pub fn link(&self, path: &str, direction: Direction, past: Option<i64>) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
             ("channel", &self.channel),
@@ -268,8 +283,12 @@ impl EventsQuery {
                 s.append_pair(k, v);
             }
         }
-        if let Some(id) = before {
-            s.append_pair("before", &id.to_string());
+        if direction == Direction::Asc {
+            s.append_pair("dir", direction.as_str());
+        }
+        if let Some(id) = past {
+            let cursor = if direction == Direction::Asc { "after" } else { "before" };
+            s.append_pair(cursor, &id.to_string());
         }
         format!("{path}?{}", s.finish())
     }

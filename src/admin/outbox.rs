@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::api::AdminAccess;
-use super::listing::{Direction, SortKey, Sorting};
+use super::listing::{Direction, KeysetLinks};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::when;
@@ -159,57 +159,6 @@ pub struct PageQuery {
 /// Rows per page of each list.
 const LIST_PAGE: u64 = 100;
 
-/// The backlog's order: by the event's id, which follows the order they
-/// were written in; oldest first unless asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BacklogOrder {
-    Made,
-}
-
-impl SortKey for BacklogOrder {
-    const ALL: &'static [BacklogOrder] = &[BacklogOrder::Made];
-    const DEFAULT: BacklogOrder = BacklogOrder::Made;
-
-    fn as_str(self) -> &'static str {
-        "made"
-    }
-
-    fn first_direction(self) -> Direction {
-        Direction::Asc
-    }
-}
-
-/// The dead letters' order: by id too; newest first unless asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeadOrder {
-    Made,
-}
-
-impl SortKey for DeadOrder {
-    const ALL: &'static [DeadOrder] = &[DeadOrder::Made];
-    const DEFAULT: DeadOrder = DeadOrder::Made;
-
-    fn as_str(self) -> &'static str {
-        "made"
-    }
-
-    fn first_direction(self) -> Direction {
-        Direction::Desc
-    }
-}
-
-/// One list's links: the next page (when there is one) and either order.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListLinks {
-    newest_first: bool,
-    next: Option<String>,
-    oldest_first_href: String,
-    newest_first_href: String,
-    /// Set on a page after the first: back to the first.
-    first: Option<String>,
-}
-
 /// One of the page's two lists (`backlog`, `dead`), in `direction` from
 /// after `after`: its rows and links.
 struct OutboxList {
@@ -237,19 +186,17 @@ impl OutboxList {
         &self,
         conn: &impl sea_orm::ConnectionTrait,
         status: &str,
-    ) -> Result<(Vec<outbox::Model>, ListLinks), Error> {
+    ) -> Result<(Vec<outbox::Model>, KeysetLinks), Error> {
         let newest_first = self.direction == Direction::Desc;
         let mut rows =
             store::outbox::page(conn, status, newest_first, self.after, LIST_PAGE + 1).await?;
         let more = rows.len() as u64 > LIST_PAGE;
         rows.truncate(LIST_PAGE as usize);
-        let links = ListLinks {
-            newest_first,
-            next: rows.last().filter(|_| more).map(|last| self.href(self.direction, Some(last.id))),
-            oldest_first_href: self.href(Direction::Asc, None),
-            newest_first_href: self.href(Direction::Desc, None),
-            first: self.after.map(|_| self.href(self.direction, None)),
-        };
+        let next =
+            rows.last().filter(|_| more).map(|last| self.href(self.direction, Some(last.id)));
+        let links = KeysetLinks::new(self.direction, next, self.after.is_some(), |direction| {
+            self.href(direction, None)
+        });
         Ok((rows, links))
     }
 }
@@ -265,13 +212,13 @@ pub async fn page(
     let backlog_list = OutboxList {
         name: "backlog",
         default: Direction::Asc,
-        direction: Sorting::<BacklogOrder>::parse("", &query.backlog_dir)?.direction,
+        direction: Direction::from_query(&query.backlog_dir, Direction::Asc)?,
         after: query.backlog_after,
     };
     let dead_list = OutboxList {
         name: "dead",
         default: Direction::Desc,
-        direction: Sorting::<DeadOrder>::parse("", &query.dead_dir)?.direction,
+        direction: Direction::from_query(&query.dead_dir, Direction::Desc)?,
         after: query.dead_after,
     };
     let conn = &state.db.conn;
@@ -316,9 +263,9 @@ pub struct OutboxPage {
     dead: u64,
     oldest: Option<String>,
     backlog: Vec<OutboxRow>,
-    backlog_links: ListLinks,
+    backlog_links: KeysetLinks,
     dead_letters: Vec<OutboxRow>,
-    dead_links: ListLinks,
+    dead_links: KeysetLinks,
     done: String,
 }
 

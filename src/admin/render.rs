@@ -37,8 +37,8 @@ pub fn register(env: &mut Environment<'static>) {
         ("admin/_events_table.html", include_str!("../../templates/admin/_events_table.html")),
         ("admin/_sort.html", include_str!("../../templates/admin/_sort.html")),
         ("admin/_pager.html", include_str!("../../templates/admin/_pager.html")),
-        ("admin/_outbox_order.html", include_str!("../../templates/admin/_outbox_order.html")),
-        ("admin/_outbox_pager.html", include_str!("../../templates/admin/_outbox_pager.html")),
+        ("admin/_direction.html", include_str!("../../templates/admin/_direction.html")),
+        ("admin/_keyset_pager.html", include_str!("../../templates/admin/_keyset_pager.html")),
     ];
     for (name, source) in templates {
         if let Err(e) = env.add_template(name, source) {

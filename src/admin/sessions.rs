@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::sso::open_sessions::{self, SessionView};
 use crate::sso::Deps;
 use crate::state::AppState;
+use crate::store::sessions::SessionFilter;
 
 #[derive(Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -38,6 +39,15 @@ pub struct SessionQuery {
     #[serde(default)]
     #[param(ignore)]
     page: Option<u64>,
+    /// The page's window cursor, newest first: sessions signed in before
+    /// `before_at` (ms), or then with a public id before `before` (not
+    /// API parameters).
+    #[serde(default, rename = "before_at")]
+    #[param(ignore)]
+    before_at: Option<i64>,
+    #[serde(default)]
+    #[param(ignore)]
+    before: Option<String>,
 }
 
 /// Rows per page of the sessions page.
@@ -137,9 +147,14 @@ pub struct SessionsPage {
     sessions: Vec<SessionRow>,
     total: u64,
     pager: Pager,
-    /// More sessions are open than the page sorts over
-    /// ([`open_sessions::PAGE_LIMIT`]): a filter finds the others.
+    /// In an order other than the newest first, more sessions are open
+    /// than the page sorts over ([`open_sessions::PAGE_LIMIT`]): newest
+    /// first or a filter finds the others.
     capped: Option<u64>,
+    /// Past the first window: back to the newest sessions.
+    newest: Option<String>,
+    /// More sessions are open past this window (`total` counts this one).
+    more: bool,
 }
 
 /// A session as the page lists it (times as operators read them).
@@ -174,6 +189,20 @@ impl From<SessionView> for SessionRow {
     }
 }
 
+/// The sessions page's links with the filters, from the window cursor
+/// (`before_at`, `before`) when given.
+fn links<'a>(
+    filters: &[(&'static str, &'a str)],
+    cursor: Option<(&'a str, &'a str)>,
+    sorting: Sorting<SessionOrder>,
+) -> Links<'a, SessionOrder> {
+    let mut filters = filters.to_vec();
+    if let Some((at, id)) = cursor {
+        filters.extend([("before_at", at), ("before", id)]);
+    }
+    Links { path: "/admin/sessions", filters, sorting, prefix: "", anchor: "" }
+}
+
 pub async fn page(
     state: web::Data<AppState>,
     operator: Operator,
@@ -184,13 +213,13 @@ pub async fn page(
     let sorting = Sorting::<SessionOrder>::parse(&query.sort, &query.dir)?;
     let page = listing::page_number(query.page);
     let deps = Deps::of(&state);
-    let (mut sessions, more) = open_sessions::list_up_to(
-        &deps,
-        query.tenant_id(),
-        query.user_name(),
-        open_sessions::PAGE_LIMIT,
-    )
-    .await?;
+    // A session from before public ids has an empty one, which links
+    // leave out: `before_at` alone is such a cursor.
+    let before = query.before_at.map(|at| (at, query.before.as_deref().unwrap_or_default()));
+    let filter =
+        SessionFilter { tenant_id: query.tenant_id(), user_name: query.user_name(), before };
+    let window = open_sessions::list_up_to(&deps, filter, open_sessions::PAGE_LIMIT).await?;
+    let mut sessions = window.sessions;
     sort_sessions(&mut sessions, sorting);
     let total = sessions.len() as u64;
     let skip = usize::try_from(listing::offset(page, PAGE_SIZE)).unwrap_or(usize::MAX);
@@ -198,18 +227,31 @@ pub async fn page(
         sessions.into_iter().skip(skip).take(PAGE_SIZE as usize).map(SessionRow::from).collect();
     let tenant = query.tenant_id.clone().unwrap_or_default();
     let user = query.user_name.clone().unwrap_or_default();
-    let links = Links {
-        path: "/admin/sessions",
-        filters: vec![("tenantId", &tenant), ("userName", &user)],
-        sorting,
-        prefix: "",
-        anchor: "",
-    };
+    let filters = [("tenantId", tenant.as_str()), ("userName", user.as_str())];
+    // Headers sort from the newest window; the pages of a later window
+    // keep its cursor.
+    let newest_window = links(&filters, None, sorting);
+    let mut pager = newest_window.pager(page, total, PAGE_SIZE, None);
+    if let Some((at, id)) = before {
+        let at = at.to_string();
+        let paged = links(&filters, Some((&at, id)), sorting).pager(page, total, PAGE_SIZE, None);
+        pager.prev = paged.prev;
+        pager.next = paged.next;
+    }
+    // Newest first, the last page of a window leads on to the next.
+    let onward = window.next.as_ref().filter(|_| sorting.is_default() && page >= pager.pages);
+    if let Some((at, id)) = onward {
+        let at = at.to_string();
+        pager.next = Some(links(&filters, Some((&at, id)), sorting).first_page());
+    }
     let view = SessionsPage {
         sessions: rows,
         total,
-        pager: links.pager(page, total, PAGE_SIZE, None),
-        capped: more.then_some(open_sessions::PAGE_LIMIT),
+        pager,
+        capped: (window.next.is_some() && !sorting.is_default())
+            .then_some(open_sessions::PAGE_LIMIT),
+        newest: before.map(|_| newest_window.first_page()),
+        more: window.next.is_some(),
         filter: query,
     };
     render(&state, &Viewer::Operator(operator, req), "admin/sessions.html", &view)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::AdminAccess;
 use super::auth::Operator;
+use super::listing::{Direction, KeysetLinks};
 use super::render::{render, PageResult};
 use super::viewer::Viewer;
 use super::views::when;
@@ -26,8 +27,17 @@ pub struct SignInQuery {
     outcome: Option<String>,
     /// The reference a refusal page showed (e.g. `ABCD-EFGH`).
     reference: Option<String>,
+    /// `desc` (newest first, the default) or `asc` (oldest first).
+    #[param(value_type = Option<Direction>)]
+    dir: Option<String>,
     /// At most this many (1 to 1000, default 100).
     limit: Option<u64>,
+}
+
+impl SignInQuery {
+    fn direction(&self) -> Result<Direction, Error> {
+        Direction::from_query(self.dir.as_deref().unwrap_or_default(), Direction::Desc)
+    }
 }
 
 /// The query as a store filter; an empty field matches everything.
@@ -49,15 +59,17 @@ fn filter(query: &SignInQuery) -> Result<store::sign_ins::Filter, Error> {
         outcome,
         reference: given(&query.reference).map(|r| r.to_ascii_uppercase()),
         before: None,
+        after: None,
+        oldest_first: query.direction()? == Direction::Asc,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     })
 }
 
-/// `GET /admin/api/sign-ins?tenantId&userName&outcome&reference&limit`
+/// `GET /admin/api/sign-ins?tenantId&userName&outcome&reference&dir&limit`
 #[utoipa::path(get, path = "/admin/api/sign-ins", operation_id = "adminSignIns", tag = "admin",
     security(("adminToken" = [])),
     params(SignInQuery),
-    responses((status = 200, description = "Sign-in attempts, newest first.", body = Vec<SignInView>), crate::openapi::BadRequest, crate::openapi::Refusals))]
+    responses((status = 200, description = "Sign-in attempts, newest first unless `dir=asc`.", body = Vec<SignInView>), crate::openapi::BadRequest, crate::openapi::Refusals))]
 pub async fn list(
     _: AdminAccess,
     state: web::Data<AppState>,
@@ -75,20 +87,19 @@ pub struct SignInsPage {
     filter: SignInQuery,
     outcomes: Vec<&'static str>,
     attempts: Vec<SignInRow>,
-    /// The next older page with the same filters.
-    older: Option<String>,
-    /// The newest page with the same filters, when this is an older one.
-    newest: Option<String>,
+    /// The order shown, either order's first page, the next page.
+    links: KeysetLinks,
 }
 
 /// The page's cursor (not part of the API): attempts older than the one
-/// at `before_at` (ms) with id `before`.
+/// at `before_at` (ms) with id `before`, or newer than `after_at`/`after`.
 #[derive(Debug, Deserialize)]
-pub struct Older {
+pub struct Cursor {
     before_at: Option<i64>,
     before: Option<i64>,
+    after_at: Option<i64>,
+    after: Option<i64>,
 }
-
 /// Attempts a page of the site lists.
 const PAGE_SIZE: u64 = 100;
 
@@ -129,13 +140,17 @@ pub async fn page(
     operator: Operator,
     req: actix_web::HttpRequest,
     query: web::Query<SignInQuery>,
-    older: web::Query<Older>,
+    cursor: web::Query<Cursor>,
 ) -> PageResult {
     let query = query.into_inner();
-    let before = older.before_at.zip(older.before);
-    let filter = store::sign_ins::Filter { before, limit: PAGE_SIZE, ..filter(&query)? };
-    let rows = store::sign_ins::list(&state.db.conn, &filter).await?;
-    let link = |cursor: Option<(i64, i64)>| {
+    let direction = query.direction()?;
+    let before = cursor.before_at.zip(cursor.before);
+    let after = cursor.after_at.zip(cursor.after);
+    let filter = store::sign_ins::Filter { before, after, limit: PAGE_SIZE + 1, ..filter(&query)? };
+    let mut rows = store::sign_ins::list(&state.db.conn, &filter).await?;
+    let more = rows.len() as u64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let link = |direction: Direction, past: Option<(i64, i64)>| {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
             ("tenantId", &query.tenant_id),
@@ -147,21 +162,26 @@ pub async fn page(
                 s.append_pair(k, v);
             }
         }
-        if let Some((at, id)) = cursor {
-            s.append_pair("before_at", &at.to_string());
-            s.append_pair("before", &id.to_string());
+        if direction == Direction::Asc {
+            s.append_pair("dir", direction.as_str());
+        }
+        if let Some((at, id)) = past {
+            let (at_key, id_key) = match direction {
+                Direction::Desc => ("before_at", "before"),
+                Direction::Asc => ("after_at", "after"),
+            };
+            s.append_pair(at_key, &at.to_string());
+            s.append_pair(id_key, &id.to_string());
         }
         format!("/admin/sign-ins?{}", s.finish())
     };
-    let older = rows
-        .last()
-        .filter(|_| rows.len() as u64 == PAGE_SIZE)
-        .map(|last| link(Some((last.at, last.id))));
+    let next = rows.last().filter(|_| more).map(|last| link(direction, Some((last.at, last.id))));
+    let paged = before.is_some() || after.is_some();
+    let links = KeysetLinks::new(direction, next, paged, |d| link(d, None));
     let view = SignInsPage {
         outcomes: Outcome::ALL.iter().map(|o| o.as_str()).collect(),
         attempts: rows.into_iter().map(|r| SignInRow::from(SignInView::from(r))).collect(),
-        older,
-        newest: before.is_some().then(|| link(None)),
+        links,
         filter: query,
     };
     render(&state, &Viewer::Operator(operator, req), "admin/sign_ins.html", &view)

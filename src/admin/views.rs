@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::listing::Pager;
+use super::listing::{KeysetLinks, Pager};
 use crate::access::{FreezeCause, InstanceStatus, TenantStatus};
 use crate::department_tree::DepartmentNode;
 use crate::inbound::Channel;
@@ -280,12 +280,17 @@ impl From<&event::Model> for EventRow {
 #[serde(rename_all = "camelCase")]
 pub struct EventList {
     pub events: Vec<EventRow>,
+    /// The next page in the order shown (older events newest first, newer
+    /// ones oldest first); the same as `links.next`.
     pub older: Option<String>,
+    /// Whether this page came from a cursor (is not the first).
     pub newest: bool,
-    /// The newest page with the same filters.
+    /// The first page with the same filters and order.
     pub first: String,
-    /// The same filters as CSV.
+    /// The same filters and order as CSV.
     pub csv: String,
+    /// The order shown, either order's first page, and the next page.
+    pub links: KeysetLinks,
     #[schema(value_type = Vec<String>)]
     pub channels: [&'static str; 5],
     pub filter: EventFilter,

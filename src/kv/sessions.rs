@@ -99,19 +99,17 @@ impl Kv {
         }
     }
 
-    /// Open sessions of one tenant and user when given, newest first, at
-    /// most `limit`. In Redis a scan of every session (the admin site's
-    /// pace, not a request's).
+    /// Open sessions as `filter` selects, newest first, at most `limit`.
+    /// In Redis a scan of every session (the admin site's pace, not a
+    /// request's).
     pub async fn list_sessions(
         &self,
-        tenant_id: Option<&str>,
-        user_name: Option<&str>,
+        filter: store::sessions::SessionFilter<'_>,
         limit: u64,
     ) -> Result<Vec<session::Model>, Error> {
         let now = Utc::now().timestamp_millis();
         let Some(redis) = &self.redis else {
-            return store::sessions::list_open(&self.db.conn, tenant_id, user_name, now, limit)
-                .await;
+            return store::sessions::list_open(&self.db.conn, filter, now, limit).await;
         };
         let mut found = Vec::new();
         let mut cursor: u64 = 0;
@@ -127,9 +125,7 @@ impl Kv {
                         .into_iter()
                         .flatten()
                         .filter_map(|json| serde_json::from_str::<session::Model>(&json).ok())
-                        .filter(|s| s.expires_at >= now)
-                        .filter(|s| tenant_id.is_none_or(|t| s.tenant_id == t))
-                        .filter(|s| user_name.is_none_or(|u| s.user_name == u)),
+                        .filter(|s| s.expires_at >= now && filter.matches(s)),
                 );
             }
             if next == 0 {
@@ -137,7 +133,7 @@ impl Kv {
             }
             cursor = next;
         }
-        found.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        found.sort_by(|a, b| store::sessions::place(b).cmp(&store::sessions::place(a)));
         found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(found)
     }
@@ -153,7 +149,7 @@ impl Kv {
         if self.redis.is_none() {
             return store::sessions::find_public(&self.db.conn, public_id).await;
         }
-        let all = self.list_sessions(None, None, u64::MAX).await?;
+        let all = self.list_sessions(Default::default(), u64::MAX).await?;
         Ok(all.into_iter().find(|s| s.public_id == public_id))
     }
 

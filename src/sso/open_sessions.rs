@@ -12,13 +12,16 @@ use crate::error::Error;
 use crate::inbound::{self, Call, Channel, Effects};
 use crate::marketplace::result::Answer;
 use crate::outbox::Outbox;
+use crate::store::sessions::SessionFilter;
 use entity::session;
 
 /// Sessions the API lists at most.
 pub const LIST_LIMIT: u64 = 500;
 
-/// Sessions the admin page sorts and pages over at most (newest first
-/// from the store); past it the page says so and asks for a filter.
+/// Sessions the admin page sorts and pages over at once (newest first
+/// from the store): a window. Newest first, the last page of a window
+/// leads on to the next one (a cursor, so the store reads from there, at
+/// any depth); in another order the page says it sorts over this many.
 pub const PAGE_LIMIT: u64 = 10_000;
 
 /// One open session. Never a token, a cookie or an e-mail address.
@@ -76,27 +79,37 @@ pub async fn list(
     tenant_id: Option<&str>,
     user_name: Option<&str>,
 ) -> Result<Vec<SessionView>, Error> {
-    Ok(list_up_to(deps, tenant_id, user_name, LIST_LIMIT).await?.0)
+    let filter = SessionFilter { tenant_id, user_name, before: None };
+    Ok(list_up_to(deps, filter, LIST_LIMIT).await?.sessions)
 }
 
-/// Like [`list`], from at most `limit` stored sessions; and whether the
-/// store had more than that.
+/// The open ones among at most `limit` stored sessions (newest first).
+pub struct Window {
+    pub sessions: Vec<SessionView>,
+    /// Where the next window starts (the last stored session read, open
+    /// or not, as `created_at` and public id), when the store has more.
+    pub next: Option<(i64, String)>,
+}
+
+/// Like [`list`], past `filter.before`, from at most `limit` stored
+/// sessions.
 pub async fn list_up_to(
     deps: &Deps<'_>,
-    tenant_id: Option<&str>,
-    user_name: Option<&str>,
+    filter: SessionFilter<'_>,
     limit: u64,
-) -> Result<(Vec<SessionView>, bool), Error> {
+) -> Result<Window, Error> {
     let now = Utc::now().timestamp_millis();
-    let rows = deps.kv.list_sessions(tenant_id, user_name, limit.saturating_add(1)).await?;
+    let mut rows = deps.kv.list_sessions(filter, limit.saturating_add(1)).await?;
     let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = rows.last().filter(|_| more).map(|last| (last.created_at, last.public_id.clone()));
     let mut open = Vec::with_capacity(rows.len());
-    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+    for row in rows {
         if is_open(deps, &row, now)? {
             open.push(SessionView::from(row));
         }
     }
-    Ok((open, more))
+    Ok(Window { sessions: open, next })
 }
 
 /// Ends the open session `public_id` names, recorded as an operator's

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::event::{self, Entity as Event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order,
     QueryFilter, QueryOrder, QuerySelect,
 };
 
@@ -43,11 +43,15 @@ pub struct PageFilter {
     pub until: Option<DateTime<Utc>>,
     /// Keyset pagination: events older than this id.
     pub before_id: Option<i64>,
+    /// Keyset pagination: events newer than this id.
+    pub after_id: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
     pub limit: u64,
 }
 
-/// Newest first, one page; keyset on the id, so page 1,000 costs what
-/// page 1 does and no total is counted.
+/// One page, newest first (or oldest first); keyset on the id, so page
+/// 1,000 costs what page 1 does and no total is counted.
 pub async fn page(
     conn: &impl ConnectionTrait,
     filter: &PageFilter,
@@ -83,7 +87,11 @@ pub async fn page(
     if let Some(before) = filter.before_id {
         query = query.filter(event::Column::Id.lt(before));
     }
-    Ok(query.order_by_desc(event::Column::Id).limit(filter.limit).all(conn).await?)
+    if let Some(after) = filter.after_id {
+        query = query.filter(event::Column::Id.gt(after));
+    }
+    let order = if filter.oldest_first { Order::Asc } else { Order::Desc };
+    Ok(query.order_by(event::Column::Id, order).limit(filter.limit).all(conn).await?)
 }
 
 /// The calls about a tenant: those naming it, and those naming one of its

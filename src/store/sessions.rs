@@ -106,24 +106,61 @@ pub async fn count_open(conn: &impl ConnectionTrait, now_ms: i64) -> Result<u64,
     Ok(Session::find().filter(session::Column::ExpiresAt.gte(now_ms)).count(conn).await?)
 }
 
-/// Open sessions (not past their absolute lifetime), newest first, of one
-/// tenant and user when given; at most `limit`.
+/// Which open sessions an operator lists: of one tenant and one user
+/// when given; `before` (a session's `created_at` and public id) is the
+/// cursor past which, newest first, the list goes on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionFilter<'a> {
+    pub tenant_id: Option<&'a str>,
+    pub user_name: Option<&'a str>,
+    pub before: Option<(i64, &'a str)>,
+}
+
+impl SessionFilter<'_> {
+    /// Whether a session is in the list (as [`list_open`] selects, for a
+    /// store that cannot query: Redis).
+    pub fn matches(&self, row: &session::Model) -> bool {
+        self.tenant_id.is_none_or(|t| row.tenant_id == t)
+            && self.user_name.is_none_or(|u| row.user_name == u)
+            && self.before.is_none_or(|cursor| place(row) < cursor)
+    }
+}
+
+/// What orders sessions (newest first: the greatest first): `created_at`,
+/// then the public id.
+pub fn place(row: &session::Model) -> (i64, &str) {
+    (row.created_at, row.public_id.as_str())
+}
+
+/// Open sessions (not past their absolute lifetime) as `filter` selects,
+/// newest first (the public id breaks ties); at most `limit`.
 pub async fn list_open(
     conn: &impl ConnectionTrait,
-    tenant_id: Option<&str>,
-    user_name: Option<&str>,
+    filter: SessionFilter<'_>,
     now_ms: i64,
     limit: u64,
 ) -> Result<Vec<session::Model>, Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     let mut query = Session::find().filter(session::Column::ExpiresAt.gte(now_ms));
-    if let Some(tenant_id) = tenant_id {
+    if let Some(tenant_id) = filter.tenant_id {
         query = query.filter(session::Column::TenantId.eq(tenant_id));
     }
-    if let Some(user_name) = user_name {
+    if let Some(user_name) = filter.user_name {
         query = query.filter(session::Column::UserName.eq(user_name));
     }
-    Ok(query.order_by_desc(session::Column::CreatedAt).limit(limit).all(conn).await?)
+    if let Some((at, id)) = filter.before {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(session::Column::CreatedAt.lt(at))
+                .add(session::Column::CreatedAt.eq(at).and(session::Column::PublicId.lt(id))),
+        );
+    }
+    Ok(query
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::PublicId)
+        .limit(limit)
+        .all(conn)
+        .await?)
 }
 
 /// The session an operator names by its public id.
@@ -135,4 +172,49 @@ pub async fn find_public(
         return Ok(None);
     }
     Ok(Session::find().filter(session::Column::PublicId.eq(public_id)).one(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(created_at: i64, public_id: &str, tenant_id: &str) -> session::Model {
+        session::Model {
+            id_hash: format!("hash-{public_id}"),
+            tenant_id: tenant_id.into(),
+            app_id: "app".into(),
+            instance_id: None,
+            user_name: "u".into(),
+            name: "U".into(),
+            role: "user".into(),
+            org_code: None,
+            email_sealed: None,
+            access_token_sealed: String::new(),
+            refresh_token_sealed: None,
+            access_expires_at: 0,
+            created_at,
+            last_seen_at: created_at,
+            expires_at: i64::MAX,
+            public_id: public_id.into(),
+        }
+    }
+
+    /// What Redis selects is what the database's query selects: past the
+    /// cursor newest first (earlier, or as early with a smaller id), the
+    /// cursor's own session not again, the filters held.
+    #[test]
+    fn a_cursor_selects_the_sessions_past_it_newest_first() {
+        let filter =
+            SessionFilter { tenant_id: Some("t"), user_name: None, before: Some((100, "m")) };
+        assert!(filter.matches(&session(99, "z", "t")), "signed in earlier");
+        assert!(filter.matches(&session(100, "a", "t")), "as early, a smaller id");
+        assert!(!filter.matches(&session(100, "m", "t")), "the cursor's own");
+        assert!(!filter.matches(&session(100, "n", "t")), "as early, a greater id");
+        assert!(!filter.matches(&session(101, "a", "t")), "signed in later");
+        assert!(!filter.matches(&session(99, "z", "other")), "another tenant");
+        let mut rows = [session(100, "a", "t"), session(101, "b", "t"), session(100, "c", "t")];
+        rows.sort_by(|a, b| place(b).cmp(&place(a)));
+        let order: Vec<&str> = rows.iter().map(|r| r.public_id.as_str()).collect();
+        assert_eq!(order, ["b", "c", "a"], "newest first, then the greater id");
+    }
 }

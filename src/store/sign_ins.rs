@@ -2,7 +2,8 @@
 
 use entity::sign_in::{self, Entity as SignIn};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::error::Error;
@@ -24,12 +25,16 @@ pub struct Filter {
     pub outcome: Option<&'static str>,
     pub reference: Option<String>,
     /// Only attempts older than this one (its time in ms and id): the
-    /// cursor of the next page, an index walk at any depth.
+    /// cursor of the next page newest first, an index walk at any depth.
     pub before: Option<(i64, i64)>,
+    /// Only attempts newer than this one: the cursor oldest first.
+    pub after: Option<(i64, i64)>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
     pub limit: u64,
 }
 
-/// Newest first.
+/// Newest first (or oldest first), by time then id.
 pub async fn list(
     conn: &impl ConnectionTrait,
     filter: &Filter,
@@ -54,9 +59,17 @@ pub async fn list(
                 .add(sign_in::Column::At.eq(at).and(sign_in::Column::Id.lt(id))),
         );
     }
+    if let Some((at, id)) = filter.after {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(sign_in::Column::At.gt(at))
+                .add(sign_in::Column::At.eq(at).and(sign_in::Column::Id.gt(id))),
+        );
+    }
+    let order = if filter.oldest_first { Order::Asc } else { Order::Desc };
     Ok(query
-        .order_by_desc(sign_in::Column::At)
-        .order_by_desc(sign_in::Column::Id)
+        .order_by(sign_in::Column::At, order.clone())
+        .order_by(sign_in::Column::Id, order)
         .limit(filter.limit)
         .all(conn)
         .await?)

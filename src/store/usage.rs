@@ -4,7 +4,8 @@
 use entity::usage_record::{self, Entity as UsageRecord};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::claims;
@@ -202,74 +203,142 @@ pub async fn retry_at(
     Ok(update.filter(claimed(ids, token)).exec(conn).await?.rows_affected)
 }
 
-/// The newest records, of one instance or all, optionally in one state.
-pub async fn recent(
+/// The columns the admin site sorts usage records by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordOrder {
+    /// When koogate received it (the row's id follows that order).
+    Received,
+    Instance,
+    /// When the usage began.
+    Period,
+    State,
+}
+
+impl RecordOrder {
+    fn column(self) -> usage_record::Column {
+        match self {
+            RecordOrder::Received => usage_record::Column::Id,
+            RecordOrder::Instance => usage_record::Column::InstanceId,
+            RecordOrder::Period => usage_record::Column::BeginAt,
+            RecordOrder::State => usage_record::Column::State,
+        }
+    }
+}
+
+/// Which records the admin site lists: of one instance or all,
+/// optionally in one state.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFilter<'a> {
+    pub instance_id: Option<&'a str>,
+    pub state: Option<State>,
+}
+
+impl RecordFilter<'_> {
+    fn select(&self) -> sea_orm::Select<UsageRecord> {
+        let mut query = UsageRecord::find();
+        if let Some(instance_id) = self.instance_id {
+            query = query.filter(usage_record::Column::InstanceId.eq(instance_id));
+        }
+        if let Some(state) = self.state {
+            query = query.filter(usage_record::Column::State.eq(state.as_str()));
+        }
+        query
+    }
+}
+
+/// One page of records (`limit` from `offset`) in the order asked for
+/// (the row id breaks ties, in the same direction), and how many match.
+pub async fn records(
     conn: &impl ConnectionTrait,
-    instance_id: Option<&str>,
-    state: Option<State>,
+    filter: RecordFilter<'_>,
+    sort: (RecordOrder, Order),
+    offset: u64,
     limit: u64,
-) -> Result<Vec<usage_record::Model>, Error> {
-    let mut query = UsageRecord::find();
-    if let Some(instance_id) = instance_id {
-        query = query.filter(usage_record::Column::InstanceId.eq(instance_id));
+) -> Result<(Vec<usage_record::Model>, u64), Error> {
+    let total = filter.select().count(conn).await?;
+    let (key, order) = sort;
+    let mut query = filter.select().order_by(key.column(), order.clone());
+    if key != RecordOrder::Received {
+        query = query.order_by(usage_record::Column::Id, order);
     }
-    if let Some(state) = state {
-        query = query.filter(usage_record::Column::State.eq(state.as_str()));
+    Ok((query.offset(offset).limit(limit).all(conn).await?, total))
+}
+
+/// The columns the admin site sorts the per-instance counts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountOrder {
+    Instance,
+    Pending,
+    Pushed,
+    Refused,
+    Flagged,
+}
+
+impl CountOrder {
+    /// The output column of [`per_instance`]'s query.
+    fn alias(self) -> &'static str {
+        match self {
+            CountOrder::Instance => "instance_id",
+            CountOrder::Pending => "pending",
+            CountOrder::Pushed => "pushed",
+            CountOrder::Refused => "refused",
+            CountOrder::Flagged => "flagged",
+        }
     }
-    Ok(query.order_by_desc(usage_record::Column::Id).limit(limit).all(conn).await?)
 }
 
 /// Per instance: how many records are in each state, and how many pending
-/// ones began before `old_before`; instances in id order, at most `limit`.
+/// ones began before `old_before`; one page (`limit` from `offset`) in the
+/// order asked for (the instance id breaks ties), and how many instances
+/// have records. One grouped query: each count a sum over the instance's
+/// rows, so sorting by a count is the database's work, not a read of
+/// every instance.
 pub async fn per_instance(
     conn: &impl ConnectionTrait,
     old_before: i64,
+    sort: (CountOrder, Order),
+    offset: u64,
     limit: u64,
-) -> Result<Vec<InstanceCounts>, Error> {
-    let by_state: Vec<(String, String, i64)> = UsageRecord::find()
+) -> Result<(Vec<InstanceCounts>, u64), Error> {
+    use sea_orm::sea_query::{Func, SimpleExpr};
+    let total: Option<i64> = UsageRecord::find()
+        .select_only()
+        .column_as(Expr::col(usage_record::Column::InstanceId).count_distinct(), "n")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let in_state = |state: State| usage_record::Column::State.eq(state.as_str());
+    let count_where = |condition: SimpleExpr| -> SimpleExpr {
+        Func::sum(Expr::case(condition, 1).finally(0)).into()
+    };
+    let old = in_state(State::Pending).and(usage_record::Column::BeginAt.lt(old_before));
+    let (key, order) = sort;
+    let mut query = UsageRecord::find()
         .select_only()
         .column(usage_record::Column::InstanceId)
-        .column(usage_record::Column::State)
-        .column_as(usage_record::Column::Id.count(), "n")
+        .column_as(count_where(in_state(State::Pending)), "pending")
+        .column_as(count_where(in_state(State::Pushed)), "pushed")
+        .column_as(count_where(in_state(State::Refused)), "refused")
+        .column_as(count_where(old), "flagged")
         .group_by(usage_record::Column::InstanceId)
-        .group_by(usage_record::Column::State)
-        .order_by_asc(usage_record::Column::InstanceId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let old: Vec<(String, i64)> = UsageRecord::find()
-        .select_only()
-        .column(usage_record::Column::InstanceId)
-        .column_as(usage_record::Column::Id.count(), "n")
-        .filter(usage_record::Column::State.eq(State::Pending.as_str()))
-        .filter(usage_record::Column::BeginAt.lt(old_before))
-        .group_by(usage_record::Column::InstanceId)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut out: Vec<InstanceCounts> = Vec::new();
-    for (instance_id, state, n) in by_state {
-        let n = u64::try_from(n).unwrap_or(0);
-        if out.last().is_none_or(|c| c.instance_id != instance_id) {
-            if out.len() as u64 >= limit {
-                break;
-            }
-            let flagged = old.iter().find(|(id, _)| *id == instance_id).map_or(0, |(_, n)| *n);
-            out.push(InstanceCounts {
-                instance_id: instance_id.clone(),
-                flagged: u64::try_from(flagged).unwrap_or(0),
-                ..InstanceCounts::default()
-            });
-        }
-        let Some(counts) = out.last_mut() else { continue };
-        match State::parse(&state) {
-            Some(State::Pending) => counts.pending = n,
-            Some(State::Pushed) => counts.pushed = n,
-            Some(State::Refused) => counts.refused = n,
-            None => {}
-        }
+        .order_by(Expr::cust(key.alias()), order.clone());
+    if key != CountOrder::Instance {
+        query = query.order_by(usage_record::Column::InstanceId, Order::Asc);
     }
-    Ok(out)
+    let rows: Vec<(String, i64, i64, i64, i64)> =
+        query.offset(offset).limit(limit).into_tuple().all(conn).await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let counts = rows
+        .into_iter()
+        .map(|(instance_id, pending, pushed, refused, flagged)| InstanceCounts {
+            instance_id,
+            pending: n(pending),
+            pushed: n(pushed),
+            refused: n(refused),
+            flagged: n(flagged),
+        })
+        .collect();
+    Ok((counts, n(total.unwrap_or(0))))
 }
 
 /// One instance's records by state.

@@ -84,8 +84,11 @@ async fn story(
     // Freeze the instance from the tenant page.
     browser.goto(&format!("{}/admin/tenants/{}", app.address, enterprise.tenant_id)).await?;
     click(browser, "button.danger").await;
-    // A confirmation naming the tenant asks why.
-    assert!(text_of(browser, "#confirm-tenant").await.contains(&enterprise.tenant_id));
+    // A confirmation naming the tenant (its name as text) asks why.
+    let named = text_of(browser, "#confirm-tenant").await;
+    assert!(named.contains(&enterprise.tenant_id) && named.contains(markup), "{named}");
+    let scripts = browser.execute("return document.scripts.length", vec![]).await?;
+    assert_eq!(scripts, json!(0), "no script injected by the tenant's name");
     browser.find(Locator::Css("textarea[name=reason]")).await?.send_keys("unpaid invoice").await?;
     click(browser, "form.confirm button.danger").await;
     assert!(text_of(browser, "p.info").await.contains("The instance is frozen"));

@@ -9,16 +9,6 @@ use sea_orm::EntityTrait;
 
 use crate::helpers::*;
 
-/// A link as the pages' auto-escaping writes it into `href="…"`.
-fn href(link: &str) -> String {
-    format!("href=\"{}\"", link.replace('&', "&amp;").replace('/', "&#x2f;"))
-}
-
-/// Where `needle` first shows on the page (panics when it does not).
-fn at(body: &str, needle: &str) -> usize {
-    body.find(needle).unwrap_or_else(|| panic!("{needle} not on the page"))
-}
-
 async fn instances_are_paged_and_sorted(app: TestApp) {
     load_instances(&app, 130).await;
     let operator = Operator::new(&app);
@@ -206,27 +196,7 @@ async fn csv_exports_keep_filters_and_defuse_formulas(app: TestApp) {
 on_both_backends!(csv_exports_keep_filters_and_defuse_formulas, &crate::helpers::admin_settings());
 
 async fn sign_ins_page_older_with_the_filters_kept(app: TestApp) {
-    let now = Utc::now().timestamp_millis();
-    // 250 attempts, two a millisecond (the cursor holds time and id).
-    let rows = (0..250).map(|n: i64| {
-        let mut row = entity::sign_in::ActiveModel::from(entity::sign_in::Model {
-            id: 0,
-            at: now - 10_000 + n / 2,
-            tenant_id: Some(if n % 5 == 0 { "t-other" } else { "t-main" }.into()),
-            instance_id: None,
-            user_name: Some(format!("user{n:03}")),
-            dialect: "koogallery".into(),
-            outcome: "signed_in".into(),
-            refusal: None,
-            reference: None,
-        });
-        row.id = sea_orm::ActiveValue::NotSet;
-        row
-    });
-    entity::sign_in::Entity::insert_many(rows)
-        .exec_without_returning(&app.db)
-        .await
-        .expect("sign-ins inserted");
+    load_sign_ins(&app, 250).await;
     let operator = Operator::new(&app);
     operator.sign_in().await;
 
@@ -240,10 +210,8 @@ async fn sign_ins_page_older_with_the_filters_kept(app: TestApp) {
                 seen.push(n);
             }
         }
-        let marker = "rel=\"next\" href=\"";
-        let Some(at) = page.body.find(marker) else { break };
-        let rest = &page.body[at + marker.len()..];
-        path = rest[..rest.find('"').expect("end")].replace("&#x2f;", "/").replace("&amp;", "&");
+        let Some(next) = next_link(&page.body) else { break };
+        path = next;
         assert!(path.contains("tenantId=t-main"), "the filter is kept: {path}");
     }
     seen.sort_unstable();

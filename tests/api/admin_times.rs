@@ -58,3 +58,27 @@ fn a_zone_that_is_not_one_stops_koogate_with_the_setting_named() {
     let said = String::from_utf8_lossy(&run.stderr);
     assert!(said.contains("ui.time_zone"), "{said}");
 }
+
+/// The newer lists show their times in the zone too: sign-ins, sessions,
+/// usage records and drift findings.
+#[tokio::test]
+async fn the_people_usage_and_drift_pages_show_times_in_the_operators_zone() {
+    let app =
+        spawn_app(Backend::Sqlite, &admin_settings_with(&[("ui.time_zone", "Asia/Shanghai")]))
+            .await;
+    load_sign_ins(&app, 3).await;
+    load_sessions(&app, 3).await;
+    load_usage_records(&app, 3).await;
+    load_drift_findings(&app, 3).await;
+    let operator = Operator::new(&app);
+    operator.sign_in().await;
+
+    for path in ["/admin/sign-ins", "/admin/sessions", "/admin/usage", "/admin/drift"] {
+        let page = operator.page(path).await;
+        let body = &page.body[page.body.find("<table").expect("a list")..];
+        assert!(body.contains(" +08:00<"), "{path}: no time in the zone:\n{body}");
+        for utc in [" UTC<", "Z<", "Z –"] {
+            assert!(!body.contains(utc), "{path}: a time left in UTC ({utc}):\n{body}");
+        }
+    }
+}

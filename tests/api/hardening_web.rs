@@ -142,6 +142,16 @@ async fn every_page_of_koogate_carries_the_security_headers(app: TestApp, hsts: 
     for path in ["/sso/local", "/sso/login?tenant=nobody", "/admin/login", "/sso/me", "/healthz"] {
         let response = app.http.get(format!("{}{path}", app.address)).send().await.expect("sent");
         assert_protected(&response, hsts);
+        // The admin site's forms stay on it; a person's may lead on to an
+        // auth centre (see end_user_browser), over HTTPS.
+        let policy = response.headers().get("content-security-policy");
+        let policy = policy.and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let forms = if path.starts_with("/admin") {
+            "form-action 'self';"
+        } else {
+            "form-action 'self' https:"
+        };
+        assert!(policy.contains(forms), "{path}: {policy}");
     }
 }
 

@@ -1,7 +1,10 @@
-//! The instance list in a real headless Chromium, in Chinese and in
-//! English, at 1280 and 390 px: an operator sorts by expiry with a click on
-//! the header, pages on with the order kept, and the CSV button exports
-//! the same order. Screenshots under `target/admin-screenshots/lists-*`.
+//! The admin lists in a real headless Chromium, in Chinese and in
+//! English, at 1280 and 390 px: an operator sorts instances by expiry with
+//! a click on the header, pages on with the order kept, and the CSV button
+//! exports the same order; sorts the usage page's instances by refused
+//! records and pages on through its records with that order kept; reads
+//! the event log oldest first and pages on to newer events. Screenshots
+//! under `target/admin-screenshots/lists-*`.
 
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -13,10 +16,30 @@ struct Words {
     tag: &'static str,
     instances: &'static str,
     export: &'static str,
+    usage: &'static str,
+    events: &'static str,
+    oldest_first: &'static str,
+    newer: &'static str,
 }
 
-const ENGLISH: Words = Words { tag: "en", instances: "Instances", export: "Export CSV" };
-const CHINESE: Words = Words { tag: "zh-CN", instances: "实例", export: "导出 CSV" };
+const ENGLISH: Words = Words {
+    tag: "en",
+    instances: "Instances",
+    export: "Export CSV",
+    usage: "Usage",
+    events: "Events",
+    oldest_first: "Oldest first",
+    newer: "Newer",
+};
+const CHINESE: Words = Words {
+    tag: "zh-CN",
+    instances: "实例",
+    export: "导出 CSV",
+    usage: "用量",
+    events: "事件",
+    oldest_first: "最早的在前",
+    newer: "较新",
+};
 
 #[tokio::test]
 async fn an_operator_sorts_pages_and_exports_instances_in_both_languages() {
@@ -27,6 +50,8 @@ async fn an_operator_sorts_pages_and_exports_instances_in_both_languages() {
     for words in [CHINESE, ENGLISH] {
         let app = spawn_app(Backend::Sqlite, &admin_settings()).await;
         load_instances(&app, 130).await;
+        load_usage_records(&app, 230).await;
+        load_events(&app, 130).await;
         let profile = tempfile::tempdir().expect("profile dir");
         let browser = open_browser(&driver, profile.path()).await;
         let result = story(&app, &browser, &words).await;
@@ -84,5 +109,28 @@ async fn story(
     assert_eq!(lines.len(), 131, "{csv}");
     assert!(lines[0].trim_start_matches('\u{feff}').starts_with("instanceId,"), "{}", lines[0]);
     assert!(lines[1].starts_with("inst-000,") && lines[130].starts_with("inst-129,"));
+
+    // Usage: instances with refused records first, with a click; the
+    // records' next page keeps that order.
+    click_and_wait(browser, browser.find(Locator::LinkText(words.usage)).await?).await;
+    click(browser, "#usage-instances th a.sort[href*='instances_sort=refused']").await;
+    let second = text_of(browser, "#usage-instances tbody tr:nth-child(2) td").await;
+    assert_eq!(second, "inst-005", "one refused record each, then by id");
+    shoot(browser, &format!("lists-usage-{}", words.tag), true).await;
+    click(browser, "a[rel=next][href*='usage-records']").await;
+    let url = browser.current_url().await?;
+    assert!(url.as_str().contains("instances_sort=refused") && url.as_str().contains("page=2"));
+    assert_eq!(text_of(browser, "#usage-records tbody tr td").await, "r-129");
+    shoot(browser, &format!("lists-usage-page-2-{}", words.tag), true).await;
+
+    // Events oldest first, then on to newer ones.
+    click_and_wait(browser, browser.find(Locator::LinkText(words.events)).await?).await;
+    click_and_wait(browser, browser.find(Locator::LinkText(words.oldest_first)).await?).await;
+    assert_eq!(text_of(browser, "table.list tbody tr td").await, "1", "the oldest first");
+    let newer = browser.find(Locator::Css("a[rel=next]")).await?;
+    assert!(newer.text().await?.contains(words.newer));
+    click_and_wait(browser, newer).await;
+    assert_eq!(text_of(browser, "table.list tbody tr td").await, "51", "the next fifty");
+    shoot(browser, &format!("lists-events-oldest-{}", words.tag), true).await;
     Ok(())
 }

@@ -1,12 +1,22 @@
 //! Operator roles and a freeze with its reason, in a real headless
 //! Chromium, in Chinese and in English, at 1280 and 390 px: a viewer sees
-//! no freeze button (and the POST is refused); an operator freezes after a
-//! confirmation naming the tenant and how many users it signs out.
+//! no freeze button, and the POST sent from its page is refused; an
+//! operator freezes after a confirmation naming the tenant and how many
+//! users it signs out.
 //! Screenshots under `target/admin-screenshots/roles-*`.
 
 use fantoccini::{Client, Locator};
+use serde_json::json;
 
 use crate::helpers::*;
+
+/// Posts a freeze form to `arguments[0]` from the page, with the page's
+/// CSRF token and a reason; the answer's status.
+const POST_AS_THE_PAGE: &str = "const done = arguments[arguments.length - 1];\
+    const token = document.querySelector('input[name=csrf_token]').value;\
+    const body = new URLSearchParams({csrf_token: token, reason: 'x'});\
+    fetch(arguments[0], {method: 'POST', body, redirect: 'manual'})\
+      .then(r => done(r.status), e => done(String(e)));";
 
 const LANGUAGES: [(&str, &str); 2] = [("zh-CN", "实例已冻结"), ("en", "The instance is frozen")];
 
@@ -70,6 +80,13 @@ async fn a_viewer_cannot_freeze_and_an_operator_freezes_with_a_reason() {
                 if role == "viewer" {
                     let buttons = browser.find_all(Locator::Css("#instances button")).await?;
                     assert!(buttons.is_empty(), "a viewer sees no freeze button");
+                    // Nor does the POST a page of theirs could send work
+                    // (with the session's own CSRF token).
+                    let freeze =
+                        format!("/admin/instances/{}/freeze", scene.enterprise.instance_id);
+                    let status =
+                        browser.execute_async(POST_AS_THE_PAGE, vec![json!(freeze)]).await?;
+                    assert_eq!(status, json!(403), "a viewer's freeze is refused");
                     shoot(&browser, &format!("roles-viewer-tenant-{lang}"), true).await;
                     return Ok(());
                 }
