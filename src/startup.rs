@@ -124,8 +124,7 @@ impl Application {
                     &server_state.settings.upstream.url,
                 )))
                 .wrap(from_fn(crate::security_headers::protect))
-                .wrap(from_fn(telemetry::log_request))
-                .wrap(telemetry::request_spans())
+                .wrap(from_fn(telemetry::request_span))
                 .configure(|cfg| routes(cfg, &path))
         })
         .listen(listener)
