@@ -143,11 +143,7 @@ fn forward_headers(req: &HttpRequest, trusted: &TrustedProxies, out: &mut Header
     }
     let peer = req.peer_addr().map(|a| a.ip());
     let authority = req.uri().authority().map(|a| a.as_str());
-    for (name, value) in forwarded::forwarding(req.headers(), peer, authority, trusted) {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            out.insert(name, value);
-        }
-    }
+    forwarded::forwarding(req.headers(), peer, authority, trusted, out);
 }
 
 fn without_koogate_cookies(cookie: &str) -> String {
