@@ -66,21 +66,18 @@ pub async fn forward(
             return err.error_response();
         }
     };
-    let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Some(outbound) = client.request(path_and_query) else {
-        crate::prometheus::proxy_upstream_error();
-        return Error::UpstreamFailed.error_response();
-    };
-    let body = if has_body(&req) { Upload::streamed(payload) } else { Upload::empty() };
-    let Ok(mut outbound) = outbound.method(method).body(body) else {
-        crate::prometheus::proxy_upstream_error();
-        return Error::UpstreamFailed.error_response();
-    };
-    let headers = outbound.headers_mut();
-    forward_headers(&req, &state.settings.server.trusted_proxies, headers);
+    // Room for the client's headers, the forwarding ones and the identity.
+    let mut headers = HeaderMap::with_capacity(req.headers().len() + 10);
+    forward_headers(&req, &state.settings.server.trusted_proxies, &mut headers);
     for (name, value) in seen.told.iter() {
         headers.insert(name.clone(), value.clone());
     }
+    let body = if has_body(&req) { Upload::streamed(payload) } else { Upload::empty() };
+    let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let Some(outbound) = client.request(method, path_and_query, headers, body) else {
+        crate::prometheus::proxy_upstream_error();
+        return Error::UpstreamFailed.error_response();
+    };
     let sent = std::time::Instant::now();
     match client.send(outbound).await {
         Ok(response) => {
@@ -112,8 +109,6 @@ fn anonymous(req: &HttpRequest) -> HttpResponse {
 /// credential for koogate only); then koogate's forwarding headers. Names
 /// come lower-case from the parser and are compared as they are.
 fn forward_headers(req: &HttpRequest, trusted: &TrustedProxies, out: &mut HeaderMap) {
-    // Room for the client's headers, the forwarding ones and the identity.
-    out.reserve(req.headers().len() + 10);
     let named_by_connection: Vec<String> = req
         .headers()
         .get_all(header::CONNECTION)

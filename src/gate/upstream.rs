@@ -10,9 +10,9 @@ use std::time::Duration;
 use actix_web::web::{self, Bytes};
 use futures_util::StreamExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
-use hyper::{Request, Response, Uri};
+use hyper::{Method, Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -64,11 +64,23 @@ impl WorkerClient {
     }
 
     /// A request to the app for `path_and_query` (as the client sent it,
-    /// below the app's own path); `None` when `upstream.url` is not usable.
-    pub fn request(&self, path_and_query: &str) -> Option<hyper::http::request::Builder> {
+    /// below the app's own path) with `headers` and the app's `Host`;
+    /// `None` when `upstream.url` is not usable.
+    pub fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        body: Upload,
+    ) -> Option<Request<Upload>> {
         let Upstream::At(target) = &self.upstream else { return None };
         let uri = target.uri(path_and_query)?;
-        Some(Request::builder().uri(uri).header(hyper::header::HOST, target.host.clone()))
+        headers.insert(hyper::header::HOST, target.host.clone());
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Some(request)
     }
 
     /// Sends `request` on a pooled connection.
