@@ -52,7 +52,7 @@ impl Application {
         let auth_centres =
             crate::outbound::AuthCentreHttp::new(settings.sso.allow_private_auth_centres)
                 .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
-        let upstream_http = crate::gate::proxy::upstream_client()
+        let upstream_connector = crate::gate::upstream::connector()
             .map_err(|e| Error::Internal(format!("cannot build the upstream client: {e}")))?;
         let outbox = std::sync::Arc::new(crate::outbox::Outbox::from_settings(&settings)?);
         let open_api = crate::open_api::client::OpenApi::from_settings(
@@ -69,7 +69,7 @@ impl Application {
             rsa_key,
             http,
             auth_centres,
-            upstream_http,
+            upstream_connector,
             // One large body per core at a time, and never fewer than two.
             large_bodies: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
@@ -117,19 +117,15 @@ impl Application {
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             let path = server_state.settings.marketplace.path.clone();
-            // Built as at start, which succeeded; the shared one otherwise.
-            let client = crate::gate::proxy::upstream_client()
-                .unwrap_or_else(|_| server_state.upstream_http.clone());
             App::new()
                 .app_data(server_state.clone())
-                .app_data(web::Data::new(crate::gate::proxy::WorkerClient::new(
-                    client,
+                .app_data(web::Data::new(crate::gate::upstream::WorkerClient::new(
+                    server_state.upstream_connector.clone(),
                     &server_state.settings.upstream.url,
                 )))
                 .wrap(from_fn(crate::unread_body::bounded))
                 .wrap(from_fn(crate::security_headers::protect))
-                .wrap(from_fn(telemetry::log_request))
-                .wrap(telemetry::request_spans())
+                .wrap(from_fn(telemetry::request_span))
                 .configure(|cfg| routes(cfg, &path))
         })
         .listen(listener)

@@ -30,9 +30,9 @@ pub struct AppState {
     /// The client for tenants' auth centres: answers capped in size and
     /// time, no inside addresses (see [`crate::outbound`]).
     pub auth_centres: crate::outbound::AuthCentreHttp,
-    /// The client to `upstream.url`: pooled, no overall timeout (bodies
-    /// stream), never following redirects (they are the browser's).
-    pub upstream_http: reqwest::Client,
+    /// Connects to `upstream.url`; each worker pools its own connections
+    /// (see [`crate::gate::upstream::WorkerClient`]).
+    pub upstream_connector: crate::gate::upstream::Connector,
     /// Turns for reading and checking large marketplace bodies (see
     /// [`crate::inbound::large_body_turn`]).
     pub large_bodies: tokio::sync::Semaphore,

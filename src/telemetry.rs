@@ -1,6 +1,6 @@
 //! Logging: one subscriber, pretty or JSON, level from `RUST_LOG`.
 //!
-//! Every request runs in one span (`tracing-actix-web`), so each line it
+//! Every request runs in one span ([`request_span`]), so each line it
 //! logs carries the span's fields: method, path, request id, and, once an
 //! inbound call has said them, its channel, activity, tenant and instance
 //! ids (`crate::inbound`). One call can be followed through the JSON log.
@@ -9,15 +9,15 @@
 //! hold signatures, tokens and (V1) encrypted personal fields.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
 use tracing::field::Empty;
-use tracing::Span;
-use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
@@ -30,62 +30,68 @@ pub fn init(format: &str) {
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
-/// The middleware that opens each request's span.
-pub fn request_spans() -> TracingLogger<RequestSpan> {
-    TracingLogger::new()
-}
-
-/// The request span: the default one of `tracing-actix-web` would record
-/// the query string (`http.target`), which may hold secrets.
-pub struct RequestSpan;
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().copied();
-        tracing::info_span!(
-            "request",
-            method = %request.method(),
-            path = %request.path(),
-            request_id = request_id.map(tracing::field::display),
-            status = Empty,
-            channel = Empty,
-            activity = Empty,
-            tenant_id = Empty,
-            instance_id = Empty,
-        )
-    }
-
-    fn on_request_end<B: MessageBody>(
-        span: Span,
-        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
-    ) {
-        let status = match outcome {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
-        };
-        span.record("status", status.as_u16());
-    }
-}
-
-/// Logs each request's method, path, status and duration.
-pub async fn log_request(
+/// Runs each request in its `request` span and, at `debug`, logs one
+/// line per request with its status and duration. The span names the
+/// method, path and request id; its status is recorded at the end, and
+/// inbound calls add their channel, activity, tenant and instance ids.
+/// The default span of `tracing-actix-web` would record the query string
+/// (`http.target`), which may hold secrets; its request id was a random
+/// UUID read from the operating system on every request.
+pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // Off by default: then a request costs no copy of its method and path.
-    if !tracing::enabled!(tracing::Level::DEBUG) {
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.path(),
+        request_id = %RequestId::next(),
+        status = Empty,
+        channel = Empty,
+        activity = Empty,
+        tenant_id = Empty,
+        instance_id = Empty,
+    );
+    // Off by default (`RUST_LOG=info`, `warn`): nothing more to do.
+    if span.is_disabled() {
         return next.call(req).await;
     }
     let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_string();
-    let response = next.call(req).await?;
-    tracing::debug!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    Ok(response)
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let status = match &outcome {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    span.record("status", status.as_u16());
+    span.in_scope(|| {
+        tracing::debug!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    outcome
+}
+
+/// A request's id: this process's random prefix and the request's number,
+/// so ids differ between requests, restarts and replicas without asking
+/// the operating system for randomness on every request.
+struct RequestId(u64);
+
+/// Requests numbered so far by this process.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// This process's prefix, drawn once.
+static PROCESS: LazyLock<u32> = LazyLock::new(rand::random);
+
+impl RequestId {
+    fn next() -> RequestId {
+        RequestId(REQUESTS.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08x}-{}", *PROCESS, self.0)
+    }
 }

@@ -7,3 +7,4 @@ pub mod forwarded;
 pub mod identity;
 pub mod proxy;
 pub mod told;
+pub mod upstream;

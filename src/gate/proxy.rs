@@ -6,12 +6,13 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use futures_util::{StreamExt, TryStreamExt};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use futures_util::TryStreamExt;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::Error;
 use crate::gate::caller::{who_is_calling, Turned};
 use crate::gate::forwarded::{self, TrustedProxies};
+use crate::gate::upstream::{Upload, WorkerClient};
 use crate::sso::cookies::cookie_secure;
 use crate::sso::refusal::{wants_html, Refusal};
 use crate::sso::{session_cookie_name, Deps};
@@ -30,72 +31,6 @@ const HOP_BY_HOP: &[&str] = &[
     "host",
 ];
 
-/// The client for the vendor's app, one per worker thread: a client's
-/// connections are driven by the runtime that opened them, so one client
-/// shared by actix's single-threaded workers would pass every response
-/// from thread to thread.
-pub struct WorkerClient {
-    client: reqwest::Client,
-    upstream: Upstream,
-}
-
-impl WorkerClient {
-    pub fn new(client: reqwest::Client, upstream_url: &str) -> WorkerClient {
-        WorkerClient { client, upstream: Upstream::parse(upstream_url) }
-    }
-}
-
-/// `upstream.url`, parsed once per worker: a request only sets its own path
-/// and query on a copy (its scheme and host are not parsed again).
-enum Upstream {
-    /// No vendor app.
-    Unset,
-    /// Not a URL: every forward is a bad gateway.
-    Unusable,
-    /// The app, and the path it is mounted under (no trailing `/`).
-    At { base: reqwest::Url, prefix: String },
-}
-
-impl Upstream {
-    fn parse(text: &str) -> Upstream {
-        let text = text.trim_end_matches('/');
-        if text.is_empty() {
-            return Upstream::Unset;
-        }
-        match reqwest::Url::parse(text) {
-            Ok(base) if base.cannot_be_a_base() => Upstream::Unusable,
-            Ok(base) => {
-                let prefix = base.path().trim_end_matches('/').to_string();
-                Upstream::At { base, prefix }
-            }
-            Err(_) => Upstream::Unusable,
-        }
-    }
-
-    /// Where the app answers `path` and `query` (as the client sent them).
-    fn url(&self, path: &str, query: Option<&str>) -> Option<reqwest::Url> {
-        let Upstream::At { base, prefix } = self else { return None };
-        let mut url = base.clone();
-        if prefix.is_empty() {
-            url.set_path(path);
-        } else {
-            url.set_path(&format!("{prefix}{path}"));
-        }
-        url.set_query(query);
-        Some(url)
-    }
-}
-
-/// Builds a client for the vendor's app: pooled keep-alive connections,
-/// no redirects followed (the browser sees them).
-pub fn upstream_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .build()
-}
-
 /// Every path koogate does not own.
 pub async fn forward(
     state: web::Data<AppState>,
@@ -103,7 +38,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    if matches!(client.upstream, Upstream::Unset) {
+    if !client.is_set() {
         // No vendor app: a signed-in person sees who they are, not a 404.
         if req.method() == actix_web::http::Method::GET && wants_html(&req) {
             if let Some(page) = crate::sso::pages::landing(&state, &req).await {
@@ -112,7 +47,7 @@ pub async fn forward(
         }
         return Error::NotFound.error_response();
     }
-    let Ok(method) = reqwest::Method::from_bytes(req.method().as_str().as_bytes()) else {
+    let Ok(method) = hyper::Method::from_bytes(req.method().as_str().as_bytes()) else {
         return HttpResponse::MethodNotAllowed().finish();
     };
     let cookie = cookie_value(&req, session_cookie_name(cookie_secure(&state)));
@@ -131,28 +66,27 @@ pub async fn forward(
             return err.error_response();
         }
     };
-    let Some(url) = client.upstream.url(req.uri().path(), req.uri().query()) else {
-        crate::prometheus::proxy_upstream_error();
-        return Error::UpstreamFailed.error_response();
-    };
-    let mut outbound = reqwest::Request::new(method, url);
-    let headers = outbound.headers_mut();
-    forward_headers(&req, &state.settings.server.trusted_proxies, headers);
+    // Room for the client's headers, the forwarding ones and the identity.
+    let mut headers = HeaderMap::with_capacity(req.headers().len() + 10);
+    forward_headers(&req, &state.settings.server.trusted_proxies, &mut headers);
     for (name, value) in seen.told.iter() {
         headers.insert(name.clone(), value.clone());
     }
-    if has_body(&req) {
-        *outbound.body_mut() = Some(stream_body(payload));
-    }
+    let body = if has_body(&req) { Upload::streamed(payload) } else { Upload::empty() };
+    let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let Some(outbound) = client.request(method, path_and_query, headers, body) else {
+        crate::prometheus::proxy_upstream_error();
+        return Error::UpstreamFailed.error_response();
+    };
     let sent = std::time::Instant::now();
-    match client.client.execute(outbound).await {
+    match client.send(outbound).await {
         Ok(response) => {
             crate::prometheus::proxied(sent.elapsed());
             relay(response)
         }
         Err(err) => {
             crate::prometheus::proxy_upstream_error();
-            tracing::warn!(error = %err.without_url(), "the upstream did not answer");
+            tracing::warn!(error = ?err, "the upstream did not answer");
             Error::UpstreamFailed.error_response()
         }
     }
@@ -204,11 +138,7 @@ fn forward_headers(req: &HttpRequest, trusted: &TrustedProxies, out: &mut Header
     }
     let peer = req.peer_addr().map(|a| a.ip());
     let authority = req.uri().authority().map(|a| a.as_str());
-    for (name, value) in forwarded::forwarding(req.headers(), peer, authority, trusted) {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            out.insert(name, value);
-        }
-    }
+    forwarded::forwarding(req.headers(), peer, authority, trusted, out);
 }
 
 fn without_koogate_cookies(cookie: &str) -> String {
@@ -244,29 +174,10 @@ fn has_body(req: &HttpRequest) -> bool {
     length.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
-/// The request body, chunk by chunk, without buffering it: the actix
-/// payload is read on this worker and handed to the client over a channel.
-fn stream_body(mut payload: web::Payload) -> reqwest::Body {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(8);
-    actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            let failed = item.is_err();
-            if sender.send(item).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
-    reqwest::Body::wrap_stream(chunks)
-}
-
 /// The upstream's answer, streamed back with its status and end-to-end
 /// headers; with the app's `Content-Length` when it gave one (a download
 /// shows its size, and nothing is re-encoded as chunks).
-fn relay(response: reqwest::Response) -> HttpResponse {
+fn relay(response: hyper::Response<hyper::body::Incoming>) -> HttpResponse {
     use actix_web::http::StatusCode;
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -274,7 +185,7 @@ fn relay(response: reqwest::Response) -> HttpResponse {
     let mut length = None;
     for (name, value) in response.headers() {
         // Header names come out of the parser in lower case already.
-        if name == reqwest::header::CONTENT_LENGTH {
+        if name == hyper::header::CONTENT_LENGTH {
             length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
             continue;
         }
@@ -288,7 +199,8 @@ fn relay(response: reqwest::Response) -> HttpResponse {
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let body = response.bytes_stream().map_err(std::io::Error::other);
+    let body =
+        http_body_util::BodyDataStream::new(response.into_body()).map_err(std::io::Error::other);
     let mut relayed = match length {
         Some(length) if !bodiless => builder.body(SizedStream::new(length, body)),
         _ => builder.streaming(body),

@@ -2,7 +2,7 @@
 //! `X-Koogate-*` identity headers (ARCHITECTURE §4), built once per
 //! remembered session rather than on every request.
 
-use reqwest::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderName, HeaderValue};
 
 use entity::session;
 

@@ -145,6 +145,46 @@ async fn an_app_that_does_not_answer_is_a_bad_gateway(backend: Backend) {
     assert_eq!(response.status().as_u16(), 502);
 }
 
+// Addresses and bodies involve no storage: SQLite stands for every backend.
+#[tokio::test]
+async fn an_app_mounted_below_a_path_gets_the_path_and_query_as_sent() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &format!("{upstream}/saas/")).await).await;
+    let browser = scene.signed_in("alice").await;
+    let path = "/files/a%20b/%E4%B8%AD?q=a+b%2Fc&empty=&x";
+    let seen = echoed(browser.client().get(format!("{}{path}", scene.app.address))).await;
+    assert_eq!(seen["path"], "/saas/files/a%20b/%E4%B8%AD?q=a+b%2Fc&empty=&x");
+    assert_eq!(seen["headers"]["host"], upstream.trim_start_matches("http://"));
+
+    // A body of unknown length (sent in chunks) streams through whole.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..64u8).map(|i| Ok(vec![i; 16 * 1024])).collect();
+    let checksum: u64 = (0..64u64).map(|i| i * 16 * 1024).sum();
+    let upload = browser
+        .client()
+        .put(format!("{}/upload", scene.app.address))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)));
+    let seen = echoed(upload).await;
+    assert_eq!(seen["method"], "PUT");
+    assert_eq!(seen["bodyLength"].as_u64(), Some(64 * 16 * 1024));
+    assert_eq!(seen["bodyChecksum"].as_u64(), Some(checksum));
+    assert_eq!(seen["headers"]["transfer-encoding"], "chunked", "{seen}");
+}
+
+#[tokio::test]
+async fn an_https_app_is_spoken_to_in_tls() {
+    let (port, first_bytes) = first_bytes_listener().await;
+    let scene =
+        Scene::new(gate_app(Backend::Sqlite, &format!("https://127.0.0.1:{port}")).await).await;
+    let browser = scene.signed_in("bob").await;
+    let response =
+        browser.client().get(format!("{}/x", scene.app.address)).send().await.expect("sent");
+    // The stand-in hangs up instead of completing the handshake.
+    assert_eq!(response.status().as_u16(), 502);
+    let first = first_bytes.await.expect("the gate connected");
+    assert_eq!(first, [0x16, 0x03, 0x01], "a TLS handshake record, not plain HTTP");
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {

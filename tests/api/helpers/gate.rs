@@ -39,6 +39,14 @@ pub async fn start_upstream() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// What the stand-in app received for `request` (sent through the gate,
+/// answered 200).
+pub async fn echoed(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("through the gate");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("echo")
+}
+
 /// Verifies an ES256 JWT against the published JWKS; returns its claims.
 pub async fn verified_claims(app: &TestApp, token: &str) -> Value {
     let jwks: Value = app
@@ -80,4 +88,25 @@ pub async fn gate_app_with(backend: Backend, upstream: &str, more: &[(&str, &str
     settings.push(("upstream.url", upstream));
     settings.extend_from_slice(more);
     spawn_app(backend, &settings).await
+}
+
+/// A listener that keeps the first bytes of the first connection made to
+/// it and then hangs up: what a client speaks before any answer (a TLS
+/// ClientHello starts with the handshake record type 0x16).
+pub async fn first_bytes_listener() -> (u16, tokio::sync::oneshot::Receiver<Vec<u8>>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else { return };
+        let mut first = vec![0u8; 3];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), socket.read_exact(&mut first))
+                .await;
+        if matches!(read, Ok(Ok(_))) {
+            let _ = sender.send(first);
+        }
+    });
+    (port, receiver)
 }
