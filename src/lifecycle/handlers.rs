@@ -34,7 +34,7 @@ async fn v2(
     if let Some(ts) = param("timestamp") {
         inbound::precheck_v2(&state.settings.marketplace, &state.access_keys, ts)?;
     }
-    let body = inbound::read_body(payload, inbound::LIFECYCLE_MAX_BODY).await?;
+    let body = inbound::read_body(req, payload, inbound::LIFECYCLE_MAX_BODY).await?;
     // Kept in full only once the call has authenticated.
     call.request = inbound::refused_body(&body);
     let (Some(presented), Some(ts), Some(nonce)) =

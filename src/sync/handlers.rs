@@ -45,7 +45,8 @@ async fn v2(
         return Err(Error::Unauthenticated("x-sign is not 64 hex digits"));
     }
     let turn = inbound::large_body_turn(&state.large_bodies, req).await;
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    let body =
+        inbound::read_body(req, payload, state.settings.marketplace.max_kit_body_bytes).await?;
     // Kept in full only once the call has authenticated.
     call.request = inbound::refused_body(&body);
     let credentials = inbound::V2Credentials { signature: presented, timestamp: ts, nonce };
@@ -100,7 +101,8 @@ async fn v1(
         return Err(Error::Unauthenticated("no Kit access key is configured"));
     }
     let turn = inbound::large_body_turn(&state.large_bodies, req).await;
-    let body = inbound::read_body(payload, state.settings.marketplace.max_kit_body_bytes).await?;
+    let body =
+        inbound::read_body(req, payload, state.settings.marketplace.max_kit_body_bytes).await?;
     // Kept in full only once the call has authenticated.
     call.request = inbound::refused_body(&body);
     // V1 signs the body's top-level fields: parsing up to 8 MiB and the
