@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-15}"
 connections="${2:-32}"
 work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; for pid in "$work/nginx.pid" "$work/proxy/nginx.pid"; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done; rm -rf "$work"' EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx first" >&2; exit 2; }
 
 # The same build as bench/lifecycle.sh (the example turns on dev-dependency
@@ -25,7 +25,10 @@ else
   koogate="${CARGO_TARGET_DIR:-target}/release/koogate"
 fi
 
-mkdir -p "$work/logs"
+# The app is one nginx (one worker); nginx as the proxy is another, with
+# NGINX_WORKERS workers (1 unless set; koogate runs one worker per core,
+# so NGINX_WORKERS=2 is the like-for-like comparison on two cores).
+mkdir -p "$work/logs" "$work/proxy/logs"
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -33,8 +36,17 @@ error_log $work/logs/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  upstream app { server 127.0.0.1:18300; keepalive 64; }
   server { listen 127.0.0.1:18300; location / { return 200 "hello from the app\n"; } }
+}
+NGINX
+cat >"$work/proxy/nginx.conf" <<NGINX
+worker_processes ${NGINX_WORKERS:-1};
+pid $work/proxy/nginx.pid;
+error_log $work/proxy/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:18300; keepalive 64; }
   server {
     listen 127.0.0.1:18301;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -42,6 +54,7 @@ http {
 }
 NGINX
 nginx -p "$work" -c "$work/nginx.conf"
+nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 
 KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
