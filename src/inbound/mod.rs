@@ -24,7 +24,7 @@ use crate::marketplace::result::Answer;
 pub use auth::{authenticate_v2, precheck_v2, V2Credentials};
 pub use http::{announced_size, large_body_turn, read_body, respond, LIFECYCLE_MAX_BODY};
 pub use record::{begin, commit_call, is_stale_v1, record_failure, settle, Effects};
-pub use redact::{redact_body, redact_params, refused_body, unread_body};
+pub use redact::{redact_body, redact_params, refused_body, unread_body_record};
 pub use refused::RefusedLog;
 pub use replay::ReplayInput;
 

@@ -94,7 +94,7 @@ pub fn refused_body(body: &[u8]) -> String {
 
 /// The record of a call refused before its body was read: only the size
 /// it announced (`Content-Length`), if any.
-pub fn unread_body(announced: Option<u64>) -> String {
+pub fn unread_body_record(announced: Option<u64>) -> String {
     serde_json::json!({ "refused": true, "unread": true, "announced_bytes": announced }).to_string()
 }
 

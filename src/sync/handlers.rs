@@ -34,7 +34,7 @@ async fn v2(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     // Whatever can be checked without the body is checked before it is
     // read: a call that cannot authenticate costs no body read or HMAC.
-    call.request = inbound::unread_body(inbound::announced_size(req));
+    call.request = inbound::unread_body_record(inbound::announced_size(req));
     let (Some(presented), Some(ts), Some(nonce)) =
         (header("x-sign"), header("x-timestamp"), header("x-nonce"))
     else {
@@ -93,7 +93,7 @@ async fn v1(
     call: &mut Call,
 ) -> Result<Answer, Error> {
     call.activity = call::known_call(name)?;
-    call.request = inbound::unread_body(inbound::announced_size(req));
+    call.request = inbound::unread_body_record(inbound::announced_size(req));
     let Some(token) = req.headers().get("authToken").and_then(|v| v.to_str().ok()) else {
         return Err(Error::Unauthenticated("authToken is required"));
     };
