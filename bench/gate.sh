@@ -5,6 +5,10 @@
 #
 #   bash bench/gate.sh [SECONDS=15] [CONNECTIONS=32]
 #
+# ROUNDS=n (3 unless set) runs direct, nginx and koogate one after another
+# n times and ends with each one's median and the shares of direct: a
+# shared machine moves single runs by a fifth either way.
+#
 # Needs wrk and nginx (Debian packages: apt-get install -y wrk nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,15 +80,44 @@ con.execute("""INSERT INTO sessions (id_hash, tenant_id, app_id, instance_id, us
 con.commit()
 PY
 
-run() { # $1 label, $2 url
-  printf '%-16s ' "$1:"
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
-    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s\n", rps, p50, p99}'
+run() { # $1 label, $2 url; prints one line and keeps it in $work/runs
+  local line
+  line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
+    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s", rps, p50, p99}')"
+  printf '%-16s %s\n' "$1:" "$line"
+  echo "$1 $line" >>"$work/runs"
 }
 # Others' work on the machine moves these figures: say how busy it was.
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-run direct http://127.0.0.1:18300/
-run nginx http://127.0.0.1:18301/
-run koogate http://127.0.0.1:18302/
+for round in $(seq 1 "${ROUNDS:-3}"); do
+  echo "round $round"
+  run direct http://127.0.0.1:18300/
+  run nginx http://127.0.0.1:18301/
+  run koogate http://127.0.0.1:18302/
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$koogate serve" | head -1)/status)"
+python3 - "$work/runs" <<'PY'
+import statistics, sys
+def seconds(text):  # wrk prints 812.00us, 1.52ms, 2.00s
+    for unit, scale in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+runs = {}
+for line in open(sys.argv[1]):
+    label, *fields = line.split()
+    values = dict(f.split("=") for f in fields)
+    runs.setdefault(label, []).append(
+        (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"])))
+median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
+direct = median["direct"]
+print(f"medians of {len(runs['direct'])} rounds:")
+for label in ("direct", "nginx", "koogate"):
+    rps, p50, p99 = median[label]
+    line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
+    if label != "direct":
+        line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
+    print(line)
+print(f"  koogate's share / nginx's share: {median['koogate'][0] / median['nginx'][0]:.2f}")
+PY

@@ -12,6 +12,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::error::Error;
 use crate::gate::caller::{who_is_calling, Turned};
 use crate::gate::forwarded::{self, TrustedProxies};
+use crate::gate::pool::Returning;
 use crate::gate::upstream::{Upload, WorkerClient};
 use crate::sso::cookies::cookie_secure;
 use crate::sso::refusal::{wants_html, Refusal};
@@ -177,7 +178,7 @@ fn has_body(req: &HttpRequest) -> bool {
 /// The upstream's answer, streamed back with its status and end-to-end
 /// headers; with the app's `Content-Length` when it gave one (a download
 /// shows its size, and nothing is re-encoded as chunks).
-fn relay(response: hyper::Response<hyper::body::Incoming>) -> HttpResponse {
+fn relay(response: hyper::Response<Returning>) -> HttpResponse {
     use actix_web::http::StatusCode;
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);

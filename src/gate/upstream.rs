@@ -1,22 +1,24 @@
 //! The vendor's app as the gate reaches it: `upstream.url` parsed once,
-//! and a pooled HTTP/1.1 client (hyper, rustls for `https`) per worker.
-//! A forwarded request costs one copy of its path and query; the scheme,
-//! authority and `Host` are built at start and shared.
+//! and HTTP/1.1 connections (rustls for `https`) opened and kept by each
+//! worker (see [`super::pool`]). A forwarded request costs one copy of its
+//! path and query; the address and `Host` are built at start and shared.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::web::{self, Bytes};
-use futures_util::StreamExt;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use futures_util::Stream;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::http::uri::{Authority, PathAndQuery, Scheme};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower_service::Service;
+
+use crate::gate::pool::{Pool, Returning};
 
 /// Connects to the app, in TLS when its URL is `https` (Mozilla's roots,
 /// as every other outbound client of koogate). Built once; each worker's
@@ -38,24 +40,29 @@ pub fn connector() -> Result<Connector, rustls::Error> {
         .wrap_connector(http))
 }
 
-/// The client for the vendor's app, one per worker thread: a client's
-/// connections are driven by the runtime that opened them, so one client
-/// shared by actix's single-threaded workers would pass every response
-/// from thread to thread. Keep-alive connections idle for a minute at
-/// most; no overall timeout (bodies stream); redirects are never followed
-/// (they are the browser's).
+/// The client for the vendor's app, one per worker thread: a connection
+/// is driven by a task on the worker that opened it, so an answer never
+/// passes from thread to thread. Kept-alive connections idle for a minute
+/// at most; no overall timeout (bodies stream); redirects are never
+/// followed (they are the browser's).
 pub struct WorkerClient {
-    client: Client<Connector, Upload>,
+    connector: Connector,
     upstream: Upstream,
+    pool: Pool,
+}
+
+/// Why the app gave no answer.
+#[derive(Debug)]
+pub enum Failed {
+    /// No connection could be opened (refused, timed out, TLS failed).
+    Connect(Box<dyn std::error::Error + Send + Sync>),
+    /// The connection failed before the answer's head arrived.
+    Exchange(hyper::Error),
 }
 
 impl WorkerClient {
     pub fn new(connector: Connector, upstream_url: &str) -> WorkerClient {
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        WorkerClient { client, upstream: Upstream::parse(upstream_url) }
+        WorkerClient { connector, upstream: Upstream::parse(upstream_url), pool: Pool::new() }
     }
 
     /// Whether `upstream.url` is set at all.
@@ -83,12 +90,41 @@ impl WorkerClient {
         Some(request)
     }
 
-    /// Sends `request` on a pooled connection.
-    pub async fn send(
-        &self,
-        request: Request<Upload>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        self.client.request(request).await
+    /// Sends `request` on a kept-alive connection, or a new one.
+    pub async fn send(&self, mut request: Request<Upload>) -> Result<Response<Returning>, Failed> {
+        // The app may close a kept-alive connection just as it is taken; a
+        // request not yet written then goes on the next one.
+        while let Some(mut sender) = self.pool.checkout().await {
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.pool.answered(response, sender)),
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(Failed::Exchange(failed.into_error())),
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await.map_err(Failed::Exchange)?;
+        Ok(self.pool.answered(response, sender))
+    }
+
+    /// A new connection to the app, driven by a task on this worker.
+    async fn connect(&self) -> Result<SendRequest<Upload>, Failed> {
+        let Upstream::At(target) = &self.upstream else {
+            return Err(Failed::Connect("upstream.url is not usable".into()));
+        };
+        let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx)).await.map_err(Failed::Connect)?;
+        let stream = connector.call(target.address.clone()).await.map_err(Failed::Connect)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(stream).await.map_err(Failed::Exchange)?;
+        actix_web::rt::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "a connection to the app ended");
+            }
+        });
+        self.pool.start_sweeping();
+        Ok(sender)
     }
 }
 
@@ -103,9 +139,9 @@ enum Upstream {
 
 /// Where the app listens.
 struct Target {
-    scheme: Scheme,
-    /// Host and port, without any user information.
-    authority: Authority,
+    /// Scheme, host and port, without any user information: where to
+    /// connect.
+    address: Uri,
     /// The `Host` header: the host, and the port unless it is the scheme's
     /// default (as browsers send it).
     host: HeaderValue,
@@ -142,33 +178,31 @@ impl Target {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
+        let address =
+            Uri::builder().scheme(scheme).authority(authority).path_and_query("/").build().ok()?;
         Some(Target {
-            scheme,
-            authority: Authority::try_from(authority).ok()?,
+            address,
             host: HeaderValue::try_from(host_header).ok()?,
             prefix: uri.path().trim_end_matches('/').to_string(),
         })
     }
 
-    /// The app's address for `path_and_query`.
+    /// The request target for `path_and_query` on the app, in origin form
+    /// (`/path?query`, as HTTP/1.1 sends it to a server).
     fn uri(&self, path_and_query: &str) -> Option<Uri> {
         let path_and_query = if self.prefix.is_empty() {
             PathAndQuery::try_from(path_and_query)
         } else {
             PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix))
         };
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path_and_query.ok()?)
-            .build()
-            .ok()
+        Some(Uri::from(path_and_query.ok()?))
     }
 }
 
 /// A forwarded request's body: nothing, or the client's body chunk by
-/// chunk as the worker reads it (see [`Upload::streamed`]).
-pub struct Upload(Option<tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>>);
+/// chunk as the worker reads it, never buffered whole (the connection's
+/// task runs on the same worker, so it reads the client's payload itself).
+pub struct Upload(Option<web::Payload>);
 
 impl Upload {
     /// No body.
@@ -176,21 +210,9 @@ impl Upload {
         Upload(None)
     }
 
-    /// The client's body, without buffering it: the actix payload is read
-    /// on this worker and handed over a channel to the connection's task
-    /// (which may run elsewhere and needs a `Send` body).
-    pub fn streamed(mut payload: web::Payload) -> Upload {
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-        actix_web::rt::spawn(async move {
-            while let Some(chunk) = payload.next().await {
-                let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-                let failed = item.is_err();
-                if sender.send(item).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        Upload(Some(receiver))
+    /// The client's body.
+    pub fn streamed(payload: web::Payload) -> Upload {
+        Upload(Some(payload))
     }
 }
 
@@ -204,7 +226,9 @@ impl Body for Upload {
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match &mut self.0 {
             None => Poll::Ready(None),
-            Some(receiver) => receiver.poll_recv(cx).map(|item| item.map(|r| r.map(Frame::data))),
+            Some(payload) => Pin::new(payload).poll_next(cx).map(|chunk| {
+                chunk.map(|c| c.map(Frame::data).map_err(|e| std::io::Error::other(e.to_string())))
+            }),
         }
     }
 
@@ -234,18 +258,15 @@ mod tests {
     #[test]
     fn the_app_s_address_is_built_from_its_parts() {
         let app = target("http://127.0.0.1:8081");
-        assert_eq!(
-            app.uri("/a/b?c=d").map(|u| u.to_string()).as_deref(),
-            Some("http://127.0.0.1:8081/a/b?c=d")
-        );
+        assert_eq!(app.address.to_string(), "http://127.0.0.1:8081/");
+        assert_eq!(app.uri("/a/b?c=d").map(|u| u.to_string()).as_deref(), Some("/a/b?c=d"));
         assert_eq!(app.host, "127.0.0.1:8081");
         let mounted = target("https://app.example.com:443/saas/");
+        assert_eq!(mounted.address.to_string(), "https://app.example.com:443/");
         assert_eq!(mounted.host, "app.example.com", "the default port is not named");
-        assert_eq!(
-            mounted.uri("/x?y").map(|u| u.to_string()).as_deref(),
-            Some("https://app.example.com:443/saas/x?y")
-        );
+        assert_eq!(mounted.uri("/x?y").map(|u| u.to_string()).as_deref(), Some("/saas/x?y"));
         let named = target("http://user:secret@[::1]:9000");
+        assert_eq!(named.address.to_string(), "http://[::1]:9000/", "no user information");
         assert_eq!(named.host, "[::1]:9000", "no user information travels");
         for unusable in ["ftp://example.com", "not a url", "/relative", "http://"] {
             assert!(matches!(Upstream::parse(unusable), Upstream::Unusable), "{unusable}");

@@ -185,6 +185,36 @@ async fn an_https_app_is_spoken_to_in_tls() {
     assert_eq!(first, [0x16, 0x03, 0x01], "a TLS handshake record, not plain HTTP");
 }
 
+#[tokio::test]
+async fn the_app_s_connection_is_kept_alive_between_requests() {
+    let (upstream, connections) = counting_upstream(false).await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let browser = scene.signed_in("alice").await;
+    for _ in 0..20 {
+        let response =
+            browser.client().get(format!("{}/x", scene.app.address)).send().await.expect("sent");
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.text().await.expect("body"), "ok");
+    }
+    // One browser connection is served by one worker, which keeps one
+    // connection to the app.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_app_that_hangs_up_after_each_answer_is_still_reached() {
+    let (upstream, connections) = counting_upstream(true).await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let browser = scene.signed_in("bob").await;
+    for _ in 0..10 {
+        let response =
+            browser.client().get(format!("{}/x", scene.app.address)).send().await.expect("sent");
+        assert_eq!(response.status().as_u16(), 200, "a closed connection is not reused");
+        assert_eq!(response.text().await.expect("body"), "ok");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 10);
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {
