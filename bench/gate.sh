@@ -5,6 +5,10 @@
 #
 #   bash bench/gate.sh [SECONDS=15] [CONNECTIONS=32]
 #
+# BARE=1 adds bench/bare_proxy (hyper's server and client and nothing
+# else, shaped like koogate's workers) as a fourth line: what the same
+# crates cost without actix-web and without koogate's own work.
+#
 # ROUNDS=n (3 unless set) runs direct, nginx and koogate one after another
 # n times and ends with each one's median and the shares of direct: a
 # shared machine moves single runs by a fifth either way.
@@ -65,6 +69,13 @@ KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(h
 RUST_LOG=warn "$koogate" serve >"$work/koogate.log" 2>&1 &
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
 
+if [ -n "${BARE:-}" ]; then
+  cargo build --release --manifest-path bench/bare_proxy/Cargo.toml \
+    --target-dir "${CARGO_TARGET_DIR:-target}/bare_proxy" >/dev/null 2>&1
+  "${CARGO_TARGET_DIR:-target}/bare_proxy/release/bare_proxy" 127.0.0.1:18303 127.0.0.1:18300 &
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18303/ >/dev/null && break; sleep 0.1; done
+fi
+
 # A signed-in session, written straight into the database: this measures
 # the gate, not the sign-in.
 token="bench-session-token"
@@ -94,6 +105,7 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
   run direct http://127.0.0.1:18300/
   run nginx http://127.0.0.1:18301/
   run koogate http://127.0.0.1:18302/
+  if [ -n "${BARE:-}" ]; then run hyper http://127.0.0.1:18303/; fi
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$koogate serve" | head -1)/status)"
@@ -113,11 +125,12 @@ for line in open(sys.argv[1]):
 median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
-for label in ("direct", "nginx", "koogate"):
+for label in [label for label in ("direct", "nginx", "koogate", "hyper") if label in median]:
     rps, p50, p99 = median[label]
     line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
     if label != "direct":
         line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
     print(line)
-print(f"  koogate's share / nginx's share: {median['koogate'][0] / median['nginx'][0]:.2f}")
+for label in [label for label in ("koogate", "hyper") if label in median]:
+    print(f"  {label}'s share / nginx's share: {median[label][0] / median['nginx'][0]:.2f}")
 PY
