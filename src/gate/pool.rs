@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
@@ -51,21 +51,31 @@ impl Pool {
     }
 
     /// The most recently used connection that is still open and ready for
-    /// a request; `None` when there is none.
-    pub async fn checkout(&self) -> Option<SendRequest<Upload>> {
-        loop {
-            // The list is not borrowed across the wait below.
-            let kept = self.idle.borrow_mut().pop_back()?;
+    /// a request now; `None` when there is none. A request never waits for
+    /// a connection: one still busy (its answer read, but the client's
+    /// upload still going to the app) is left in the pool for later.
+    pub fn checkout(&self) -> Option<SendRequest<Upload>> {
+        let mut idle = self.idle.borrow_mut();
+        let mut busy = Vec::new();
+        let mut ready = None;
+        let mut looked = Context::from_waker(Waker::noop());
+        while let Some(mut kept) = idle.pop_back() {
             if kept.since.elapsed() >= IDLE_FOR {
                 continue;
             }
-            let mut sender = kept.sender;
-            // Ready at once, unless the connection is still finishing the
-            // previous answer; an error means the app closed it.
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            match kept.sender.poll_ready(&mut looked) {
+                Poll::Ready(Ok(())) => {
+                    ready = Some(kept.sender);
+                    break;
+                }
+                // The app closed it.
+                Poll::Ready(Err(_)) => {}
+                Poll::Pending => busy.push(kept),
             }
         }
+        // Back where they were (the newest end), oldest first.
+        idle.extend(busy.into_iter().rev());
+        ready
     }
 
     /// The app's `response` on `sender`'s connection, which comes back to

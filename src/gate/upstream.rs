@@ -94,7 +94,7 @@ impl WorkerClient {
     pub async fn send(&self, mut request: Request<Upload>) -> Result<Response<Returning>, Failed> {
         // The app may close a kept-alive connection just as it is taken; a
         // request not yet written then goes on the next one.
-        while let Some(mut sender) = self.pool.checkout().await {
+        while let Some(mut sender) = self.pool.checkout() {
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok(self.pool.answered(response, sender)),
                 Err(mut failed) => match failed.take_message() {
