@@ -51,29 +51,38 @@ pub async fn protect(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>();
-    let secure = state.is_some_and(|state| crate::sso::cookies::cookie_secure(state));
-    let policy = if req.path().starts_with("/admin") {
-        ADMIN_POLICY
-    } else if state.is_some_and(|state| state.settings.sso.allow_private_auth_centres) {
-        PERSON_POLICY_PLAIN_HTTP
-    } else {
-        PERSON_POLICY
-    };
+    let own = req.app_data::<web::Data<AppState>>().map(|state| for_own_answer(req.path(), state));
     let mut response = next.call(req).await?;
     if response.response().extensions().get::<Relayed>().is_some() {
         return Ok(response);
     }
     let headers = response.headers_mut();
-    let mut set = |name: &'static str, value: &'static str| {
+    for (name, value) in own.into_iter().flatten() {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
-    };
-    set("content-security-policy", policy);
-    set("x-content-type-options", "nosniff");
-    set("referrer-policy", "same-origin");
-    set("x-frame-options", "DENY");
-    if secure {
-        set("strict-transport-security", HSTS);
     }
     Ok(response)
+}
+
+/// The headers of an answer koogate itself gives at `path` (names in
+/// lower case): its policy, and HSTS behind TLS.
+pub fn for_own_answer(
+    path: &str,
+    state: &AppState,
+) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let secure = crate::sso::cookies::cookie_secure(state);
+    let policy = if path.starts_with("/admin") {
+        ADMIN_POLICY
+    } else if state.settings.sso.allow_private_auth_centres {
+        PERSON_POLICY_PLAIN_HTTP
+    } else {
+        PERSON_POLICY
+    };
+    [
+        ("content-security-policy", policy),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+    ]
+    .into_iter()
+    .chain(secure.then_some(("strict-transport-security", HSTS)))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use secrecy::ExposeSecret;
 
 use crate::error::Error;
@@ -22,6 +22,7 @@ use crate::{health, telemetry};
 pub struct Application {
     port: u16,
     server: Server,
+    stop: tokio::sync::watch::Sender<bool>,
     refused: crate::inbound::RefusedLog,
 }
 
@@ -114,43 +115,90 @@ impl Application {
             crate::open_api::usage::push::spawn(db.clone(), api.clone(), settings.clone());
             crate::open_api::reconcile::spawn(db.clone(), api, state.outbox.clone(), settings);
         }
-        let server_state = state.clone();
-        let server = HttpServer::new(move || {
-            let path = server_state.settings.marketplace.path.clone();
-            App::new()
-                .app_data(server_state.clone())
-                .app_data(web::Data::new(crate::gate::upstream::WorkerClient::new(
-                    server_state.upstream_connector.clone(),
-                    &server_state.settings.upstream.url,
-                )))
-                .wrap(from_fn(crate::unread_body::bounded))
-                .wrap(from_fn(crate::security_headers::protect))
-                .wrap(from_fn(telemetry::request_span))
-                .configure(|cfg| routes(cfg, &path))
-        })
-        .listen(listener)
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .shutdown_timeout(10)
-        // No lingering after an answer to a request whose body was not
-        // read: `unread_body` has already received what is worth receiving
-        // (see there); actix's default would read for up to a second more.
-        .client_disconnect_timeout(std::time::Duration::ZERO)
-        .run();
+        let own_state = state.clone();
+        let local_addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+        let own = move |client| own_server(own_state.clone(), client, local_addr);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let server = crate::front::server(listener, state.clone(), own, stopping)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         tracing::info!(port, "koogate listening");
         let refused = state.refused.clone();
-        Ok(Application { port, server, refused })
+        Ok(Application { port, server, stop, refused })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until stopped; then writes the refused-call records still
-    /// queued (the server has answered its last requests by then).
+    /// Serves until stopped (SIGINT or SIGTERM: connections finish the
+    /// answer in flight, idle ones close, for at most 10 s); then writes
+    /// the refused-call records still queued (the server has answered its
+    /// last requests by then).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let stop = self.stop;
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping");
+            let _ = stop.send(true);
+            handle.stop(true).await;
+        });
         let served = self.server.await;
         self.refused.flush().await;
         served
+    }
+}
+
+/// A worker's own server: every route of koogate and its middleware,
+/// answering what the front hands it (see `front`), with the worker's
+/// client for the app.
+fn own_server(
+    state: web::Data<AppState>,
+    client: web::Data<crate::gate::upstream::WorkerClient>,
+    local_addr: std::net::SocketAddr,
+) -> crate::front::Own {
+    use actix_service::ServiceFactoryExt;
+    let path = state.settings.marketplace.path.clone();
+    let app = App::new()
+        .app_data(state)
+        .app_data(client)
+        .wrap(from_fn(crate::unread_body::bounded))
+        .wrap(from_fn(crate::security_headers::protect))
+        .wrap(from_fn(telemetry::request_span))
+        .configure(|cfg| routes(cfg, &path));
+    let http = actix_http::HttpService::build()
+        // The front's connection to it lives as long as the client's.
+        .keep_alive(Duration::from_secs(3600))
+        // No lingering after an answer to a request whose body was not
+        // read: `unread_body` has already received what is worth
+        // receiving (see there); actix's default would read for up to a
+        // second more.
+        .client_disconnect_timeout(Duration::ZERO)
+        .local_addr(local_addr)
+        .h1(actix_service::map_config(app, |_| actix_web::dev::AppConfig::default()));
+    actix_service::boxed::factory(http.map_err(|_| ()))
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -160,14 +208,15 @@ impl Application {
 /// of being tried against every route's pattern.
 fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
     use crate::lifecycle::handlers::{lifecycle_v1, lifecycle_v2};
+    use crate::own_paths::*;
     use crate::sync::handlers::{kit_v1, kit_v2};
     use web::{get, post};
     let base = marketplace_path.trim_end_matches('/');
     let marketplace = |scope: &mut web::ServiceConfig| {
         scope.route("", post().to(lifecycle_v2));
         scope.route("", get().to(lifecycle_v1));
-        scope.route("/produceAPI/v2/{call}", post().to(kit_v2));
-        scope.route("/produceAPI/{call}", post().to(kit_v1));
+        scope.route(&format!("{KIT}/v2/{{call}}"), post().to(kit_v2));
+        scope.route(&format!("{KIT}/{{call}}"), post().to(kit_v1));
     };
     // koogate's own routes read bodies within `server.body_timeout_secs`.
     let deadline = || from_fn(crate::body_deadline::within_deadline);
@@ -180,15 +229,17 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
                 .route(get().to(lifecycle_v1)),
         );
         cfg.service(
-            web::resource("/produceAPI/v2/{call}").wrap(deadline()).route(post().to(kit_v2)),
+            web::resource(format!("{KIT}/v2/{{call}}")).wrap(deadline()).route(post().to(kit_v2)),
         );
-        cfg.service(web::resource("/produceAPI/{call}").wrap(deadline()).route(post().to(kit_v1)));
+        cfg.service(
+            web::resource(format!("{KIT}/{{call}}")).wrap(deadline()).route(post().to(kit_v1)),
+        );
     } else {
         cfg.service(web::scope(base).wrap(deadline()).configure(marketplace));
     }
-    cfg.service(web::scope("/sso").wrap(deadline()).configure(sso_routes));
+    cfg.service(web::scope(SSO).wrap(deadline()).configure(sso_routes));
     cfg.service(
-        web::scope("/admin")
+        web::scope(ADMIN)
             .wrap(deadline())
             .app_data(crate::admin::render::query_config())
             .app_data(crate::admin::render::path_config())
@@ -196,19 +247,19 @@ fn routes(cfg: &mut web::ServiceConfig, marketplace_path: &str) {
             .configure(admin_routes),
     );
     cfg.service(
-        web::scope("/app-api/v1")
+        web::scope(APP_API)
             .wrap(deadline())
             .app_data(crate::error::query_config())
             .app_data(crate::error::path_config())
             .configure(app_api_routes),
     );
-    cfg.route("/static/koogate.css", get().to(crate::sso::pages::stylesheet));
-    cfg.route("/language", get().to(crate::ui::handlers::choose));
-    cfg.route("/.well-known/jwks.json", get().to(crate::gate::identity::jwks));
-    cfg.route("/healthz", get().to(health::healthz));
-    cfg.route("/readyz", get().to(health::readyz));
-    cfg.route("/metrics", get().to(crate::prometheus::render));
-    cfg.route("/openapi.json", get().to(crate::openapi::serve));
+    cfg.route(STYLESHEET, get().to(crate::sso::pages::stylesheet));
+    cfg.route(LANGUAGE, get().to(crate::ui::handlers::choose));
+    cfg.route(JWKS, get().to(crate::gate::identity::jwks));
+    cfg.route(HEALTHZ, get().to(health::healthz));
+    cfg.route(READYZ, get().to(health::readyz));
+    cfg.route(METRICS, get().to(crate::prometheus::render));
+    cfg.route(OPENAPI, get().to(crate::openapi::serve));
     // Everything else goes to the vendor's app (when upstream.url is set).
     cfg.default_service(web::to(crate::gate::proxy::forward));
 }

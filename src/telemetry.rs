@@ -41,17 +41,7 @@ pub async fn request_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let span = tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %req.path(),
-        request_id = %RequestId::next(),
-        status = Empty,
-        channel = Empty,
-        activity = Empty,
-        tenant_id = Empty,
-        instance_id = Empty,
-    );
+    let span = span(req.method().as_str(), req.path());
     // Off by default (`RUST_LOG=info`, `warn`): nothing more to do.
     if span.is_disabled() {
         return next.call(req).await;
@@ -62,15 +52,32 @@ pub async fn request_span(
         Ok(response) => response.status(),
         Err(error) => error.as_response_error().status_code(),
     };
-    span.record("status", status.as_u16());
-    span.in_scope(|| {
-        tracing::debug!(
-            status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
-    });
+    finished(&span, status.as_u16(), started);
     outcome
+}
+
+/// The span of one request (see [`request_span`]); the front opens it
+/// for the requests it answers without koogate's own server.
+pub fn span(method: &str, path: &str) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %method,
+        path = %path,
+        request_id = %RequestId::next(),
+        status = Empty,
+        channel = Empty,
+        activity = Empty,
+        tenant_id = Empty,
+        instance_id = Empty,
+    )
+}
+
+/// Records a request's status in its span and logs its line at `debug`.
+pub fn finished(span: &tracing::Span, status: u16, started: Instant) {
+    span.record("status", status);
+    span.in_scope(|| {
+        tracing::debug!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
+    });
 }
 
 /// A request's id: this process's random prefix and the request's number,

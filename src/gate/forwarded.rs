@@ -9,9 +9,10 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::header::{self, HeaderMap};
 use hyper::header::{HeaderMap as OutHeaders, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer};
+
+use crate::gate::outgoing::ClientHeaders;
 
 /// `server.trusted_proxies`: addresses and CIDR ranges, comma-separated.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +88,7 @@ fn reads_as(name: &[u8], wanted: &[u8]) -> bool {
 /// trusted proxy, the address that proxy says it received the request
 /// from (the last `X-Forwarded-For` entry).
 pub fn client_address(
-    headers: &HeaderMap,
+    headers: &impl ClientHeaders,
     peer: Option<IpAddr>,
     trusted: &TrustedProxies,
 ) -> Option<IpAddr> {
@@ -96,8 +97,8 @@ pub fn client_address(
         return Some(peer.to_canonical());
     }
     let told = headers
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
+        .all("x-forwarded-for")
+        .filter_map(crate::gate::outgoing::visible)
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -113,13 +114,14 @@ const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Sets the forwarding headers for the app in `out`: from a trusted proxy
 /// its chain is extended and its scheme and host kept; otherwise only what
-/// this connection shows (its peer, plain HTTP, the `Host` asked for, or
-/// the HTTP/2 `authority`). Runs for every proxied request: a client's
-/// own forwarding headers are not even read unless its peer is trusted.
+/// this connection shows (its peer, plain HTTP, and `host`: the `Host`
+/// asked for, or the request target's authority). Runs for every proxied
+/// request: a client's own forwarding headers are not even read unless
+/// its peer is trusted.
 pub fn forwarding(
-    headers: &HeaderMap,
+    headers: &impl ClientHeaders,
     peer: Option<IpAddr>,
-    authority: Option<&str>,
+    host: Option<&str>,
     trusted: &TrustedProxies,
     out: &mut OutHeaders,
 ) {
@@ -129,35 +131,36 @@ pub fn forwarding(
             return None;
         }
         let values: Vec<&str> = headers
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
+            .all(name)
+            .filter_map(crate::gate::outgoing::visible)
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .collect();
         (!values.is_empty()).then(|| values.join(", "))
     };
-    let mut set = |name: HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            out.insert(name, value);
+    // The client's own forwarding headers were left out: nothing to replace.
+    let mut set = |name: HeaderName, value: Option<HeaderValue>| {
+        if let Some(value) = value {
+            out.append(name, value);
         }
     };
+    let text = |value: &str| HeaderValue::from_str(value).ok();
     let peer_text = peer.map(|p| address_text(p.to_canonical()));
     match (told("x-forwarded-for"), peer_text) {
-        (Some(chain), Some(peer)) => set(X_FORWARDED_FOR, &format!("{chain}, {peer}")),
-        (Some(only), None) | (None, Some(only)) => set(X_FORWARDED_FOR, &only),
+        (Some(chain), Some(peer)) => set(X_FORWARDED_FOR, text(&format!("{chain}, {peer}"))),
+        (Some(only), None) | (None, Some(only)) => set(X_FORWARDED_FOR, text(&only)),
         (None, None) => {}
     }
-    let proto = told("x-forwarded-proto");
-    set(X_FORWARDED_PROTO, proto.as_deref().unwrap_or("http"));
-    if let Some(host) = told("x-forwarded-host") {
-        set(X_FORWARDED_HOST, &host);
-    } else if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        set(X_FORWARDED_HOST, host);
-    } else if let Some(host) = authority {
-        set(X_FORWARDED_HOST, host);
+    let proto = match told("x-forwarded-proto") {
+        Some(proto) => text(&proto),
+        None => Some(HeaderValue::from_static("http")),
+    };
+    set(X_FORWARDED_PROTO, proto);
+    if let Some(host) = told("x-forwarded-host").as_deref().or(host) {
+        set(X_FORWARDED_HOST, text(host));
     }
     if let Some(forwarded) = told("forwarded") {
-        set(FORWARDED, &forwarded);
+        set(FORWARDED, text(&forwarded));
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod caller;
 pub mod forwarded;
 pub mod identity;
+pub mod outgoing;
 pub mod pool;
 pub mod proxy;
 pub mod told;

@@ -33,6 +33,11 @@ impl Told {
         Told(headers)
     }
 
+    #[cfg(test)]
+    pub fn from_pairs(pairs: Vec<(HeaderName, HeaderValue)>) -> Told {
+        Told(pairs)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
         self.0.iter()
     }

@@ -143,6 +143,12 @@ async fn an_app_that_does_not_answer_is_a_bad_gateway(backend: Backend) {
     let response =
         browser.client().get(format!("{}/x", scene.app.address)).send().await.expect("sent");
     assert_eq!(response.status().as_u16(), 502);
+    // koogate's own answer: its error body and the headers of its pages.
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(header("x-frame-options"), Some("DENY"));
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(body["error"].is_string(), "{body}");
 }
 
 // Addresses and bodies involve no storage: SQLite stands for every backend.
@@ -213,6 +219,28 @@ async fn an_app_that_hangs_up_after_each_answer_is_still_reached() {
         assert_eq!(response.text().await.expect("body"), "ok");
     }
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 10);
+}
+
+#[tokio::test]
+async fn koogate_s_own_paths_stay_koogate_s_for_a_signed_in_user() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let browser = scene.signed_in("alice").await;
+    let get =
+        |path: &'static str| browser.client().get(format!("{}{path}", scene.app.address)).send();
+    let from_app = |response: &reqwest::Response| response.headers().contains_key("x-upstream");
+
+    let app = get("/reports").await.expect("sent");
+    assert!(from_app(&app), "the app's paths are the app's");
+    // However the path is spelled: escapes are read as koogate's router
+    // reads them, so an own path never reaches the app with an identity.
+    for own in ["/sso/me", "/%73so/me", "/healthz", "/.well-known/jwks.json"] {
+        let response = get(own).await.expect("sent");
+        assert_eq!(response.status().as_u16(), 200, "{own}");
+        assert!(!from_app(&response), "{own} is answered by koogate");
+    }
+    let me: Value = get("/%73so/me").await.expect("sent").json().await.expect("json");
+    assert_eq!(me["userName"], "alice", "{me}");
 }
 
 macro_rules! gate_test {

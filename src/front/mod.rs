@@ -1,0 +1,149 @@
+//! The front: koogate's listener. Every connection is served by hyper's
+//! HTTP/1.1 server on the worker that accepted it. A request for the
+//! vendor's app from a signed-in browser, without a body, is forwarded
+//! right here ([`gate`]); every other request is handed to koogate's own
+//! server, actix-web with all of koogate's routes and middleware, over an
+//! in-memory connection on the same worker ([`hand_off`]).
+//!
+//! Why two servers: the gate's common case is most of the traffic a
+//! vendor's users make, and actix-web's request path cost the gate a
+//! fifth of its throughput against nginx (`bench/gate.sh`), where hyper's
+//! server keeps up with nginx. Everything else (the marketplace, sign-in,
+//! the admin site, refusals and sign-in redirects) stays in one place,
+//! written once, as before.
+
+mod answer;
+mod gate;
+mod hand_off;
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_server::Server;
+use actix_web::web;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::watch;
+
+pub use answer::Answer;
+pub use hand_off::Own;
+
+use crate::gate::upstream::WorkerClient;
+use crate::state::AppState;
+
+/// How long a client has to send a request's head, and how long an idle
+/// kept-alive connection stays open (as actix-web's defaults were).
+const HEAD_WITHIN: Duration = Duration::from_secs(5);
+
+/// Serves `listener`: one front per worker, `own` making each worker's
+/// koogate server (given the worker's client for the app, which both
+/// share). `stopping` turning true closes idle connections and lets
+/// answers in flight finish.
+pub fn server<F>(
+    listener: std::net::TcpListener,
+    state: web::Data<AppState>,
+    own: F,
+    stopping: watch::Receiver<bool>,
+) -> std::io::Result<Server>
+where
+    F: Fn(web::Data<WorkerClient>) -> Own + Send + Clone + 'static,
+{
+    Server::build()
+        .shutdown_timeout(10)
+        // The process stops on its own signals (`startup`), which first
+        // tell every connection to finish.
+        .disable_signals()
+        .listen("koogate", listener, move || {
+            let (state, own, stopping) = (state.clone(), own.clone(), stopping.clone());
+            actix_service::fn_factory(move || {
+                let client = web::Data::new(WorkerClient::new(
+                    state.upstream_connector.clone(),
+                    &state.settings.upstream.url,
+                ));
+                let own = own(client.clone());
+                let (state, stopping) = (state.clone(), stopping.clone());
+                async move {
+                    let own = hand_off::Koogate::start(own).await?;
+                    let worker = Rc::new(Worker { state, client, own, stopping });
+                    Ok::<_, ()>(actix_service::fn_service(move |stream| {
+                        let worker = worker.clone();
+                        async move {
+                            worker.serve(stream).await;
+                            Ok::<_, Infallible>(())
+                        }
+                    }))
+                }
+            })
+        })
+        .map(|builder| builder.run())
+}
+
+/// What one worker thread serves with.
+struct Worker {
+    state: web::Data<AppState>,
+    client: web::Data<WorkerClient>,
+    own: hand_off::Koogate,
+    stopping: watch::Receiver<bool>,
+}
+
+/// One client connection.
+struct Connection {
+    worker: Rc<Worker>,
+    peer: Option<SocketAddr>,
+    /// The in-memory connection to koogate's own server, opened with the
+    /// first request that needs it.
+    own: RefCell<Option<hand_off::Link>>,
+}
+
+impl Worker {
+    async fn serve(self: Rc<Self>, stream: actix_rt::net::TcpStream) {
+        let peer = stream.peer_addr().ok();
+        let _ = stream.set_nodelay(true);
+        let mut stopping = self.stopping.clone();
+        let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
+        let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
+        let served = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_WITHIN)
+            .serve_connection(TokioIo::new(stream), service);
+        let mut served = std::pin::pin!(served);
+        tokio::select! {
+            _ = served.as_mut() => {}
+            _ = stopping.wait_for(|stop| *stop) => {
+                served.as_mut().graceful_shutdown();
+                let _ = served.await;
+            }
+        }
+    }
+}
+
+impl Connection {
+    async fn answer(
+        self: Rc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Answer>, Infallible> {
+        let worker = &self.worker;
+        if let Some(answered) =
+            gate::forward(&worker.state, &worker.client, self.peer, &request).await
+        {
+            return Ok(answered);
+        }
+        let path = request.uri().path().to_string();
+        let link = self.own.borrow_mut().take();
+        match worker.own.send(link, self.peer, request).await {
+            Ok((response, link)) => {
+                *self.own.borrow_mut() = Some(link);
+                Ok(response.map(Answer::Own))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "koogate's own server did not answer");
+                let unavailable = crate::error::Error::Unavailable("koogate is restarting");
+                Ok(answer::own(&unavailable, &path, &worker.state))
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The request the vendor's app receives, built from the client's: its
+//! headers minus hop-by-hop ones, reserved ones (see
+//! [`forwarded::is_reserved`]) and koogate's own cookies, then koogate's
+//! forwarding headers and the caller's identity. One rule for both ways a
+//! request reaches the gate: through the front (hyper's types) and
+//! through koogate's own server (actix's types), see [`ClientHeaders`].
+
+use std::net::IpAddr;
+
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::gate::forwarded::{self, TrustedProxies};
+use crate::gate::told::Told;
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// A client's request headers, as either server parsed them. Names come
+/// lower-case from both parsers.
+pub trait ClientHeaders {
+    /// Every header, in the order received.
+    fn each(&self) -> impl Iterator<Item = Sent<'_>>;
+
+    /// The values of the header `name` (lower-case).
+    fn all(&self, name: &str) -> impl Iterator<Item = &[u8]>;
+}
+
+/// One header as the client sent it.
+pub struct Sent<'h> {
+    pub name: &'h str,
+    pub value: &'h [u8],
+    /// hyper's own name and value, when hyper parsed them: passed on to
+    /// the app as they are, sharing the bytes read.
+    parsed: Option<(&'h HeaderName, &'h HeaderValue)>,
+}
+
+impl Sent<'_> {
+    /// The header as hyper's types, to pass on.
+    fn to_pass_on(&self) -> Option<(HeaderName, HeaderValue)> {
+        match self.parsed {
+            Some((name, value)) => Some((name.clone(), value.clone())),
+            // What the other server already checked; a failure cannot happen.
+            None => Some((
+                HeaderName::from_bytes(self.name.as_bytes()).ok()?,
+                HeaderValue::from_bytes(self.value).ok()?,
+            )),
+        }
+    }
+}
+
+impl ClientHeaders for actix_web::http::header::HeaderMap {
+    fn each(&self) -> impl Iterator<Item = Sent<'_>> {
+        self.iter().map(|(name, value)| Sent {
+            name: name.as_str(),
+            value: value.as_bytes(),
+            parsed: None,
+        })
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        self.get_all(name).map(|value| value.as_bytes())
+    }
+}
+
+impl ClientHeaders for HeaderMap {
+    fn each(&self) -> impl Iterator<Item = Sent<'_>> {
+        self.iter().map(|(name, value)| Sent {
+            name: name.as_str(),
+            value: value.as_bytes(),
+            parsed: Some((name, value)),
+        })
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        self.get_all(name).iter().map(|value| value.as_bytes())
+    }
+}
+
+/// A header value as text when it is visible ASCII (or tabs), as both
+/// servers' `to_str` read it; `None` otherwise.
+pub fn visible(value: &[u8]) -> Option<&str> {
+    if value.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
+}
+
+/// What the gate needs to know of a request before anything else, read
+/// in one pass over its headers.
+pub struct Glance<'h> {
+    /// The value of the session cookie.
+    pub session: Option<&'h str>,
+    /// Whether a body follows (`Content-Length` above zero, or any
+    /// `Transfer-Encoding`, which for a request means chunked).
+    pub body: bool,
+}
+
+/// The request's [`Glance`], its session cookie named `cookie_name`.
+pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'h> {
+    let mut glance = Glance { session: None, body: false };
+    for header in client.each() {
+        match header.name {
+            "cookie" if glance.session.is_none() => {
+                glance.session = visible(header.value).and_then(|v| cookie_value(v, cookie_name));
+            }
+            "content-length" => {
+                let length = visible(header.value).and_then(|v| v.trim().parse::<u64>().ok());
+                glance.body |= length.is_some_and(|n| n > 0);
+            }
+            "transfer-encoding" => glance.body = true,
+            _ => {}
+        }
+    }
+    glance
+}
+
+/// The headers the app receives for a request with `client` headers from
+/// `peer` (see the module), telling it who is calling (`told`).
+pub fn for_app(
+    client: &impl ClientHeaders,
+    peer: Option<IpAddr>,
+    authority: Option<&str>,
+    trusted: &TrustedProxies,
+    told: &Told,
+) -> HeaderMap {
+    // Room for the client's headers, the forwarding ones and the identity.
+    let mut out = HeaderMap::with_capacity(client.each().size_hint().0 + 10);
+    let mut host = None;
+    let mut connection = false;
+    for header in client.each() {
+        let name = header.name;
+        if HOP_BY_HOP.contains(&name) {
+            match name {
+                "host" => host = visible(header.value),
+                "connection" => connection = true,
+                _ => {}
+            }
+            continue;
+        }
+        if forwarded::is_reserved(name) {
+            continue;
+        }
+        if name == "cookie" {
+            let kept = visible(header.value).map(without_koogate_cookies);
+            if let Some(Ok(kept)) = kept.filter(|c| !c.is_empty()).map(HeaderValue::try_from) {
+                out.append(hyper::header::COOKIE, kept);
+            }
+            continue;
+        }
+        if let Some((name, value)) = header.to_pass_on() {
+            out.append(name, value);
+        }
+    }
+    if connection {
+        // Headers the client named as its connection's own.
+        for named in client.all("connection").filter_map(visible).flat_map(|v| v.split(',')) {
+            let named = named.trim().to_ascii_lowercase();
+            if !forwarded::is_reserved(&named) {
+                out.remove(named.as_str());
+            }
+        }
+    }
+    forwarded::forwarding(client, peer, host.or(authority), trusted, &mut out);
+    // Reserved names were all left out above: nothing to replace.
+    for (name, value) in told.iter() {
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+fn without_koogate_cookies(cookie: &str) -> String {
+    cookie
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !name.starts_with("koogate_") && !name.starts_with("__Host-koogate_")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The value of the cookie `name` in a `Cookie` header, read in place:
+/// the gate asks for one cookie on every request and needs none of the
+/// others parsed.
+fn cookie_value<'h>(cookie: &'h str, name: &str) -> Option<&'h str> {
+    cookie
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+/// Whether a header of the app's answer goes on to the client: not one
+/// about the connection between koogate and the app.
+pub fn relayed(name: &str) -> bool {
+    !HOP_BY_HOP.contains(&name)
+}
+
+/// Leaves out of the app's answer the headers that are not relayed (the
+/// few it has are looked over once; most answers have none to remove).
+pub fn keep_relayed(answer: &mut HeaderMap) {
+    let unrelayed: Vec<HeaderName> =
+        answer.keys().filter(|name| !relayed(name.as_str())).cloned().collect();
+    for name in unrelayed {
+        answer.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn koogate_cookies_stay_behind_and_the_others_go_on() {
+        assert_eq!(
+            without_koogate_cookies("a=1; koogate_session=s; __Host-koogate_session=t; b=2"),
+            "a=1; b=2"
+        );
+        let mut client = HeaderMap::new();
+        client.append("cookie", HeaderValue::from_static("a=1; koogate_session=abc"));
+        assert_eq!(glance(&client, "koogate_session").session, Some("abc"));
+        assert_eq!(glance(&client, "b").session, None);
+    }
+
+    #[test]
+    fn a_body_is_announced_by_its_length_or_chunking() {
+        let body = |client: &HeaderMap| glance(client, "koogate_session").body;
+        let mut client = HeaderMap::new();
+        assert!(!body(&client));
+        client.insert("content-length", HeaderValue::from_static("0"));
+        assert!(!body(&client));
+        client.insert("content-length", HeaderValue::from_static("12"));
+        assert!(body(&client));
+        client.remove("content-length");
+        client.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        assert!(body(&client));
+    }
+
+    #[test]
+    fn the_app_gets_the_client_s_headers_but_not_its_connection_s() {
+        let mut client = HeaderMap::new();
+        for (name, value) in [
+            ("host", "gate.example.com"),
+            ("connection", "keep-alive, x-trace"),
+            ("x-trace", "1"),
+            ("accept", "text/html"),
+            ("x-koogate-user", "mallory"),
+            ("cookie", "koogate_session=s"),
+        ] {
+            client.append(name, HeaderValue::from_static(value));
+        }
+        let told = Told::from_pairs(vec![(
+            HeaderName::from_static("x-koogate-user"),
+            HeaderValue::from_static("alice"),
+        )]);
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told);
+        assert_eq!(out.get("accept").map(|v| v.as_bytes()), Some(&b"text/html"[..]));
+        assert_eq!(out.get_all("x-koogate-user").iter().count(), 1);
+        assert_eq!(out.get("x-koogate-user").map(|v| v.as_bytes()), Some(&b"alice"[..]));
+        assert_eq!(
+            out.get("x-forwarded-host").map(|v| v.as_bytes()),
+            Some(&b"gate.example.com"[..])
+        );
+        for gone in ["host", "connection", "x-trace", "cookie"] {
+            assert!(!out.contains_key(gone), "{gone}");
+        }
+    }
+}
