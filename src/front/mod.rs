@@ -134,7 +134,9 @@ impl Connection {
         }
         let path = request.uri().path().to_string();
         let link = self.own.borrow_mut().take();
-        match worker.own.send(link, self.peer, request).await {
+        // Boxed: the common case above should not carry this future's
+        // size on every request.
+        match Box::pin(worker.own.send(link, self.peer, request)).await {
             Ok((response, link)) => {
                 *self.own.borrow_mut() = Some(link);
                 Ok(response.map(Answer::Own))

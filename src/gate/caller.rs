@@ -32,18 +32,43 @@ pub async fn who_is_calling(
     session_id: Option<&str>,
 ) -> Result<Result<Arc<Seen>, Turned>, Error> {
     let id_hash = session_id.map(token_hash);
-    if let Some(seen) = id_hash.as_deref().and_then(|h| cache.get(h)) {
-        // Revocations are checked on every request, remembered or not.
-        match deps.revocations.ended_by(&seen.subjects, seen.session.created_at)? {
-            None => return Ok(Ok(seen)),
-            Some(reason) => {
-                if let Some(h) = &id_hash {
-                    cache.forget(h);
-                }
-                return Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))));
-            }
+    if let Some(h) = id_hash.as_deref() {
+        if let Some(seen) = remembered(deps, cache, h) {
+            return seen;
         }
     }
+    // Boxed: the store's futures are large, and the common case above
+    // should not move them around on every request.
+    Box::pin(look_up(deps, cache, keys, issuer, session_id, id_hash)).await
+}
+
+/// The caller as remembered, when the memory is fresh.
+fn remembered(
+    deps: &Deps<'_>,
+    cache: &GateCache,
+    id_hash: &str,
+) -> Option<Result<Result<Arc<Seen>, Turned>, Error>> {
+    let seen = cache.get(id_hash)?;
+    // Revocations are checked on every request, remembered or not.
+    Some(match deps.revocations.ended_by(&seen.subjects, seen.session.created_at) {
+        Err(err) => Err(err),
+        Ok(None) => Ok(Ok(seen)),
+        Ok(Some(reason)) => {
+            cache.forget(id_hash);
+            Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))))
+        }
+    })
+}
+
+/// The caller from the session store, then remembered.
+async fn look_up(
+    deps: &Deps<'_>,
+    cache: &GateCache,
+    keys: &Keys,
+    issuer: &str,
+    session_id: Option<&str>,
+    id_hash: Option<String>,
+) -> Result<Result<Arc<Seen>, Turned>, Error> {
     let session = match session::current(deps, session_id).await? {
         Current::Live(session) => session,
         Current::Anonymous => return Ok(Err(Turned::Anonymous)),
