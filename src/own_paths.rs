@@ -9,6 +9,8 @@ pub const SSO: &str = "/sso";
 pub const ADMIN: &str = "/admin";
 /// The read API for the vendor's app.
 pub const APP_API: &str = "/app-api/v1";
+/// The admin site's JSON API, below [`ADMIN`].
+pub const ADMIN_API: &str = "/admin/api";
 /// The Kit syncs, below the marketplace path.
 pub const KIT: &str = "/produceAPI";
 
@@ -37,6 +39,22 @@ pub fn is_own(path: &str, marketplace_path: &str) -> bool {
     marketplace || SCOPES.iter().any(|scope| under(scope)) || SINGLES.contains(&path)
 }
 
+/// Whether `path` is one only programs call: the marketplace's calls, the
+/// read API and the admin JSON API (bearer tokens), health checks,
+/// scrapes and the published keys and description. A connection that
+/// opens with one carries no browser's traffic.
+pub fn is_for_programs(path: &str, marketplace_path: &str) -> bool {
+    let under = |scope: &str| {
+        path.strip_prefix(scope).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let base = marketplace_path.trim_end_matches('/');
+    let marketplace = if base.is_empty() { path == "/" || under(KIT) } else { under(base) };
+    marketplace
+        || under(APP_API)
+        || under(ADMIN_API)
+        || [HEALTHZ, READYZ, METRICS, JWKS, OPENAPI].contains(&path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +80,16 @@ mod tests {
         assert!(is_own("/", "/"), "the marketplace at the root owns /");
         assert!(is_own("/produceAPI/v2/tenantSync", ""));
         assert!(!is_own("/dashboard", ""));
+    }
+
+    #[test]
+    fn what_only_programs_call_is_told_from_what_browsers_open() {
+        for programs in ["/koogallery", "/app-api/v1/usage", "/admin/api/events", "/metrics"] {
+            assert!(is_for_programs(programs, "/koogallery"), "{programs}");
+        }
+        for browsers in ["/", "/sso/login", "/admin", "/admin/tenants", "/reports", "/admin/apis"] {
+            assert!(!is_for_programs(browsers, "/koogallery"), "{browsers}");
+        }
+        assert!(is_for_programs("/", ""), "the marketplace at the root");
     }
 }

@@ -117,8 +117,9 @@ impl Application {
         }
         let own_state = state.clone();
         let local_addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
-        let own = move |client| own_server(own_state.clone(), client, local_addr);
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let own_stopping = stopping.clone();
+        let own = move |client| own_servers(&own_state, client, local_addr, &own_stopping);
         let server = crate::front::server(listener, state.clone(), own, stopping)
             .map_err(|e| Error::Internal(e.to_string()))?;
         tracing::info!(port, "koogate listening");
@@ -149,32 +150,57 @@ impl Application {
     }
 }
 
-/// A worker's own server: every route of koogate and its middleware,
-/// answering what the front hands it (see `front`), with the worker's
-/// client for the app.
-fn own_server(
-    state: web::Data<AppState>,
+/// A worker's own servers: every route of koogate and its middleware,
+/// with the worker's client for the app; one answers what the front hands
+/// it, the other the connections the front gives it whole (see `front`).
+fn own_servers(
+    state: &web::Data<AppState>,
     client: web::Data<crate::gate::upstream::WorkerClient>,
     local_addr: std::net::SocketAddr,
-) -> crate::front::Own {
+    stopping: &tokio::sync::watch::Receiver<bool>,
+) -> crate::front::OwnServers {
+    crate::front::OwnServers {
+        // The front's connection to it lives as long as the client's.
+        linked: own_server(state, &client, local_addr, Duration::from_secs(3600), stopping),
+        direct: own_server(state, &client, local_addr, crate::front::HEAD_WITHIN, stopping),
+    }
+}
+
+fn own_server<T>(
+    state: &web::Data<AppState>,
+    client: &web::Data<crate::gate::upstream::WorkerClient>,
+    local_addr: std::net::SocketAddr,
+    keep_alive: Duration,
+    stopping: &tokio::sync::watch::Receiver<bool>,
+) -> crate::front::Own<T>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
     use actix_service::ServiceFactoryExt;
     let path = state.settings.marketplace.path.clone();
     let app = App::new()
-        .app_data(state)
-        .app_data(client)
+        .app_data(state.clone())
+        .app_data(client.clone())
         .wrap(from_fn(crate::unread_body::bounded))
         .wrap(from_fn(crate::security_headers::protect))
         .wrap(from_fn(telemetry::request_span))
         .configure(|cfg| routes(cfg, &path));
+    let stopping = stopping.clone();
     let http = actix_http::HttpService::build()
-        // The front's connection to it lives as long as the client's.
-        .keep_alive(Duration::from_secs(3600))
+        .keep_alive(keep_alive)
         // No lingering after an answer to a request whose body was not
         // read: `unread_body` has already received what is worth
         // receiving (see there); actix's default would read for up to a
         // second more.
         .client_disconnect_timeout(Duration::ZERO)
         .local_addr(local_addr)
+        // On stop, idle connections close and answers in flight finish.
+        .graceful_shutdown_signal(move || {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+        })
         .h1(actix_service::map_config(app, |_| actix_web::dev::AppConfig::default()));
     actix_service::boxed::factory(http.map_err(|_| ()))
 }

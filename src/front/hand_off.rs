@@ -16,12 +16,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
 
-/// What the own server is given: one in-memory connection and the
+/// Makes a worker's own server for connections of type `T`, given with
+/// the client's address.
+pub type Own<T> = BoxServiceFactory<(), (T, Option<SocketAddr>), (), (), ()>;
+
+/// What the own server is given here: one in-memory connection and the
 /// client's address.
 type Accepted = (DuplexStream, Option<SocketAddr>);
-
-/// Makes a worker's own server.
-pub type Own = BoxServiceFactory<(), Accepted, (), (), ()>;
 
 /// How much either side of an in-memory connection holds unread.
 const BUFFER: usize = 64 * 1024;
@@ -33,7 +34,7 @@ pub struct Koogate(Rc<BoxService<Accepted, (), ()>>);
 pub struct Link(SendRequest<Incoming>);
 
 impl Koogate {
-    pub async fn start(own: Own) -> Result<Koogate, ()> {
+    pub async fn start(own: Own<DuplexStream>) -> Result<Koogate, ()> {
         Ok(Koogate(Rc::new(own.new_service(()).await?)))
     }
 

@@ -5,12 +5,19 @@
 //! server, actix-web with all of koogate's routes and middleware, over an
 //! in-memory connection on the same worker ([`hand_off`]).
 //!
+//! A connection that opens with a request only programs make (the
+//! marketplace's calls, the read API, health checks and scrapes, see
+//! [`own_paths::is_for_programs`]) carries no browser's traffic: it is
+//! given whole to koogate's own server, with no hand-off on the way.
+//!
 //! Why two servers: the gate's common case is most of the traffic a
 //! vendor's users make, and actix-web's request path cost the gate a
 //! fifth of its throughput against nginx (`bench/gate.sh`), where hyper's
 //! server keeps up with nginx. Everything else (the marketplace, sign-in,
 //! the admin site, refusals and sign-in redirects) stays in one place,
 //! written once, as before.
+//!
+//! [`own_paths::is_for_programs`]: crate::own_paths::is_for_programs
 
 mod answer;
 mod gate;
@@ -23,6 +30,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_server::Server;
+use actix_service::boxed::BoxService;
+use actix_service::{Service, ServiceFactory};
 use actix_web::web;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -32,12 +41,19 @@ use tokio::sync::watch;
 pub use answer::Answer;
 pub use hand_off::Own;
 
+/// A worker's two own servers: one for what the front hands it, one for
+/// whole connections.
+pub struct OwnServers {
+    pub linked: Own<tokio::io::DuplexStream>,
+    pub direct: Own<actix_rt::net::TcpStream>,
+}
+
 use crate::gate::upstream::WorkerClient;
 use crate::state::AppState;
 
 /// How long a client has to send a request's head, and how long an idle
 /// kept-alive connection stays open (as actix-web's defaults were).
-const HEAD_WITHIN: Duration = Duration::from_secs(5);
+pub const HEAD_WITHIN: Duration = Duration::from_secs(5);
 
 /// Serves `listener`: one front per worker, `own` making each worker's
 /// koogate server (given the worker's client for the app, which both
@@ -50,7 +66,7 @@ pub fn server<F>(
     stopping: watch::Receiver<bool>,
 ) -> std::io::Result<Server>
 where
-    F: Fn(web::Data<WorkerClient>) -> Own + Send + Clone + 'static,
+    F: Fn(web::Data<WorkerClient>) -> OwnServers + Send + Clone + 'static,
 {
     Server::build()
         .shutdown_timeout(10)
@@ -67,8 +83,9 @@ where
                 let own = own(client.clone());
                 let (state, stopping) = (state.clone(), stopping.clone());
                 async move {
-                    let own = hand_off::Koogate::start(own).await?;
-                    let worker = Rc::new(Worker { state, client, own, stopping });
+                    let direct = own.direct.new_service(()).await?;
+                    let own = hand_off::Koogate::start(own.linked).await?;
+                    let worker = Rc::new(Worker { state, client, own, direct, stopping });
                     Ok::<_, ()>(actix_service::fn_service(move |stream| {
                         let worker = worker.clone();
                         async move {
@@ -87,6 +104,7 @@ struct Worker {
     state: web::Data<AppState>,
     client: web::Data<WorkerClient>,
     own: hand_off::Koogate,
+    direct: BoxService<(actix_rt::net::TcpStream, Option<SocketAddr>), (), ()>,
     stopping: watch::Receiver<bool>,
 }
 
@@ -103,6 +121,10 @@ impl Worker {
     async fn serve(self: Rc<Self>, stream: actix_rt::net::TcpStream) {
         let peer = stream.peer_addr().ok();
         let _ = stream.set_nodelay(true);
+        if self.opens_for_programs(&stream).await {
+            let _ = self.direct.call((stream, peer)).await;
+            return;
+        }
         let mut stopping = self.stopping.clone();
         let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
         let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
@@ -118,6 +140,30 @@ impl Worker {
                 let _ = served.await;
             }
         }
+    }
+}
+
+impl Worker {
+    /// Whether the connection's first request, as far as it has arrived,
+    /// is one only programs make. Looks without reading: whichever server
+    /// takes the connection reads it from its start. A request line not
+    /// yet whole goes to the front, which serves every request.
+    async fn opens_for_programs(&self, stream: &actix_rt::net::TcpStream) -> bool {
+        let mut start = [0u8; 256];
+        let Ok(Ok(seen)) = tokio::time::timeout(HEAD_WITHIN, stream.peek(&mut start)).await else {
+            return false;
+        };
+        let line = start.get(..seen).unwrap_or_default();
+        let mut words = line.splitn(3, |b| *b == b' ');
+        let (Some(_method), Some(target), Some(_rest)) = (words.next(), words.next(), words.next())
+        else {
+            return false;
+        };
+        let path = target.split(|b| *b == b'?').next().unwrap_or_default();
+        std::str::from_utf8(path).is_ok_and(|path| {
+            !path.contains('%')
+                && crate::own_paths::is_for_programs(path, &self.state.settings.marketplace.path)
+        })
     }
 }
 

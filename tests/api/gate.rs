@@ -243,6 +243,35 @@ async fn koogate_s_own_paths_stay_koogate_s_for_a_signed_in_user() {
     assert_eq!(me["userName"], "alice", "{me}");
 }
 
+#[tokio::test]
+async fn a_connection_a_program_opened_still_reaches_the_app_through_the_gate() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    scene.centre.signs_in("alice");
+    let landed = Browser::new(&scene.app).sign_in(&scene.tenant_query()).await;
+    let session = landed.cookie("koogate_session").expect("a session cookie").value.clone();
+    // One connection, opened by a health check (as a load balancer's is),
+    // then used for the app: koogate's own server takes such connections
+    // whole, and its gate is the same gate.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+    let health = client.get(format!("{}/healthz", scene.app.address)).send().await.expect("sent");
+    assert_eq!(health.status().as_u16(), 200);
+    health.bytes().await.expect("read to the end");
+    let app = client
+        .get(format!("{}/reports/7", scene.app.address))
+        .header("Cookie", format!("koogate_session={session}"))
+        .header("X-Koogate-User", "mallory")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(app.status().as_u16(), 200);
+    assert!(app.headers().contains_key("x-upstream"));
+    let seen: Value = app.json().await.expect("echo");
+    assert_eq!(seen["path"], "/reports/7");
+    assert_eq!(seen["headers"]["x-koogate-user"], "alice");
+    assert!(seen["headers"]["x-koogate-identity"].is_string());
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {
