@@ -55,6 +55,9 @@ use crate::state::AppState;
 /// kept-alive connection stays open (as actix-web's defaults were).
 pub const HEAD_WITHIN: Duration = Duration::from_secs(5);
 
+/// The largest request head a connection may hold.
+const HEAD_AT_MOST: usize = 64 * 1024;
+
 /// Serves `listener`: one front per worker, `own` making each worker's
 /// koogate server (given the worker's client for the app, which both
 /// share). `stopping` turning true closes idle connections and lets
@@ -129,6 +132,10 @@ impl Worker {
         let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
         let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
         let served = hyper::server::conn::http1::Builder::new()
+            // A request head larger than this is answered 431 (without a
+            // limit hyper reads up to 400 KiB of one, which many slow
+            // clients could each make it hold).
+            .max_header_size(HEAD_AT_MOST)
             .timer(TokioTimer::new())
             .header_read_timeout(HEAD_WITHIN)
             .serve_connection(TokioIo::new(stream), service);

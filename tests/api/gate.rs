@@ -272,6 +272,24 @@ async fn a_connection_a_program_opened_still_reaches_the_app_through_the_gate() 
     assert!(seen["headers"]["x-koogate-identity"].is_string());
 }
 
+#[tokio::test]
+async fn a_request_head_larger_than_koogate_reads_is_refused_before_the_app() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let browser = scene.signed_in("alice").await;
+    // Each connection may hold at most 64 KiB of a request head: thousands
+    // of clients trickling 400 KiB heads cannot take the memory.
+    let response = browser
+        .client()
+        .get(format!("{}/reports", scene.app.address))
+        .header("X-Filler", "a".repeat(100 * 1024))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 431);
+    assert!(!response.headers().contains_key("x-upstream"));
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {
