@@ -124,9 +124,14 @@ impl Worker {
     async fn serve(self: Rc<Self>, stream: actix_rt::net::TcpStream) {
         let peer = stream.peer_addr().ok();
         let _ = stream.set_nodelay(true);
-        if self.opens_for_programs(&stream).await {
-            let _ = self.direct.call((stream, peer)).await;
-            return;
+        match self.opens_for_programs(&stream).await {
+            // Nothing within the time a request head has: closed.
+            None => return,
+            Some(true) => {
+                let _ = self.direct.call((stream, peer)).await;
+                return;
+            }
+            Some(false) => {}
         }
         let mut stopping = self.stopping.clone();
         let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
@@ -152,25 +157,30 @@ impl Worker {
 
 impl Worker {
     /// Whether the connection's first request, as far as it has arrived,
-    /// is one only programs make. Looks without reading: whichever server
-    /// takes the connection reads it from its start. A request line not
-    /// yet whole goes to the front, which serves every request.
-    async fn opens_for_programs(&self, stream: &actix_rt::net::TcpStream) -> bool {
+    /// is one only programs make; `None` when nothing arrives in time.
+    /// Looks without reading: whichever server takes the connection reads
+    /// it from its start. A request line not yet whole goes to the front,
+    /// which serves every request.
+    async fn opens_for_programs(&self, stream: &actix_rt::net::TcpStream) -> Option<bool> {
         let mut start = [0u8; 256];
-        let Ok(Ok(seen)) = tokio::time::timeout(HEAD_WITHIN, stream.peek(&mut start)).await else {
-            return false;
+        let seen = tokio::time::timeout(HEAD_WITHIN, stream.peek(&mut start)).await;
+        let seen = match seen {
+            Ok(Ok(seen)) if seen > 0 => seen,
+            // The front answers a broken or closed connection as it does.
+            Ok(_) => return Some(false),
+            Err(_) => return None,
         };
         let line = start.get(..seen).unwrap_or_default();
         let mut words = line.splitn(3, |b| *b == b' ');
         let (Some(_method), Some(target), Some(_rest)) = (words.next(), words.next(), words.next())
         else {
-            return false;
+            return Some(false);
         };
         let path = target.split(|b| *b == b'?').next().unwrap_or_default();
-        std::str::from_utf8(path).is_ok_and(|path| {
+        Some(std::str::from_utf8(path).is_ok_and(|path| {
             !path.contains('%')
                 && crate::own_paths::is_for_programs(path, &self.state.settings.marketplace.path)
-        })
+        }))
     }
 }
 

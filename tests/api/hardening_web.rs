@@ -185,3 +185,20 @@ async fn metrics_can_ask_for_a_token() {
     let response = open.http.get(format!("{}/metrics", open.address)).send().await.expect("sent");
     assert_eq!(response.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_connection_that_says_nothing_is_closed_within_the_head_deadline() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let mut silent =
+        tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(15), silent.read(&mut byte))
+        .await
+        .expect("closed by koogate, not left open");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
+    // 5 s to send a request's head, counted once.
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(7), "closed after {waited:?}");
+}
