@@ -9,6 +9,10 @@
 # else, shaped like koogate's workers) as a fourth line: what the same
 # crates cost without actix-web and without koogate's own work.
 #
+# CPU=1 also measures each server's CPU time and context switches per
+# request while it serves (perf stat on its processes; needs perf): the app
+# for direct, the proxy nginx's workers, koogate, the bare proxy.
+#
 # ROUNDS=n (3 unless set) runs direct, nginx and koogate one after another
 # n times and ends with each one's median and the shares of direct: a
 # shared machine moves single runs by a fifth either way.
@@ -67,12 +71,14 @@ nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
 RUST_LOG=warn "$koogate" serve >"$work/koogate.log" 2>&1 &
+koogate_pid=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
 
 if [ -n "${BARE:-}" ]; then
   cargo build --release --manifest-path bench/bare_proxy/Cargo.toml \
     --target-dir "${CARGO_TARGET_DIR:-target}/bare_proxy" >/dev/null 2>&1
   "${CARGO_TARGET_DIR:-target}/bare_proxy/release/bare_proxy" 127.0.0.1:18303 127.0.0.1:18300 &
+  bare_pid=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18303/ >/dev/null && break; sleep 0.1; done
 fi
 
@@ -91,10 +97,31 @@ con.execute("""INSERT INTO sessions (id_hash, tenant_id, app_id, instance_id, us
 con.commit()
 PY
 
+# The processes serving each label, for CPU=1.
+serving() {
+  case "$1" in
+    direct) pgrep -P "$(cat "$work/nginx.pid")" | paste -sd, ;;
+    nginx) pgrep -P "$(cat "$work/proxy/nginx.pid")" | paste -sd, ;;
+    koogate) echo "$koogate_pid" ;;
+    hyper) echo "$bare_pid" ;;
+  esac
+}
+
 run() { # $1 label, $2 url; prints one line and keeps it in $work/runs
-  local line
+  local line perf_pid=
+  if [ -n "${CPU:-}" ]; then
+    perf stat -e task-clock,context-switches -x, -o "$work/perf" -p "$(serving "$1")" \
+      -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s", rps, p50, p99}')"
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    line="$line $(awk -F, -v rps="${line#requests/s=}" -v s="$seconds" '
+      /task-clock/ {ms=$1} /context-switches/ {cs=$1}
+      END {n=(rps+0)*s; printf "cpu_us=%.1f switches=%.2f", ms*1000/n, cs/n}' "$work/perf")"
+  fi
   printf '%-16s %s\n' "$1:" "$line"
   echo "$1 $line" >>"$work/runs"
 }
@@ -121,13 +148,16 @@ for line in open(sys.argv[1]):
     label, *fields = line.split()
     values = dict(f.split("=") for f in fields)
     runs.setdefault(label, []).append(
-        (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"])))
+        (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"]),
+     float(values.get("cpu_us", "nan")), float(values.get("switches", "nan"))))
 median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
 for label in [label for label in ("direct", "nginx", "koogate", "hyper") if label in median]:
-    rps, p50, p99 = median[label]
+    rps, p50, p99, cpu_us, switches = median[label]
     line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
+    if cpu_us == cpu_us:  # measured (CPU=1)
+        line += f"  {cpu_us:.1f} us CPU and {switches:.2f} switches per request"
     if label != "direct":
         line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
     print(line)
