@@ -119,6 +119,21 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Drains the recorded histogram samples into their buckets every 5 s.
+/// The recorder keeps every sample until it is drained: without this, a
+/// koogate nobody scrapes would hold one more sample for every proxied
+/// request and marketplace call, for ever.
+pub fn spawn_upkeep() {
+    let Some(handle) = install() else { return };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// `GET /metrics`: the outbox is measured at each scrape (two counts on
 /// an index), the rest as it happens.
 pub async fn render(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {

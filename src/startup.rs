@@ -64,6 +64,7 @@ impl Application {
         .map(std::sync::Arc::new);
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
+        crate::prometheus::spawn_upkeep();
         let revocations = crate::access::revoke::Revocations::new(settings.sso.session_ttl_secs);
         revocations.refresh(&db.conn).await?;
         let state = web::Data::new(AppState {
