@@ -135,7 +135,7 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
   if [ -n "${BARE:-}" ]; then run hyper http://127.0.0.1:18303/; fi
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' /proc/$(pgrep -f "$koogate serve" | head -1)/status)"
+echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' "/proc/$koogate_pid/status")"
 python3 - "$work/runs" <<'PY'
 import statistics, sys
 def seconds(text):  # wrk prints 812.00us, 1.52ms, 2.00s
