@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod own_paths;
 pub mod prometheus;
+pub mod routes;
 pub mod security_headers;
 pub mod settings;
 pub mod sim;
