@@ -68,9 +68,11 @@ NGINX
 nginx -p "$work" -c "$work/nginx.conf"
 nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 
+# koogate logs at its default level (info), as a vendor runs it; RUST_LOG
+# set outside measures another.
 KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
-RUST_LOG=warn "$koogate" serve >"$work/koogate.log" 2>&1 &
+RUST_LOG="${RUST_LOG:-info}" "$koogate" serve >"$work/koogate.log" 2>&1 &
 koogate_pid=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
 

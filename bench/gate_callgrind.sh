@@ -112,10 +112,12 @@ PY
 }
 
 # koogate, under callgrind, with a session row written straight into its
-# database (this measures the gate, not the sign-in).
+# database (this measures the gate, not the sign-in). koogate logs at its
+# default level (info), as a vendor runs it; RUST_LOG set outside measures
+# another.
 KOOGATE__SERVER__BIND=127.0.0.1:18312 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18310 \
-KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG=warn \
+KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG="${RUST_LOG:-info}" \
 valgrind --tool=callgrind --callgrind-out-file="$work/koogate.cg.%p" \
   "$koogate" serve >"$work/koogate.log" 2>&1 &
 pids+=($!)

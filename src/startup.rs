@@ -77,7 +77,6 @@ impl Application {
                 std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             ),
             identity,
-            gate_cache: Default::default(),
             revocations,
             oidc: Default::default(),
             pages: {
@@ -119,8 +118,8 @@ impl Application {
         let own_state = state.clone();
         let local_addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
         let (stop, stopping) = tokio::sync::watch::channel(false);
-        let own_stopping = stopping.clone();
-        let own = move |client| own_servers(&own_state, client, local_addr, &own_stopping);
+        let own =
+            move |shared: &crate::front::WorkerShared| own_servers(&own_state, shared, local_addr);
         let server = crate::front::server(listener, state.clone(), own, stopping)
             .map_err(|e| Error::Internal(e.to_string()))?;
         tracing::info!(port, "koogate listening");
@@ -152,27 +151,26 @@ impl Application {
 }
 
 /// A worker's own servers: every route of koogate and its middleware,
-/// with the worker's client for the app; one answers what the front hands
-/// it, the other the connections the front gives it whole (see `front`).
+/// with what the worker's front shares with them; one answers what the
+/// front hands it, the other the connections the front gives it whole
+/// (see `front`).
 fn own_servers(
     state: &web::Data<AppState>,
-    client: web::Data<crate::gate::upstream::WorkerClient>,
+    shared: &crate::front::WorkerShared,
     local_addr: std::net::SocketAddr,
-    stopping: &tokio::sync::watch::Receiver<bool>,
 ) -> crate::front::OwnServers {
     crate::front::OwnServers {
         // The front's connection to it lives as long as the client's.
-        linked: own_server(state, &client, local_addr, Duration::from_secs(3600), stopping),
-        direct: own_server(state, &client, local_addr, crate::front::HEAD_WITHIN, stopping),
+        linked: own_server(state, shared, local_addr, Duration::from_secs(3600)),
+        direct: own_server(state, shared, local_addr, crate::front::HEAD_WITHIN),
     }
 }
 
 fn own_server<T>(
     state: &web::Data<AppState>,
-    client: &web::Data<crate::gate::upstream::WorkerClient>,
+    shared: &crate::front::WorkerShared,
     local_addr: std::net::SocketAddr,
     keep_alive: Duration,
-    stopping: &tokio::sync::watch::Receiver<bool>,
 ) -> crate::front::Own<T>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
@@ -181,12 +179,13 @@ where
     let path = state.settings.marketplace.path.clone();
     let app = App::new()
         .app_data(state.clone())
-        .app_data(client.clone())
+        .app_data(shared.client.clone())
+        .app_data(shared.callers.clone())
         .wrap(from_fn(crate::unread_body::bounded))
         .wrap(from_fn(crate::security_headers::protect))
         .wrap(from_fn(telemetry::request_span))
         .configure(|cfg| crate::routes::routes(cfg, &path));
-    let stopping = stopping.clone();
+    let stop = shared.stop.clone();
     let http = actix_http::HttpService::build()
         .keep_alive(keep_alive)
         // No lingering after an answer to a request whose body was not
@@ -197,10 +196,8 @@ where
         .local_addr(local_addr)
         // On stop, idle connections close and answers in flight finish.
         .graceful_shutdown_signal(move || {
-            let mut stopping = stopping.clone();
-            async move {
-                let _ = stopping.wait_for(|stop| *stop).await;
-            }
+            let stop = stop.clone();
+            async move { stop.requested().await }
         })
         .h1(actix_service::map_config(app, |_| actix_web::dev::AppConfig::default()));
     actix_service::boxed::factory(http.map_err(|_| ()))

@@ -38,8 +38,6 @@ pub struct AppState {
     pub large_bodies: tokio::sync::Semaphore,
     /// Signs the identity handed upstream.
     pub identity: crate::gate::identity::Keys,
-    /// Recently checked sessions and their identity tokens (half a second).
-    pub gate_cache: crate::gate::cache::GateCache,
     pub revocations: crate::access::revoke::Revocations,
     /// Which tenants sign in with OpenID Connect, and their providers.
     pub oidc: crate::sso::oidc::Discoveries,

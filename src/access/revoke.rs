@@ -14,7 +14,9 @@
 //! knows whether a session was revoked elsewhere, so it lets nobody in
 //! (503) rather than everybody.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ use sea_orm::ConnectionTrait;
 use super::{RevocationReason, TenantAccess};
 use crate::error::Error;
 use crate::store;
+use crate::store::revocations::Revoked;
 
 /// How often every replica reads new revocations.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(200);
@@ -159,10 +162,19 @@ struct Latest {
 }
 
 /// This replica's memory of recent revocations.
+///
+/// The gate asks it about every request, from every worker at once, so
+/// the answer for a session it already found clear takes no lock: only
+/// the counts below, which change when the database is read.
 pub struct Revocations {
     latest: RwLock<HashMap<String, Latest>>,
-    /// When the database last answered, and the newest `at` seen.
-    read: RwLock<(Option<Instant>, i64)>,
+    /// Moves on after every change to `latest` that could end a session.
+    generation: AtomicU64,
+    /// When the database last answered, in ms since `origin` (0: never).
+    read_at: AtomicU64,
+    origin: Instant,
+    /// The newest `at` seen.
+    newest: AtomicI64,
     /// Revocations older than this (the absolute session lifetime) can
     /// match no session that still exists.
     keep_ms: i64,
@@ -174,28 +186,72 @@ impl Revocations {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(1000)
             .saturating_add(OVERLAP_MS);
-        Revocations { latest: RwLock::default(), read: RwLock::new((None, 0)), keep_ms }
+        Revocations {
+            latest: RwLock::default(),
+            // Above the 0 of a session never checked.
+            generation: AtomicU64::new(1),
+            read_at: AtomicU64::new(0),
+            origin: Instant::now(),
+            newest: AtomicI64::new(0),
+            keep_ms,
+        }
     }
 
     /// Reads revocations made since the last read (with an overlap).
     pub async fn refresh(&self, conn: &impl ConnectionTrait) -> Result<(), Error> {
         let now = Utc::now().timestamp_millis();
         let horizon = now.saturating_sub(self.keep_ms);
-        let newest_seen = self.read.read().map_or(0, |r| r.1);
+        let newest_seen = self.newest.load(Ordering::Acquire);
         let from = newest_seen.saturating_sub(OVERLAP_MS).max(horizon);
         let rows = store::revocations::since(conn, from).await?;
-        let newest = rows.iter().map(|r| r.at).max().unwrap_or(newest_seen).max(newest_seen);
+        self.take_in(rows, horizon);
+        self.mark_read();
+        Ok(())
+    }
+
+    /// The database answered just now.
+    fn mark_read(&self) {
+        self.read_at.store(self.millis_since_origin().max(1), Ordering::Release);
+    }
+
+    /// Keeps the newest revocation of each subject among `rows`, and
+    /// forgets those older than `horizon`.
+    fn take_in(&self, rows: Vec<Revoked>, horizon: i64) {
+        let newest = rows.iter().map(|r| r.at).max();
+        let mut changed = false;
         if let Ok(mut latest) = self.latest.write() {
             for row in rows {
-                let keep = latest.get(&row.subject).is_none_or(|l| l.at <= row.at);
-                if keep {
+                let new = latest
+                    .get(&row.subject)
+                    .is_none_or(|l| l.at < row.at || (l.at == row.at && l.reason != row.reason));
+                if new {
                     latest.insert(row.subject, Latest { at: row.at, reason: row.reason });
+                    changed = true;
                 }
             }
+            // Forgetting ends no session: the generation stays.
             latest.retain(|_, l| l.at >= horizon);
         }
-        if let Ok(mut read) = self.read.write() {
-            *read = (Some(Instant::now()), newest);
+        if changed {
+            // After the map: whoever sees the new generation sees the map
+            // that made it.
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        if let Some(newest) = newest {
+            self.newest.fetch_max(newest, Ordering::AcqRel);
+        }
+    }
+
+    fn millis_since_origin(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the database answered lately enough to trust what is known.
+    fn fresh(&self) -> Result<(), Error> {
+        let read_at = self.read_at.load(Ordering::Acquire);
+        let stale = u64::try_from(STALE_AFTER.as_millis()).unwrap_or(u64::MAX);
+        if read_at == 0 || self.millis_since_origin().max(1).saturating_sub(read_at) >= stale {
+            return Err(Error::Unavailable("revocations could not be read"));
         }
         Ok(())
     }
@@ -207,25 +263,45 @@ impl Revocations {
     }
 
     /// [`Revocations::ended`] for a session whose [`Subjects`] were named
-    /// earlier (the gate keeps them with the session it remembers).
+    /// earlier.
     pub fn ended_by(
         &self,
         subjects: &Subjects,
         created_at: i64,
     ) -> Result<Option<RevocationReason>, Error> {
-        let fresh = self
-            .read
-            .read()
-            .ok()
-            .and_then(|r| r.0)
-            .is_some_and(|last| last.elapsed() < STALE_AFTER);
-        if !fresh {
-            return Err(Error::Unavailable("revocations could not be read"));
-        }
-        let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;
-        if latest.is_empty() {
+        self.fresh()?;
+        self.ended_as_known(subjects, created_at)
+    }
+
+    /// [`Revocations::ended_by`] for a session the gate remembers, found
+    /// clear when the revocations' generation was `cleared`: it is looked
+    /// up again only if revocations arrived since, and `cleared` moves on
+    /// when it is found clear again.
+    pub fn ended_since(
+        &self,
+        subjects: &Subjects,
+        created_at: i64,
+        cleared: &Cell<u64>,
+    ) -> Result<Option<RevocationReason>, Error> {
+        self.fresh()?;
+        // Read before the map: a change after this is seen next time.
+        let generation = self.generation.load(Ordering::Acquire);
+        if cleared.get() == generation {
             return Ok(None);
         }
+        let ended = self.ended_as_known(subjects, created_at)?;
+        if ended.is_none() {
+            cleared.set(generation);
+        }
+        Ok(ended)
+    }
+
+    fn ended_as_known(
+        &self,
+        subjects: &Subjects,
+        created_at: i64,
+    ) -> Result<Option<RevocationReason>, Error> {
+        let latest = self.latest.read().map_err(|_| Error::Internal("poisoned lock".into()))?;
         Ok(subjects
             .0
             .iter()
@@ -274,26 +350,65 @@ mod tests {
         assert!(matches!(revocations.ended(&session("t1", 0)), Err(Error::Unavailable(_))));
     }
 
+    fn revoked(subject: String, at: i64, reason: RevocationReason) -> Revoked {
+        Revoked { subject, reason, at }
+    }
+
     /// Only sessions made at or before a revocation end; the gravest
     /// reason is the one shown.
     #[test]
     fn revocations_end_older_sessions_with_the_gravest_reason() {
         let revocations = Revocations::new(28_800);
-        if let Ok(mut read) = revocations.read.write() {
-            *read = (Some(Instant::now()), 0);
-        }
-        if let Ok(mut latest) = revocations.latest.write() {
-            latest
-                .insert(tenant_subject("t1"), Latest { at: 100, reason: RevocationReason::Frozen });
-            latest.insert(
-                user_subject("t1", "alice"),
-                Latest { at: 50, reason: RevocationReason::Revoked },
-            );
-        }
+        revocations.take_in(
+            vec![
+                revoked(tenant_subject("t1"), 100, RevocationReason::Frozen),
+                revoked(user_subject("t1", "alice"), 50, RevocationReason::Revoked),
+            ],
+            0,
+        );
+        revocations.mark_read();
         let ended = |created_at| revocations.ended(&session("t1", created_at)).ok().flatten();
         assert_eq!(ended(40), Some(RevocationReason::Frozen));
         assert_eq!(ended(100), Some(RevocationReason::Frozen));
         assert_eq!(ended(101), None);
         assert_eq!(revocations.ended(&session("t2", 0)).ok().flatten(), None);
+    }
+
+    /// A session the gate remembers as clear is ended by a revocation that
+    /// arrives later, and not by one read again that it already passed.
+    #[test]
+    fn a_session_found_clear_is_ended_by_a_later_revocation() {
+        let revocations = Revocations::new(28_800);
+        revocations.take_in(vec![revoked(tenant_subject("t1"), 10, RevocationReason::Frozen)], 0);
+        revocations.mark_read();
+        let alice = session("t1", 20);
+        let subjects = Subjects::of(&alice);
+        let cleared = Cell::new(0);
+        let ended =
+            || revocations.ended_since(&subjects, alice.created_at, &cleared).ok().flatten();
+        assert_eq!(ended(), None);
+        assert_eq!(ended(), None);
+        // The same rows again, as every read's overlap brings them.
+        revocations.take_in(vec![revoked(tenant_subject("t1"), 10, RevocationReason::Frozen)], 0);
+        assert_eq!(ended(), None);
+        revocations
+            .take_in(vec![revoked(user_subject("t1", "alice"), 30, RevocationReason::Revoked)], 0);
+        assert_eq!(ended(), Some(RevocationReason::Revoked));
+        assert_eq!(ended(), Some(RevocationReason::Revoked));
+    }
+
+    /// Knowing a session clear does not outlive the database's silence.
+    #[test]
+    fn a_session_found_clear_is_not_trusted_once_revocations_are_stale() {
+        let Some(long_ago) = Instant::now().checked_sub(STALE_AFTER * 2) else { return };
+        // Last read at its start, twice STALE_AFTER ago.
+        let revocations = Revocations { origin: long_ago, ..Revocations::new(28_800) };
+        revocations.read_at.store(1, Ordering::Release);
+        let alice = session("t1", 20);
+        let found_clear = Cell::new(revocations.generation.load(Ordering::Acquire));
+        assert!(matches!(
+            revocations.ended_since(&Subjects::of(&alice), 20, &found_clear),
+            Err(Error::Unavailable(_))
+        ));
     }
 }

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::error::Error;
 use crate::front::answer::{self, Answer};
+use crate::front::WorkerShared;
 use crate::gate::caller::who_is_calling;
 use crate::gate::outgoing;
 use crate::gate::pool::Returning;
@@ -27,10 +28,11 @@ use crate::state::AppState;
 /// is not the gate's common case.
 pub async fn forward(
     state: &AppState,
-    client: &WorkerClient,
+    shared: &WorkerShared,
     peer: Option<SocketAddr>,
     request: &Request<Incoming>,
 ) -> Option<Response<Answer>> {
+    let client = &shared.client;
     let path = request.uri().path();
     // A percent-escape could spell one of koogate's own paths, which its
     // router reads decoded.
@@ -44,11 +46,11 @@ pub async fn forward(
     let cookie = glance.session.filter(|_| !glance.body)?;
     let issuer = &state.settings.server.public_url;
     let caller =
-        who_is_calling(&Deps::of(state), &state.gate_cache, &state.identity, issuer, Some(cookie))
+        who_is_calling(&Deps::of(state), &shared.callers, &state.identity, issuer, Some(cookie))
             .await;
     let Ok(Ok(seen)) = caller else { return None };
-    let span = crate::telemetry::span(request.method().as_str(), path);
-    let started = Instant::now();
+    let span = crate::telemetry::forwarded_span(request.method().as_str(), path);
+    let started = (!span.is_disabled()).then(Instant::now);
     let headers = outgoing::for_app(
         request.headers(),
         peer.map(|p| p.ip()),
@@ -59,20 +61,29 @@ pub async fn forward(
     let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let answer =
         match client.request(request.method().clone(), path_and_query, headers, Upload::empty()) {
-            Some(outbound) => send(client, outbound).instrument(span.clone()).await,
+            Some(outbound) => {
+                send(client, outbound, request.method(), path).instrument(span.clone()).await
+            }
             None => Err(()),
         };
     let answer = answer.unwrap_or_else(|()| {
         crate::prometheus::proxy_upstream_error();
         answer::own(&Error::UpstreamFailed, path, state)
     });
-    if !span.is_disabled() {
+    if let Some(started) = started {
         crate::telemetry::finished(&span, answer.status().as_u16(), started);
     }
     Some(answer)
 }
 
-async fn send(client: &WorkerClient, outbound: Request<Upload>) -> Result<Response<Answer>, ()> {
+/// The app's answer to `outbound`; `method` and `path` (the client's) name
+/// the request in the line a failure logs, since its span is seldom open.
+async fn send(
+    client: &WorkerClient,
+    outbound: Request<Upload>,
+    method: &hyper::Method,
+    path: &str,
+) -> Result<Response<Answer>, ()> {
     let sent = Instant::now();
     match client.send(outbound).await {
         Ok(response) => {
@@ -80,7 +91,7 @@ async fn send(client: &WorkerClient, outbound: Request<Upload>) -> Result<Respon
             Ok(relay(response))
         }
         Err(err) => {
-            tracing::warn!(error = ?err, "the upstream did not answer");
+            tracing::warn!(method = %method, path, error = ?err, "the upstream did not answer");
             Err(())
         }
     }

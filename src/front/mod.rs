@@ -22,6 +22,7 @@
 mod answer;
 mod gate;
 mod hand_off;
+mod stop;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -40,6 +41,7 @@ use tokio::sync::watch;
 
 pub use answer::Answer;
 pub use hand_off::Own;
+pub use stop::Stop;
 
 /// A worker's two own servers: one for what the front hands it, one for
 /// whole connections.
@@ -48,6 +50,17 @@ pub struct OwnServers {
     pub direct: Own<actix_rt::net::TcpStream>,
 }
 
+/// What a worker's front and its own servers share: its client for the
+/// app, its memory of callers, its view of the stop. Each worker has its
+/// own: its connections run on its thread only.
+#[derive(Clone)]
+pub struct WorkerShared {
+    pub client: web::Data<WorkerClient>,
+    pub callers: web::Data<GateCache>,
+    pub stop: Stop,
+}
+
+use crate::gate::cache::GateCache;
 use crate::gate::upstream::WorkerClient;
 use crate::state::AppState;
 
@@ -59,9 +72,8 @@ pub const HEAD_WITHIN: Duration = Duration::from_secs(5);
 const HEAD_AT_MOST: usize = 64 * 1024;
 
 /// Serves `listener`: one front per worker, `own` making each worker's
-/// koogate server (given the worker's client for the app, which both
-/// share). `stopping` turning true closes idle connections and lets
-/// answers in flight finish.
+/// koogate servers (given what they share with the front). `stopping` turning true
+/// closes idle connections and lets answers in flight finish.
 pub fn server<F>(
     listener: std::net::TcpListener,
     state: web::Data<AppState>,
@@ -69,7 +81,7 @@ pub fn server<F>(
     stopping: watch::Receiver<bool>,
 ) -> std::io::Result<Server>
 where
-    F: Fn(web::Data<WorkerClient>) -> OwnServers + Send + Clone + 'static,
+    F: Fn(&WorkerShared) -> OwnServers + Send + Clone + 'static,
 {
     Server::build()
         .shutdown_timeout(10)
@@ -83,12 +95,16 @@ where
                     state.upstream_connector.clone(),
                     &state.settings.upstream.url,
                 ));
-                let own = own(client.clone());
-                let (state, stopping) = (state.clone(), stopping.clone());
+                let (state, own, stopping) = (state.clone(), own.clone(), stopping.clone());
+                // On the worker's thread, where its connections will run.
                 async move {
+                    let stop = Stop::follow(stopping);
+                    let callers = web::Data::new(GateCache::default());
+                    let shared = WorkerShared { client, callers, stop };
+                    let own = own(&shared);
                     let direct = own.direct.new_service(()).await?;
                     let own = hand_off::Koogate::start(own.linked).await?;
-                    let worker = Rc::new(Worker { state, client, own, direct, stopping });
+                    let worker = Rc::new(Worker { state, shared, own, direct });
                     Ok::<_, ()>(actix_service::fn_service(move |stream| {
                         let worker = worker.clone();
                         async move {
@@ -105,10 +121,9 @@ where
 /// What one worker thread serves with.
 struct Worker {
     state: web::Data<AppState>,
-    client: web::Data<WorkerClient>,
+    shared: WorkerShared,
     own: hand_off::Koogate,
     direct: BoxService<(actix_rt::net::TcpStream, Option<SocketAddr>), (), ()>,
-    stopping: watch::Receiver<bool>,
 }
 
 /// One client connection.
@@ -133,7 +148,7 @@ impl Worker {
             }
             Some(false) => {}
         }
-        let mut stopping = self.stopping.clone();
+        let stop = self.shared.stop.clone();
         let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
         let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
         let served = hyper::server::conn::http1::Builder::new()
@@ -147,7 +162,7 @@ impl Worker {
         let mut served = std::pin::pin!(served);
         tokio::select! {
             _ = served.as_mut() => {}
-            _ = stopping.wait_for(|stop| *stop) => {
+            _ = stop.requested() => {
                 served.as_mut().graceful_shutdown();
                 let _ = served.await;
             }
@@ -191,7 +206,7 @@ impl Connection {
     ) -> Result<Response<Answer>, Infallible> {
         let worker = &self.worker;
         if let Some(answered) =
-            gate::forward(&worker.state, &worker.client, self.peer, &request).await
+            gate::forward(&worker.state, &worker.shared, self.peer, &request).await
         {
             return Ok(answered);
         }

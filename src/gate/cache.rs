@@ -3,18 +3,25 @@
 //! every request, nor the naming of its revocation subjects and identity
 //! headers.
 //!
+//! Each worker thread has its own (see `front`): a request is answered on
+//! the worker that accepted its connection, and a memory shared by the
+//! workers made them take turns at one lock, and at the counts of every
+//! header value it handed out, on every request.
+//!
 //! # Security
 //! Revocations are checked on every request, remembered or not (they are
 //! in memory, see `access::revoke`). An entry saves only the session read and
 //! is trusted for `SESSION_TTL`, so a logout or an idle expiry seen by
-//! another replica counts here within half a second; tokens are reused for
-//! at most `TOKEN_REUSE` of their 300 s lifetime.
+//! another replica or worker counts here within half a second; tokens are
+//! reused for at most `TOKEN_REUSE` of their 300 s lifetime.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use entity::session;
+use sha2::{Digest, Sha256};
 
 use crate::access::revoke::Subjects;
 use crate::gate::told::Told;
@@ -24,62 +31,76 @@ const TOKEN_REUSE: Duration = Duration::from_secs(60);
 /// Past this many entries the memory is simply dropped and refilled.
 const MAX_ENTRIES: usize = 50_000;
 
+/// What a session is remembered by: the SHA-256 of its cookie's value
+/// (the memory keeps no session id).
+pub type Key = [u8; 32];
+
+pub fn key(session_id: &str) -> Key {
+    Sha256::digest(session_id.as_bytes()).into()
+}
+
 /// A signed-in caller as the gate passes them on. Shared, not copied,
 /// by every request that finds it remembered.
 pub struct Seen {
     pub session: session::Model,
-    pub token: Arc<str>,
+    pub token: Rc<str>,
     /// The plan (skuCode) the token names, for `X-Koogate-Plan`: read when
     /// the token is signed, so it costs nothing per request.
-    pub plan: Option<Arc<str>>,
+    pub plan: Option<Rc<str>>,
     /// What revokes this session, for the check every request makes.
     pub subjects: Subjects,
+    /// The revocations' generation when this session was last found clear
+    /// (see `Revocations::ended_since`).
+    pub cleared: Cell<u64>,
     /// The identity headers for the app.
     pub told: Told,
 }
 
 impl Seen {
-    pub fn new(session: session::Model, token: Arc<str>, plan: Option<Arc<str>>) -> Seen {
+    pub fn new(session: session::Model, token: Rc<str>, plan: Option<Rc<str>>) -> Seen {
         let subjects = Subjects::of(&session);
         let told = Told::new(&session, &token, plan.as_deref());
-        Seen { session, token, plan, subjects, told }
+        Seen { session, token, plan, subjects, cleared: Cell::new(0), told }
     }
 }
 
 /// An identity token with the plan it names and when it was signed.
 pub struct Signed {
-    pub token: Arc<str>,
-    pub plan: Option<Arc<str>>,
+    pub token: Rc<str>,
+    pub plan: Option<Rc<str>>,
     pub at: Instant,
 }
 
 struct Entry {
-    seen: Arc<Seen>,
+    seen: Rc<Seen>,
     checked_at: Instant,
     signed_at: Instant,
 }
 
+/// One worker's memory.
 #[derive(Default)]
 pub struct GateCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: RefCell<HashMap<Key, Entry>>,
 }
 
 impl GateCache {
-    /// The session and token remembered for this session id hash, if both
-    /// are still fresh enough to trust.
-    pub fn get(&self, id_hash: &str) -> Option<Arc<Seen>> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(id_hash)?;
-        (entry.checked_at.elapsed() < SESSION_TTL && entry.signed_at.elapsed() < TOKEN_REUSE)
+    /// The session and token remembered for this key, if both are still
+    /// fresh enough to trust.
+    pub fn get(&self, key: &Key) -> Option<Rc<Seen>> {
+        let entries = self.entries.borrow();
+        let entry = entries.get(key)?;
+        let now = Instant::now();
+        (now.duration_since(entry.checked_at) < SESSION_TTL
+            && now.duration_since(entry.signed_at) < TOKEN_REUSE)
             .then(|| entry.seen.clone())
     }
 
     /// A token (and the plan it names) still fit to reuse for this
     /// session, and when it was signed, even if the session itself must be
     /// checked again.
-    pub fn token(&self, id_hash: &str) -> Option<Signed> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(id_hash)?;
+    pub fn token(&self, key: &Key) -> Option<Signed> {
+        let entries = self.entries.borrow();
+        let entry = entries.get(key)?;
         (entry.signed_at.elapsed() < TOKEN_REUSE).then(|| Signed {
             token: entry.seen.token.clone(),
             plan: entry.seen.plan.clone(),
@@ -87,19 +108,15 @@ impl GateCache {
         })
     }
 
-    pub fn put(&self, id_hash: &str, seen: Arc<Seen>, signed_at: Instant) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries
-                .insert(id_hash.to_string(), Entry { seen, checked_at: Instant::now(), signed_at });
+    pub fn put(&self, key: Key, seen: Rc<Seen>, signed_at: Instant) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
         }
+        entries.insert(key, Entry { seen, checked_at: Instant::now(), signed_at });
     }
 
-    pub fn forget(&self, id_hash: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(id_hash);
-        }
+    pub fn forget(&self, key: &Key) {
+        self.entries.borrow_mut().remove(key);
     }
 }

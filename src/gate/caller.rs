@@ -2,16 +2,16 @@
 //! identity token, from the short memory when fresh, else from the session
 //! store (then remembered).
 
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::gate::cache::{GateCache, Seen, Signed};
+use crate::gate::cache::{self, GateCache, Key, Seen, Signed};
 use crate::gate::identity::{Claims, Keys};
 use crate::open_api::entitlement::{self, Entitlement};
 use crate::sso::refusal::Refusal;
 use crate::sso::session::{self, Current};
-use crate::sso::{token_hash, Deps};
+use crate::sso::Deps;
 use crate::store;
 
 /// Why the caller is not let through.
@@ -30,31 +30,33 @@ pub async fn who_is_calling(
     keys: &Keys,
     issuer: &str,
     session_id: Option<&str>,
-) -> Result<Result<Arc<Seen>, Turned>, Error> {
-    let id_hash = session_id.map(token_hash);
-    if let Some(h) = id_hash.as_deref() {
-        if let Some(seen) = remembered(deps, cache, h) {
+) -> Result<Result<Rc<Seen>, Turned>, Error> {
+    let key = session_id.map(cache::key);
+    if let Some(key) = &key {
+        if let Some(seen) = remembered(deps, cache, key) {
             return seen;
         }
     }
     // Boxed: the store's futures are large, and the common case above
     // should not move them around on every request.
-    Box::pin(look_up(deps, cache, keys, issuer, session_id, id_hash)).await
+    Box::pin(look_up(deps, cache, keys, issuer, session_id, key)).await
 }
 
 /// The caller as remembered, when the memory is fresh.
 fn remembered(
     deps: &Deps<'_>,
     cache: &GateCache,
-    id_hash: &str,
-) -> Option<Result<Result<Arc<Seen>, Turned>, Error>> {
-    let seen = cache.get(id_hash)?;
+    key: &Key,
+) -> Option<Result<Result<Rc<Seen>, Turned>, Error>> {
+    let seen = cache.get(key)?;
     // Revocations are checked on every request, remembered or not.
-    Some(match deps.revocations.ended_by(&seen.subjects, seen.session.created_at) {
+    let ended =
+        deps.revocations.ended_since(&seen.subjects, seen.session.created_at, &seen.cleared);
+    Some(match ended {
         Err(err) => Err(err),
         Ok(None) => Ok(Ok(seen)),
         Ok(Some(reason)) => {
-            cache.forget(id_hash);
+            cache.forget(key);
             Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))))
         }
     })
@@ -67,19 +69,19 @@ async fn look_up(
     keys: &Keys,
     issuer: &str,
     session_id: Option<&str>,
-    id_hash: Option<String>,
-) -> Result<Result<Arc<Seen>, Turned>, Error> {
+    key: Option<Key>,
+) -> Result<Result<Rc<Seen>, Turned>, Error> {
     let session = match session::current(deps, session_id).await? {
         Current::Live(session) => session,
         Current::Anonymous => return Ok(Err(Turned::Anonymous)),
         Current::Ended(reason) => {
-            if let Some(h) = &id_hash {
-                cache.forget(h);
+            if let Some(key) = &key {
+                cache.forget(key);
             }
             return Ok(Err(Turned::Refused(Refusal::for_ended_session(&reason))));
         }
     };
-    let reusable = id_hash.as_deref().and_then(|h| cache.token(h));
+    let reusable = key.as_ref().and_then(|key| cache.token(key));
     let signed = match reusable {
         Some(reused) => reused,
         None => {
@@ -95,14 +97,14 @@ async fn look_up(
                 plan: plan.as_ref().and_then(|e| e.sku_code.as_deref()),
                 quantity: plan.as_ref().and_then(|e| e.quantity.as_ref()),
             };
-            let token = Arc::from(keys.token(issuer, &claims)?);
-            let plan = plan.and_then(|e| e.sku_code).map(Arc::from);
+            let token = Rc::from(keys.token(issuer, &claims)?);
+            let plan = plan.and_then(|e| e.sku_code).map(Rc::from);
             Signed { token, plan, at: Instant::now() }
         }
     };
-    let seen = Arc::new(Seen::new(*session, signed.token, signed.plan));
-    if let Some(h) = &id_hash {
-        cache.put(h, seen.clone(), signed.at);
+    let seen = Rc::new(Seen::new(*session, signed.token, signed.plan));
+    if let Some(key) = key {
+        cache.put(key, seen.clone(), signed.at);
     }
     Ok(Ok(seen))
 }

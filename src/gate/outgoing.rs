@@ -5,6 +5,7 @@
 //! request reaches the gate: through the front (hyper's types) and
 //! through koogate's own server (actix's types), see [`ClientHeaders`].
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -134,8 +135,8 @@ pub fn for_app(
     trusted: &TrustedProxies,
     told: &Told,
 ) -> HeaderMap {
-    // Room for the client's headers, the forwarding ones and the identity.
-    let mut out = HeaderMap::with_capacity(client.each().size_hint().0 + 10);
+    // Reserved names are all left out below: nothing replaces these.
+    let mut out = told.headers();
     let mut host = None;
     let mut connection = false;
     for header in client.each() {
@@ -152,11 +153,18 @@ pub fn for_app(
             continue;
         }
         if name == "cookie" {
-            let kept = visible(header.value).map(without_koogate_cookies);
-            if let Some(Ok(kept)) = kept.filter(|c| !c.is_empty()).map(HeaderValue::try_from) {
-                out.append(hyper::header::COOKIE, kept);
+            match visible(header.value).map(without_koogate_cookies) {
+                // None of koogate's: the header goes on as it came.
+                Some(Cow::Borrowed(_)) => {}
+                Some(Cow::Owned(kept)) => {
+                    if let Some(Ok(kept)) = (!kept.is_empty()).then(|| HeaderValue::try_from(kept))
+                    {
+                        out.append(hyper::header::COOKIE, kept);
+                    }
+                    continue;
+                }
+                None => continue,
             }
-            continue;
         }
         if let Some((name, value)) = header.to_pass_on() {
             out.append(name, value);
@@ -172,23 +180,27 @@ pub fn for_app(
         }
     }
     forwarded::forwarding(client, peer, host.or(authority), trusted, &mut out);
-    // Reserved names were all left out above: nothing to replace.
-    for (name, value) in told.iter() {
-        out.append(name.clone(), value.clone());
-    }
     out
 }
 
-fn without_koogate_cookies(cookie: &str) -> String {
-    cookie
-        .split(';')
-        .map(str::trim)
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or_default();
-            !name.starts_with("koogate_") && !name.starts_with("__Host-koogate_")
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// A `Cookie` header without koogate's own cookies; the header itself when
+/// it holds none of them.
+fn without_koogate_cookies(cookie: &str) -> Cow<'_, str> {
+    let koogate_s = |pair: &str| {
+        let name = pair.trim_start();
+        name.starts_with("koogate_") || name.starts_with("__Host-koogate_")
+    };
+    if !cookie.split(';').any(koogate_s) {
+        return Cow::Borrowed(cookie);
+    }
+    let mut kept = String::new();
+    for pair in cookie.split(';').filter(|pair| !koogate_s(pair)).map(str::trim) {
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair);
+    }
+    Cow::Owned(kept)
 }
 
 /// The value of the cookie `name` in a `Cookie` header, read in place:
@@ -228,6 +240,8 @@ mod tests {
             without_koogate_cookies("a=1; koogate_session=s; __Host-koogate_session=t; b=2"),
             "a=1; b=2"
         );
+        assert!(matches!(without_koogate_cookies("a=1;b=2"), Cow::Borrowed("a=1;b=2")));
+        assert_eq!(without_koogate_cookies("koogate_session=s"), "");
         let mut client = HeaderMap::new();
         client.append("cookie", HeaderValue::from_static("a=1; koogate_session=abc"));
         assert_eq!(glance(&client, "koogate_session").session, Some("abc"));

@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::TryStreamExt;
 
 use crate::error::Error;
+use crate::gate::cache::GateCache;
 use crate::gate::caller::{who_is_calling, Turned};
 use crate::gate::outgoing;
 use crate::gate::pool::Returning;
@@ -22,6 +23,7 @@ use crate::state::AppState;
 pub async fn forward(
     state: web::Data<AppState>,
     client: web::Data<WorkerClient>,
+    callers: web::Data<GateCache>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
@@ -39,14 +41,8 @@ pub async fn forward(
     };
     let glance = outgoing::glance(req.headers(), session_cookie_name(cookie_secure(&state)));
     let issuer = &state.settings.server.public_url;
-    let caller = who_is_calling(
-        &Deps::of(&state),
-        &state.gate_cache,
-        &state.identity,
-        issuer,
-        glance.session,
-    )
-    .await;
+    let caller =
+        who_is_calling(&Deps::of(&state), &callers, &state.identity, issuer, glance.session).await;
     let seen = match caller {
         Ok(Ok(seen)) => seen,
         Ok(Err(Turned::Anonymous)) => return anonymous(&req),

@@ -2,7 +2,7 @@
 //! `X-Koogate-*` identity headers (ARCHITECTURE §4), built once per
 //! remembered session rather than on every request.
 
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use entity::session;
 
@@ -13,10 +13,16 @@ const KOOGATE_ORG: HeaderName = HeaderName::from_static("x-koogate-org");
 const KOOGATE_IDENTITY: HeaderName = HeaderName::from_static("x-koogate-identity");
 const KOOGATE_PLAN: HeaderName = HeaderName::from_static("x-koogate-plan");
 
-/// The identity headers for one session and its token, ready to copy onto
-/// each request (a copy shares the bytes).
+/// Room in the headers of a request for the app: the identity headers,
+/// the forwarding ones and a browser's usual dozen, so that none of a
+/// usual request's headers grows the map.
+const ROOM: usize = 24;
+
+/// The identity headers for one session and its token, as the start of the
+/// headers of every request for the app: a copy shares the bytes, and
+/// costs less than adding each one to every request.
 #[derive(Clone, Debug)]
-pub struct Told(Vec<(HeaderName, HeaderValue)>);
+pub struct Told(HeaderMap);
 
 impl Told {
     pub fn new(session: &session::Model, token: &str, plan: Option<&str>) -> Told {
@@ -30,16 +36,21 @@ impl Told {
         if let Some(plan) = plan {
             headers.push((KOOGATE_PLAN, header_value(plan)));
         }
+        Told::from_pairs(headers)
+    }
+
+    pub fn from_pairs(pairs: Vec<(HeaderName, HeaderValue)>) -> Told {
+        let mut headers = HeaderMap::with_capacity(ROOM);
+        for (name, value) in pairs {
+            headers.append(name, value);
+        }
         Told(headers)
     }
 
-    #[cfg(test)]
-    pub fn from_pairs(pairs: Vec<(HeaderName, HeaderValue)>) -> Told {
-        Told(pairs)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
-        self.0.iter()
+    /// The headers of a request for the app, these first; the request's
+    /// others are added to them.
+    pub fn headers(&self) -> HeaderMap {
+        self.0.clone()
     }
 }
 

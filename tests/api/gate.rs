@@ -247,9 +247,7 @@ async fn koogate_s_own_paths_stay_koogate_s_for_a_signed_in_user() {
 async fn a_connection_a_program_opened_still_reaches_the_app_through_the_gate() {
     let upstream = start_upstream().await;
     let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
-    scene.centre.signs_in("alice");
-    let landed = Browser::new(&scene.app).sign_in(&scene.tenant_query()).await;
-    let session = landed.cookie("koogate_session").expect("a session cookie").value.clone();
+    let session = scene.session_of("alice").await;
     // One connection, opened by a health check (as a load balancer's is),
     // then used for the app: koogate's own server takes such connections
     // whole, and its gate is the same gate.
@@ -288,6 +286,78 @@ async fn a_request_head_larger_than_koogate_reads_is_refused_before_the_app() {
         .expect("sent");
     assert_eq!(response.status().as_u16(), 431);
     assert!(!response.headers().contains_key("x-upstream"));
+}
+
+/// Sends `head` (and then `body`) on one connection to koogate and reads
+/// until it closes.
+async fn raw_exchange(address: &str, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(address.trim_start_matches("http://"))
+        .await
+        .expect("connected");
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    stream
+}
+
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answers = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut answers))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    answers
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_whoever_answers_them() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let session = scene.session_of("alice").await;
+    let cookie = format!("Host: koogate\r\nCookie: koogate_session={session}\r\n");
+    // Three requests in one write, before any answer: one the front
+    // forwards itself, one of koogate's own, and an upload, which koogate's
+    // own server forwards.
+    let requests = format!(
+        "GET /a HTTP/1.1\r\n{cookie}\r\n\
+         GET /sso/me HTTP/1.1\r\n{cookie}Accept: application/json\r\n\r\n\
+         POST /b HTTP/1.1\r\n{cookie}Content-Length: 5\r\nConnection: close\r\n\r\nhello"
+    );
+    let mut stream = raw_exchange(&scene.app.address, &requests).await;
+    let answers = read_to_close(&mut stream).await;
+    let answers: Vec<&str> = answers.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(answers.iter().all(|a| a.starts_with("200 ")), "{answers:?}");
+    assert!(answers[0].contains(r#""path":"/a""#), "{}", answers[0]);
+    assert!(answers[1].contains(r#""userName":"alice""#), "{}", answers[1]);
+    assert!(answers[2].contains(r#""path":"/b""#), "{}", answers[2]);
+    assert!(answers[2].contains(r#""bodyLength":5"#), "{}", answers[2]);
+}
+
+#[tokio::test]
+async fn an_upload_that_waits_for_leave_to_continue_gets_it_and_reaches_the_app() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let session = scene.session_of("alice").await;
+    // curl and many HTTP libraries hold back a large body until told
+    // `100 Continue`.
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: koogate\r\nCookie: koogate_session={session}\r\n\
+         Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    );
+    let mut stream = raw_exchange(&scene.app.address, &head).await;
+    let mut first = [0u8; 25];
+    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_exact(&mut first))
+        .await
+        .expect("told to go on in time, before the body is sent")
+        .expect("read");
+    assert_eq!(&first, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").await.expect("body sent");
+    let answer = read_to_close(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains(r#""bodyLength":5"#), "{answer}");
+    assert_eq!(answer.matches("100 Continue").count(), 0, "{answer}");
 }
 
 macro_rules! gate_test {

@@ -127,6 +127,14 @@ impl Scene {
         (browser, page)
     }
 
+    /// The value of the session cookie `user_name` holds once signed in,
+    /// for a client that speaks HTTP without a browser's cookie jar.
+    pub async fn session_of(&self, user_name: &str) -> String {
+        let (_, page) = self.sign_in(user_name).await;
+        page.assert_lands_on("/");
+        page.cookie("koogate_session").expect("a session cookie").value.clone()
+    }
+
     /// A new browser in which `user_name` is signed in.
     pub async fn signed_in(&self, user_name: &str) -> Browser {
         let (browser, page) = self.sign_in(user_name).await;
