@@ -103,7 +103,9 @@ impl WorkerClient {
                 },
             }
         }
-        let mut sender = self.connect().await?;
+        // Boxed: opening a connection (TLS and all) is a large future, and
+        // the common case above should not carry it on every request.
+        let mut sender = Box::pin(self.connect()).await?;
         let response = sender.send_request(request).await.map_err(Failed::Exchange)?;
         Ok(self.pool.answered(response, sender))
     }
