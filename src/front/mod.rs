@@ -20,6 +20,7 @@
 //! [`own_paths::is_for_programs`]: crate::own_paths::is_for_programs
 
 mod answer;
+mod deadline;
 mod gate;
 mod hand_off;
 mod stop;
@@ -28,7 +29,7 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_server::Server;
 use actix_service::boxed::BoxService;
@@ -36,10 +37,11 @@ use actix_service::{Service, ServiceFactory};
 use actix_web::web;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 pub use answer::Answer;
+use deadline::{Answered, HeadDeadline};
 pub use hand_off::Own;
 pub use stop::Stop;
 
@@ -133,10 +135,12 @@ struct Connection {
     /// The in-memory connection to koogate's own server, opened with the
     /// first request that needs it.
     own: RefCell<Option<hand_off::Link>>,
+    deadline: Rc<HeadDeadline>,
 }
 
 impl Worker {
     async fn serve(self: Rc<Self>, stream: actix_rt::net::TcpStream) {
+        let deadline = Rc::new(HeadDeadline::from(Instant::now()));
         let peer = stream.peer_addr().ok();
         let _ = stream.set_nodelay(true);
         match self.opens_for_programs(&stream).await {
@@ -149,19 +153,26 @@ impl Worker {
             Some(false) => {}
         }
         let stop = self.shared.stop.clone();
-        let connection = Rc::new(Connection { worker: self, peer, own: RefCell::new(None) });
+        let connection = Rc::new(Connection {
+            worker: self,
+            peer,
+            own: RefCell::new(None),
+            deadline: deadline.clone(),
+        });
         let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
         let served = hyper::server::conn::http1::Builder::new()
             // A request head larger than this is answered 431 (without a
             // limit hyper reads up to 400 KiB of one, which many slow
             // clients could each make it hold).
             .max_header_size(HEAD_AT_MOST)
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEAD_WITHIN)
+            // Heads are timed by `deadline`, not by hyper.
+            .header_read_timeout(None)
             .serve_connection(TokioIo::new(stream), service);
         let mut served = std::pin::pin!(served);
         tokio::select! {
             _ = served.as_mut() => {}
+            // Closed without an answer, as for a head that never ends.
+            _ = deadline.passed() => {}
             _ = stop.requested() => {
                 served.as_mut().graceful_shutdown();
                 let _ = served.await;
@@ -203,12 +214,19 @@ impl Connection {
     async fn answer(
         self: Rc<Self>,
         request: Request<Incoming>,
-    ) -> Result<Response<Answer>, Infallible> {
+    ) -> Result<Response<Answered<Answer>>, Infallible> {
+        self.deadline.head_arrived();
+        let answered = self.answer_now(request).await;
+        let deadline = self.deadline.clone();
+        Ok(answered.map(|body| Answered { body, deadline }))
+    }
+
+    async fn answer_now(&self, request: Request<Incoming>) -> Response<Answer> {
         let worker = &self.worker;
         if let Some(answered) =
             gate::forward(&worker.state, &worker.shared, self.peer, &request).await
         {
-            return Ok(answered);
+            return answered;
         }
         let path = request.uri().path().to_string();
         let link = self.own.borrow_mut().take();
@@ -217,12 +235,12 @@ impl Connection {
         match Box::pin(worker.own.send(link, self.peer, request)).await {
             Ok((response, link)) => {
                 *self.own.borrow_mut() = Some(link);
-                Ok(response.map(Answer::Own))
+                response.map(Answer::Own)
             }
             Err(err) => {
                 tracing::error!(error = %err, "koogate's own server did not answer");
                 let unavailable = crate::error::Error::Unavailable("koogate is restarting");
-                Ok(answer::own(&unavailable, &path, &worker.state))
+                answer::own(&unavailable, &path, &worker.state)
             }
         }
     }

@@ -360,6 +360,17 @@ async fn an_upload_that_waits_for_leave_to_continue_gets_it_and_reaches_the_app(
     assert_eq!(answer.matches("100 Continue").count(), 0, "{answer}");
 }
 
+#[tokio::test]
+async fn an_app_that_takes_longer_than_a_head_may_is_waited_for() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let browser = scene.signed_in("alice").await;
+    // 6 s: longer than a client may take to send a head (5 s), which must
+    // not count while the app works.
+    let seen = echoed(browser.client().get(format!("{}/slow", scene.app.address))).await;
+    assert_eq!(seen["path"], "/slow");
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {

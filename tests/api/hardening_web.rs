@@ -188,17 +188,95 @@ async fn metrics_can_ask_for_a_token() {
 
 #[tokio::test]
 async fn a_connection_that_says_nothing_is_closed_within_the_head_deadline() {
-    use tokio::io::AsyncReadExt;
     let app = spawn_app(Backend::Sqlite, &[]).await;
     let mut silent =
         tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
-    let started = std::time::Instant::now();
+    // 5 s to send a request's head, counted once.
+    let waited = closed_since(&mut silent, std::time::Instant::now()).await;
+    assert!(waited < std::time::Duration::from_secs(7), "closed after {waited:?}");
+}
+
+/// How long after `since` koogate closed `stream` without answering.
+async fn closed_since(
+    stream: &mut tokio::net::TcpStream,
+    since: std::time::Instant,
+) -> std::time::Duration {
+    use tokio::io::AsyncReadExt;
     let mut byte = [0u8; 1];
-    let read = tokio::time::timeout(std::time::Duration::from_secs(15), silent.read(&mut byte))
+    let read = tokio::time::timeout(std::time::Duration::from_secs(15), stream.read(&mut byte))
         .await
         .expect("closed by koogate, not left open");
     assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
-    // 5 s to send a request's head, counted once.
-    let waited = started.elapsed();
-    assert!(waited < std::time::Duration::from_secs(7), "closed after {waited:?}");
+    since.elapsed()
+}
+
+#[tokio::test]
+async fn a_head_sent_a_byte_at_a_time_is_cut_off_at_the_head_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let started = std::time::Instant::now();
+    slow.write_all(b"GET /sso/me HTTP/1.1\r\nHost: koogate\r\n").await.expect("sent");
+    // A header that never ends, a byte every half second: each byte is
+    // progress, but the head as a whole has 5 s.
+    let closed = loop {
+        if slow.write_all(b"x").await.is_err() {
+            break started.elapsed();
+        }
+        let mut byte = [0u8; 1];
+        let half_second = std::time::Duration::from_millis(500);
+        match tokio::time::timeout(half_second, slow.read(&mut byte)).await {
+            Err(_) => {}
+            Ok(Ok(0) | Err(_)) => break started.elapsed(),
+            Ok(Ok(_)) => panic!("answered a head that never ended"),
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "never closed");
+    };
+    assert!(closed < std::time::Duration::from_secs(7), "closed after {closed:?}");
+    assert!(closed >= std::time::Duration::from_secs(4), "closed early, after {closed:?}");
+}
+
+/// One whole answer from `stream` (its head and `Content-Length` bytes).
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
+                })
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let read = stream.read(&mut chunk).await.expect("read");
+        assert!(read > 0, "closed before the answer was whole");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_that_asks_nothing_more_is_closed_after_the_head_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(Backend::Sqlite, &[]).await;
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    // Answered by the front (a health check's connection would be given
+    // to koogate's own server whole).
+    let ask = "GET /sso/me HTTP/1.1\r\nHost: koogate\r\nAccept: application/json\r\n\r\n";
+    idle.write_all(ask.as_bytes()).await.expect("sent");
+    assert!(read_answer(&mut idle).await.starts_with("HTTP/1.1 401 "));
+    // Kept alive: a second request 3 s later on the same connection is
+    // answered.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    idle.write_all(ask.as_bytes()).await.expect("sent");
+    assert!(read_answer(&mut idle).await.starts_with("HTTP/1.1 401 "));
+    let idle_for = closed_since(&mut idle, std::time::Instant::now()).await;
+    assert!(idle_for < std::time::Duration::from_secs(7), "closed after {idle_for:?} idle");
+    assert!(idle_for >= std::time::Duration::from_secs(4), "closed after {idle_for:?} idle");
 }

@@ -13,11 +13,16 @@ use serde_json::{json, Value};
 
 use super::app::{spawn_app, Backend, TestApp, KIT_SETTINGS};
 
-/// A stand-in for the vendor's app: it answers what it received.
+/// A stand-in for the vendor's app: it answers what it received (`/slow`
+/// after 6 s).
 pub async fn start_upstream() -> String {
     let server = HttpServer::new(|| {
         App::new().app_data(web::PayloadConfig::new(16 << 20)).default_service(web::to(
             |req: HttpRequest, body: web::Bytes| async move {
+                // An app that takes its time (a report, an export).
+                if req.path() == "/slow" {
+                    actix_web::rt::time::sleep(std::time::Duration::from_secs(6)).await;
+                }
                 let headers: BTreeMap<String, String> = req
                     .headers()
                     .iter()
