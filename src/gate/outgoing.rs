@@ -13,18 +13,25 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::gate::forwarded::{self, TrustedProxies};
 use crate::gate::told::Told;
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-pub const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
+/// Whether `name` (lower-case) is a header that describes one connection,
+/// not the message (RFC 9110 §7.6.1), or the `Host` koogate sets anew.
+/// Asked of every header of every request and answer the gate passes on:
+/// a `match`, which compiles to a test of the length and at most two
+/// compares, not a walk along a list.
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
 
 /// A client's request headers, as either server parsed them. Names come
 /// lower-case from both parsers.
@@ -113,7 +120,7 @@ pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'
     for header in client.each() {
         match header.name {
             "cookie" if glance.session.is_none() => {
-                glance.session = visible(header.value).and_then(|v| cookie_value(v, cookie_name));
+                glance.session = cookie_value(header.value, cookie_name);
             }
             "content-length" => {
                 let length = visible(header.value).and_then(|v| v.trim().parse::<u64>().ok());
@@ -141,7 +148,7 @@ pub fn for_app(
     let mut connection = false;
     for header in client.each() {
         let name = header.name;
-        if HOP_BY_HOP.contains(&name) {
+        if hop_by_hop(name) {
             match name {
                 "host" => host = visible(header.value),
                 "connection" => connection = true,
@@ -153,17 +160,16 @@ pub fn for_app(
             continue;
         }
         if name == "cookie" {
-            match visible(header.value).map(without_koogate_cookies) {
+            match without_koogate_cookies(header.value) {
                 // None of koogate's: the header goes on as it came.
-                Some(Cow::Borrowed(_)) => {}
-                Some(Cow::Owned(kept)) => {
+                Cow::Borrowed(_) => {}
+                Cow::Owned(kept) => {
                     if let Some(Ok(kept)) = (!kept.is_empty()).then(|| HeaderValue::try_from(kept))
                     {
                         out.append(hyper::header::COOKIE, kept);
                     }
                     continue;
                 }
-                None => continue,
             }
         }
         if let Some((name, value)) = header.to_pass_on() {
@@ -184,40 +190,46 @@ pub fn for_app(
 }
 
 /// A `Cookie` header without koogate's own cookies; the header itself when
-/// it holds none of them.
-fn without_koogate_cookies(cookie: &str) -> Cow<'_, str> {
-    let koogate_s = |pair: &str| {
-        let name = pair.trim_start();
-        name.starts_with("koogate_") || name.starts_with("__Host-koogate_")
+/// it holds none of them. Read as bytes: the app's own cookies may carry
+/// UTF-8 (browsers send what a page set, byte for byte), and they go on
+/// as they came.
+fn without_koogate_cookies(cookie: &[u8]) -> Cow<'_, [u8]> {
+    let koogate_s = |pair: &[u8]| {
+        let name = pair.trim_ascii_start();
+        name.starts_with(b"koogate_") || name.starts_with(b"__Host-koogate_")
     };
-    if !cookie.split(';').any(koogate_s) {
+    if !cookie_pairs(cookie).any(koogate_s) {
         return Cow::Borrowed(cookie);
     }
-    let mut kept = String::new();
-    for pair in cookie.split(';').filter(|pair| !koogate_s(pair)).map(str::trim) {
+    let mut kept = Vec::with_capacity(cookie.len());
+    for pair in cookie_pairs(cookie).filter(|pair| !koogate_s(pair)).map(<[u8]>::trim_ascii) {
         if !kept.is_empty() {
-            kept.push_str("; ");
+            kept.extend_from_slice(b"; ");
         }
-        kept.push_str(pair);
+        kept.extend_from_slice(pair);
     }
     Cow::Owned(kept)
 }
 
 /// The value of the cookie `name` in a `Cookie` header, read in place:
 /// the gate asks for one cookie on every request and needs none of the
-/// others parsed.
-fn cookie_value<'h>(cookie: &'h str, name: &str) -> Option<&'h str> {
-    cookie
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
+/// others parsed. Only that value must be visible ASCII (koogate's own
+/// cookies are); the others are not looked at.
+fn cookie_value<'h>(cookie: &'h [u8], name: &str) -> Option<&'h str> {
+    let value = cookie_pairs(cookie)
+        .find_map(|pair| pair.trim_ascii().strip_prefix(name.as_bytes())?.strip_prefix(b"="))?;
+    visible(value)
+}
+
+/// The `name=value` pairs of a `Cookie` header, untrimmed.
+fn cookie_pairs(cookie: &[u8]) -> impl Iterator<Item = &[u8]> {
+    cookie.split(|b| *b == b';')
 }
 
 /// Whether a header of the app's answer goes on to the client: not one
 /// about the connection between koogate and the app.
 pub fn relayed(name: &str) -> bool {
-    !HOP_BY_HOP.contains(&name)
+    !hop_by_hop(name)
 }
 
 /// Leaves out of the app's answer the headers that are not relayed (the
@@ -237,11 +249,22 @@ mod tests {
     #[test]
     fn koogate_cookies_stay_behind_and_the_others_go_on() {
         assert_eq!(
-            without_koogate_cookies("a=1; koogate_session=s; __Host-koogate_session=t; b=2"),
-            "a=1; b=2"
+            &*without_koogate_cookies(b"a=1; koogate_session=s; __Host-koogate_session=t; b=2"),
+            b"a=1; b=2"
         );
-        assert!(matches!(without_koogate_cookies("a=1;b=2"), Cow::Borrowed("a=1;b=2")));
-        assert_eq!(without_koogate_cookies("koogate_session=s"), "");
+        assert!(matches!(without_koogate_cookies(b"a=1;b=2"), Cow::Borrowed(b"a=1;b=2")));
+        assert_eq!(&*without_koogate_cookies(b"koogate_session=s"), b"");
+        // A cookie named like it, or the name with a space, is not it.
+        assert_eq!(
+            cookie_value(b"koogate_sessions=x; koogate_session=y", "koogate_session"),
+            Some("y")
+        );
+        assert_eq!(cookie_value(b"koogate_session =x", "koogate_session"), None);
+        assert_eq!(
+            cookie_value("city=北京;koogate_session=z ".as_bytes(), "koogate_session"),
+            Some("z")
+        );
+        assert_eq!(cookie_value("koogate_session=北京".as_bytes(), "koogate_session"), None);
         let mut client = HeaderMap::new();
         client.append("cookie", HeaderValue::from_static("a=1; koogate_session=abc"));
         assert_eq!(glance(&client, "koogate_session").session, Some("abc"));

@@ -371,6 +371,29 @@ async fn an_app_that_takes_longer_than_a_head_may_is_waited_for() {
     assert_eq!(seen["path"], "/slow");
 }
 
+#[tokio::test]
+async fn a_cookie_of_the_app_s_written_in_chinese_does_not_sign_the_user_out() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let session = scene.session_of("alice").await;
+    // The app set a cookie whose value is UTF-8, as browsers allow and
+    // send byte for byte.
+    let cookie = format!("city=北京; koogate_session={session}; lang=zh");
+    let cookie = reqwest::header::HeaderValue::from_bytes(cookie.as_bytes()).expect("a value");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // A page (answered in the front) and a form (koogate's own server).
+    let page = client.get(format!("{}/reports", scene.app.address));
+    let form = client.post(format!("{}/reports", scene.app.address)).body("name=q3");
+    for request in [page, form] {
+        let seen = echoed(request.header("Cookie", cookie.clone())).await;
+        assert_eq!(seen["headers"]["x-koogate-user"], "alice", "still signed in");
+        assert_eq!(seen["headers"]["cookie"], "city=北京; lang=zh", "the app's cookies, as sent");
+    }
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {

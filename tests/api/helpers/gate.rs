@@ -26,7 +26,9 @@ pub async fn start_upstream() -> String {
                 let headers: BTreeMap<String, String> = req
                     .headers()
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                    .map(|(k, v)| {
+                        (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into())
+                    })
                     .collect();
                 HttpResponse::Ok().insert_header(("X-Upstream", "yes")).json(json!({
                     "method": req.method().as_str(),
