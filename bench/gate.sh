@@ -9,13 +9,22 @@
 # else, shaped like koogate's workers) as a fourth line: what the same
 # crates cost without actix-web and without koogate's own work.
 #
+# TOLD=1 adds a fifth line: nginx proxy_pass telling the app what koogate
+# tells it (the same X-Koogate-* values and identity token, captured from
+# koogate once, and X-Forwarded-For, -Proto and -Host), so the app reads
+# the same ~600 bytes more per request as behind koogate. The difference
+# between the nginx lines is what telling the app costs the machine; the
+# difference between this one and koogate's is the rest of the gate.
+#
 # CPU=1 also measures each server's CPU time and context switches per
 # request while it serves (perf stat on its processes; needs perf): the app
 # for direct, the proxy nginx's workers, koogate, the bare proxy.
 #
-# ROUNDS=n (3 unless set) runs direct, nginx and koogate one after another
-# n times and ends with each one's median and the shares of direct: a
-# shared machine moves single runs by a fifth either way.
+# ROUNDS=n (3 unless set) runs direct, nginx and koogate (and the lines
+# asked for below) one after another n times, each round starting one line
+# further on, and ends with each one's median and the shares of direct: a
+# shared machine moves single runs by a fifth either way. ROUNDS a multiple
+# of the number of lines puts each line in each place equally often.
 #
 # Needs wrk and nginx (Debian packages: apt-get install -y wrk nginx).
 set -euo pipefail
@@ -23,7 +32,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-15}"
 connections="${2:-32}"
 work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; for pid in "$work/nginx.pid" "$work/proxy/nginx.pid"; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; for pid in "$work/nginx.pid" "$work/proxy/nginx.pid" "$work/told/nginx.pid"; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done; rm -rf "$work"' EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "install wrk and nginx first" >&2; exit 2; }
 
 # The same build as bench/lifecycle.sh (the example turns on dev-dependency
@@ -48,7 +57,12 @@ error_log $work/logs/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  server { listen 127.0.0.1:18300; location / { return 200 "hello from the app\n"; } }
+  log_format told escape=none '\$http_x_koogate_tenant\t\$http_x_koogate_user\t\$http_x_koogate_role\t\$http_x_koogate_org\t\$http_x_koogate_identity';
+  server {
+    listen 127.0.0.1:18300;
+    location = /told { access_log $work/logs/told.log told; return 200 "told\n"; }
+    location / { return 200 "hello from the app\n"; }
+  }
 }
 NGINX
 cat >"$work/proxy/nginx.conf" <<NGINX
@@ -99,11 +113,45 @@ con.execute("""INSERT INTO sessions (id_hash, tenant_id, app_id, instance_id, us
 con.commit()
 PY
 
+if [ -n "${TOLD:-}" ]; then
+  # What koogate tells the app for this session, as the app received it.
+  curl -sf -H "Cookie: koogate_session=$token" http://127.0.0.1:18302/told >/dev/null
+  IFS=$'\t' read -r t_tenant t_user t_role t_org t_identity <"$work/logs/told.log"
+  mkdir -p "$work/told/logs"
+  cat >"$work/told/nginx.conf" <<NGINX
+worker_processes ${NGINX_WORKERS:-1};
+pid $work/told/nginx.pid;
+error_log $work/told/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:18300; keepalive 64; }
+  server {
+    listen 127.0.0.1:18304;
+    location / {
+      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Cookie "";
+      proxy_set_header X-Koogate-Tenant "$t_tenant";
+      proxy_set_header X-Koogate-User "$t_user";
+      proxy_set_header X-Koogate-Role "$t_role";
+      proxy_set_header X-Koogate-Org "$t_org";
+      proxy_set_header X-Koogate-Identity "$t_identity";
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+NGINX
+  nginx -p "$work/told" -c "$work/told/nginx.conf"
+fi
+
 # The processes serving each label, for CPU=1.
 serving() {
   case "$1" in
     direct) pgrep -P "$(cat "$work/nginx.pid")" | paste -sd, ;;
     nginx) pgrep -P "$(cat "$work/proxy/nginx.pid")" | paste -sd, ;;
+    told) pgrep -P "$(cat "$work/told/nginx.pid")" | paste -sd, ;;
     koogate) echo "$koogate_pid" ;;
     hyper) echo "$bare_pid" ;;
   esac
@@ -129,12 +177,19 @@ run() { # $1 label, $2 url; prints one line and keeps it in $work/runs
 }
 # Others' work on the machine moves these figures: say how busy it was.
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+labels=(direct nginx koogate)
+[ -n "${BARE:-}" ] && labels+=(hyper)
+[ -n "${TOLD:-}" ] && labels+=(told)
+declare -A url=([direct]=18300 [nginx]=18301 [koogate]=18302 [hyper]=18303 [told]=18304)
 for round in $(seq 1 "${ROUNDS:-3}"); do
   echo "round $round"
-  run direct http://127.0.0.1:18300/
-  run nginx http://127.0.0.1:18301/
-  run koogate http://127.0.0.1:18302/
-  if [ -n "${BARE:-}" ]; then run hyper http://127.0.0.1:18303/; fi
+  # Each round starts one place further along the list: a line's place in
+  # the round (what ran just before it, how warm the machine is) moved
+  # its figure by more than the differences measured here.
+  for i in "${!labels[@]}"; do
+    label="${labels[$(((i + round - 1) % ${#labels[@]}))]}"
+    run "$label" "http://127.0.0.1:${url[$label]}/"
+  done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "koogate peak resident memory: $(awk '/VmHWM/ {print $2, $3}' "/proc/$koogate_pid/status")"
@@ -155,7 +210,7 @@ for line in open(sys.argv[1]):
 median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
-for label in [label for label in ("direct", "nginx", "koogate", "hyper") if label in median]:
+for label in [label for label in ("direct", "nginx", "koogate", "hyper", "told") if label in median]:
     rps, p50, p99, cpu_us, switches = median[label]
     line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
     if cpu_us == cpu_us:  # measured (CPU=1)
@@ -163,6 +218,8 @@ for label in [label for label in ("direct", "nginx", "koogate", "hyper") if labe
     if label != "direct":
         line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
     print(line)
-for label in [label for label in ("koogate", "hyper") if label in median]:
+for label in [label for label in ("koogate", "hyper", "told") if label in median]:
     print(f"  {label}'s share / nginx's share: {median[label][0] / median['nginx'][0]:.2f}")
+if "told" in median:
+    print(f"  koogate's share / told nginx's share: {median['koogate'][0] / median['told'][0]:.2f}")
 PY

@@ -73,7 +73,9 @@ pub struct Signed {
 
 struct Entry {
     seen: Rc<Seen>,
-    checked_at: Instant,
+    /// Until when the whole entry may be trusted: the sooner of the
+    /// session's and the token's limits, worked out once when it is put.
+    trusted_until: Instant,
     signed_at: Instant,
 }
 
@@ -89,10 +91,7 @@ impl GateCache {
     pub fn get(&self, key: &Key) -> Option<Rc<Seen>> {
         let entries = self.entries.borrow();
         let entry = entries.get(key)?;
-        let now = Instant::now();
-        (now.duration_since(entry.checked_at) < SESSION_TTL
-            && now.duration_since(entry.signed_at) < TOKEN_REUSE)
-            .then(|| entry.seen.clone())
+        (Instant::now() < entry.trusted_until).then(|| entry.seen.clone())
     }
 
     /// A token (and the plan it names) still fit to reuse for this
@@ -113,7 +112,8 @@ impl GateCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, Entry { seen, checked_at: Instant::now(), signed_at });
+        let trusted_until = (Instant::now() + SESSION_TTL).min(signed_at + TOKEN_REUSE);
+        entries.insert(key, Entry { seen, trusted_until, signed_at });
     }
 
     pub fn forget(&self, key: &Key) {
