@@ -4,7 +4,9 @@
 # and with `provisioning.local_accounts` (every purchase generates a user
 # name and password), beside pgbench doing one-row inserts at the same
 # concurrency, in one run. Each koogate line ends with its peak resident
-# memory (VmHWM).
+# memory (VmHWM). koogate logs at its default level (info, one line per
+# marketplace call), as a vendor runs it; RUST_LOG set outside measures
+# another (until 2026-11-27 this script ran it at warn).
 #
 #   bash bench/lifecycle.sh [SECONDS=20] [CONCURRENCY=32]
 #
@@ -24,7 +26,7 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 run_koogate() { # $1 = label, $2 = database url, $3 = port, $4 = local accounts
   KOOGATE__PROVISIONING__LOCAL_ACCOUNTS="${4:-false}" KOOGATE__SERVER__BIND="127.0.0.1:$3" KOOGATE__DATABASE__URL="$2" \
   KOOGATE__MARKETPLACE__ACCESS_KEY="$key" KOOGATE__DATABASE__MAX_CONNECTIONS=32 \
-  KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG=warn \
+  KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG="${RUST_LOG:-info}" \
     "$bin/koogate" serve >"$work/$1.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && break; sleep 0.1; done

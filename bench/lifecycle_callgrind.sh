@@ -11,6 +11,9 @@
 # HMACs count as software SHA-256 (about 145,000 instructions a call that a
 # real run spends a few thousand cycles on).
 #
+# koogate logs at its default level (info), as a vendor runs it; RUST_LOG
+# set outside measures another.
+#
 # Needs valgrind and PostgreSQL at 127.0.0.1:5432 (user postgres, trust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +28,7 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 run() { # $1 = seconds of load (0: start-up and idle only)
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS kg_callgrind WITH (FORCE)" -c "CREATE DATABASE kg_callgrind" >/dev/null 2>&1
   KOOGATE__SERVER__BIND=127.0.0.1:18099 KOOGATE__DATABASE__URL="$pg/kg_callgrind" KOOGATE__MARKETPLACE__ACCESS_KEY=k \
-  KOOGATE__DATABASE__MAX_CONNECTIONS=32 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG=warn \
+  KOOGATE__DATABASE__MAX_CONNECTIONS=32 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG="${RUST_LOG:-info}" \
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$bin/koogate" serve >"$work/log.$1" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18099/readyz >/dev/null && break; sleep 0.2; done
