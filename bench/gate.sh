@@ -65,20 +65,29 @@ http {
   }
 }
 NGINX
-cat >"$work/proxy/nginx.conf" <<NGINX
+# proxy_conf DIR PORT [LINES]: an nginx proxy_pass to the app in DIR,
+# listening on PORT, its location given LINES more.
+proxy_conf() {
+  mkdir -p "$1/logs"
+  cat >"$1/nginx.conf" <<NGINX
 worker_processes ${NGINX_WORKERS:-1};
-pid $work/proxy/nginx.pid;
-error_log $work/proxy/logs/error.log;
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
   upstream app { server 127.0.0.1:18300; keepalive 64; }
   server {
-    listen 127.0.0.1:18301;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    listen 127.0.0.1:$2;
+    location / {
+      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+${3:-}
+    }
   }
 }
 NGINX
+}
+proxy_conf "$work/proxy" 18301
 nginx -p "$work" -c "$work/nginx.conf"
 nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 
@@ -117,32 +126,16 @@ if [ -n "${TOLD:-}" ]; then
   # What koogate tells the app for this session, as the app received it.
   curl -sf -H "Cookie: koogate_session=$token" http://127.0.0.1:18302/told >/dev/null
   IFS=$'\t' read -r t_tenant t_user t_role t_org t_identity <"$work/logs/told.log"
-  mkdir -p "$work/told/logs"
-  cat >"$work/told/nginx.conf" <<NGINX
-worker_processes ${NGINX_WORKERS:-1};
-pid $work/told/nginx.pid;
-error_log $work/told/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  upstream app { server 127.0.0.1:18300; keepalive 64; }
-  server {
-    listen 127.0.0.1:18304;
-    location / {
-      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Cookie "";
-      proxy_set_header X-Koogate-Tenant "$t_tenant";
-      proxy_set_header X-Koogate-User "$t_user";
-      proxy_set_header X-Koogate-Role "$t_role";
-      proxy_set_header X-Koogate-Org "$t_org";
-      proxy_set_header X-Koogate-Identity "$t_identity";
+  proxy_conf "$work/told" 18304 "
+      proxy_set_header Cookie \"\";
+      proxy_set_header X-Koogate-Tenant \"$t_tenant\";
+      proxy_set_header X-Koogate-User \"$t_user\";
+      proxy_set_header X-Koogate-Role \"$t_role\";
+      proxy_set_header X-Koogate-Org \"$t_org\";
+      proxy_set_header X-Koogate-Identity \"$t_identity\";
       proxy_set_header X-Forwarded-For \$remote_addr;
       proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-    }
-  }
-}
-NGINX
+      proxy_set_header X-Forwarded-Host \$host;"
   nginx -p "$work/told" -c "$work/told/nginx.conf"
 fi
 
