@@ -19,17 +19,20 @@ use crate::front::WorkerShared;
 use crate::gate::caller::who_is_calling;
 use crate::gate::outgoing;
 use crate::gate::pool::Returning;
+use crate::gate::start::LastStart;
 use crate::gate::upstream::{Upload, WorkerClient};
 use crate::sso::cookies::cookie_secure;
 use crate::sso::{session_cookie_name, Deps};
 use crate::state::AppState;
 
 /// The app's answer to `request` from `peer`, or `None` when this request
-/// is not the gate's common case.
+/// is not the gate's common case. `last` is the start of the headers of
+/// the last request the connection forwarded.
 pub async fn forward(
     state: &AppState,
     shared: &WorkerShared,
     peer: Option<SocketAddr>,
+    last: &LastStart,
     request: &Request<Incoming>,
 ) -> Option<Response<Answer>> {
     let client = &shared.client;
@@ -57,6 +60,7 @@ pub async fn forward(
         request.uri().authority().map(|a| a.as_str()),
         &state.settings.server.trusted_proxies,
         &seen.told,
+        Some(last),
     );
     let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let answer =

@@ -63,6 +63,7 @@ pub struct WorkerShared {
 }
 
 use crate::gate::cache::GateCache;
+use crate::gate::start::LastStart;
 use crate::gate::upstream::WorkerClient;
 use crate::state::AppState;
 
@@ -136,6 +137,8 @@ struct Connection {
     /// first request that needs it.
     own: RefCell<Option<hand_off::Link>>,
     deadline: Rc<HeadDeadline>,
+    /// What the app was told with the last request forwarded.
+    last_start: LastStart,
 }
 
 impl Worker {
@@ -158,6 +161,7 @@ impl Worker {
             peer,
             own: RefCell::new(None),
             deadline: deadline.clone(),
+            last_start: LastStart::default(),
         });
         let service = hyper::service::service_fn(move |request| connection.clone().answer(request));
         let served = hyper::server::conn::http1::Builder::new()
@@ -224,7 +228,8 @@ impl Connection {
     async fn answer_now(&self, request: Request<Incoming>) -> Response<Answer> {
         let worker = &self.worker;
         if let Some(answered) =
-            gate::forward(&worker.state, &worker.shared, self.peer, &request).await
+            gate::forward(&worker.state, &worker.shared, self.peer, &self.last_start, &request)
+                .await
         {
             return answered;
         }

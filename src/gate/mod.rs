@@ -8,5 +8,6 @@ pub mod identity;
 pub mod outgoing;
 pub mod pool;
 pub mod proxy;
+pub mod start;
 pub mod told;
 pub mod upstream;

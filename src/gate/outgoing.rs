@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::gate::forwarded::{self, TrustedProxies};
+use crate::gate::start::LastStart;
 use crate::gate::told::Told;
 
 /// Whether `name` (lower-case) is a header that describes one connection,
@@ -134,26 +135,38 @@ pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'
 }
 
 /// The headers the app receives for a request with `client` headers from
-/// `peer` (see the module), telling it who is calling (`told`).
+/// `peer` (see the module), telling it who is calling (`told`). `last`, a
+/// client connection's, lets the request start from the previous one's
+/// identity and forwarding headers when they are the same (see
+/// [`LastStart`]).
 pub fn for_app(
     client: &impl ClientHeaders,
     peer: Option<IpAddr>,
     authority: Option<&str>,
     trusted: &TrustedProxies,
     told: &Told,
+    last: Option<&LastStart>,
 ) -> HeaderMap {
+    let host = client.all("host").last().and_then(visible).or(authority);
     // Reserved names are all left out below: nothing replaces these.
-    let mut out = told.headers();
-    let mut host = None;
+    let start = || {
+        let mut out = told.headers();
+        forwarded::forwarding(client, peer, host, trusted, &mut out);
+        out
+    };
+    // A trusted proxy's forwarding headers are extended with what it sent
+    // on each request: its starts are made anew.
+    let mut out = match last {
+        Some(last) if !peer.is_some_and(|p| trusted.trusts(p)) => {
+            last.for_request(told, peer, host, start)
+        }
+        _ => start(),
+    };
     let mut connection = false;
     for header in client.each() {
         let name = header.name;
         if hop_by_hop(name) {
-            match name {
-                "host" => host = visible(header.value),
-                "connection" => connection = true,
-                _ => {}
-            }
+            connection |= name == "connection";
             continue;
         }
         if forwarded::is_reserved(name) {
@@ -185,7 +198,6 @@ pub fn for_app(
             }
         }
     }
-    forwarded::forwarding(client, peer, host.or(authority), trusted, &mut out);
     out
 }
 
@@ -302,7 +314,7 @@ mod tests {
             HeaderName::from_static("x-koogate-user"),
             HeaderValue::from_static("alice"),
         )]);
-        let out = for_app(&client, None, None, &TrustedProxies::default(), &told);
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
         assert_eq!(out.get("accept").map(|v| v.as_bytes()), Some(&b"text/html"[..]));
         assert_eq!(out.get_all("x-koogate-user").iter().count(), 1);
         assert_eq!(out.get("x-koogate-user").map(|v| v.as_bytes()), Some(&b"alice"[..]));

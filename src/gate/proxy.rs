@@ -61,6 +61,7 @@ pub async fn forward(
         req.uri().authority().map(|a| a.as_str()),
         &state.settings.server.trusted_proxies,
         &seen.told,
+        None,
     );
     let body = if glance.body { Upload::streamed(payload) } else { Upload::empty() };
     let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());

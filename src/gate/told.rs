@@ -2,6 +2,8 @@
 //! `X-Koogate-*` identity headers (ARCHITECTURE §4), built once per
 //! remembered session rather than on every request.
 
+use std::rc::Rc;
+
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use entity::session;
@@ -20,9 +22,10 @@ const ROOM: usize = 24;
 
 /// The identity headers for one session and its token, as the start of the
 /// headers of every request for the app: a copy shares the bytes, and
-/// costs less than adding each one to every request.
+/// costs less than adding each one to every request. A clone shares the
+/// map, and is the same told (see [`Told::is`]).
 #[derive(Clone, Debug)]
-pub struct Told(HeaderMap);
+pub struct Told(Rc<HeaderMap>);
 
 impl Told {
     pub fn new(session: &session::Model, token: &str, plan: Option<&str>) -> Told {
@@ -44,13 +47,19 @@ impl Told {
         for (name, value) in pairs {
             headers.append(name, value);
         }
-        Told(headers)
+        Told(Rc::new(headers))
+    }
+
+    /// Whether `other` is this told or a clone of it (the same caller's,
+    /// made once when their session was read).
+    pub fn is(&self, other: &Told) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 
     /// The headers of a request for the app, these first; the request's
     /// others are added to them.
     pub fn headers(&self) -> HeaderMap {
-        self.0.clone()
+        HeaderMap::clone(&self.0)
     }
 }
 

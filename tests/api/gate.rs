@@ -394,6 +394,52 @@ async fn a_cookie_of_the_app_s_written_in_chinese_does_not_sign_the_user_out() {
     }
 }
 
+#[tokio::test]
+async fn each_request_on_one_connection_is_told_its_own_caller_and_host() {
+    let upstream = start_upstream().await;
+    let scene = Scene::new(gate_app(Backend::Sqlite, &upstream).await).await;
+    let alice = scene.session_of("alice").await;
+    let bob = scene.session_of("bob").await;
+    // One kept-alive connection can carry several people (a shared
+    // office proxy, or one person signing out and another in) and several
+    // host names (a client that reuses it for each).
+    let request = |session: &str, host: &str, close: &str| {
+        format!(
+            "GET /r HTTP/1.1\r\nHost: {host}\r\nCookie: koogate_session={session}\r\n{close}\r\n"
+        )
+    };
+    let sent = [
+        (&alice, "a.example.com"),
+        (&alice, "a.example.com"),
+        (&bob, "a.example.com"),
+        (&bob, "b.example.com"),
+        (&alice, "b.example.com"),
+    ];
+    let mut requests = String::new();
+    for (n, (session, host)) in sent.iter().enumerate() {
+        let close = if n + 1 == sent.len() { "Connection: close\r\n" } else { "" };
+        requests.push_str(&request(session, host, close));
+    }
+    let mut stream = raw_exchange(&scene.app.address, &requests).await;
+    let answers = read_to_close(&mut stream).await;
+    let told: Vec<(String, String, String)> = answers
+        .split("HTTP/1.1 200 OK\r\n")
+        .skip(1)
+        .map(|answer| {
+            let (_, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+            let seen: Value = serde_json::from_str(body).expect("the echo");
+            let header = |name: &str| seen["headers"][name].as_str().unwrap_or("").to_string();
+            (header("x-koogate-user"), header("x-forwarded-host"), header("x-forwarded-for"))
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = ["alice", "alice", "bob", "bob", "alice"]
+        .iter()
+        .zip(["a.example.com", "a.example.com", "a.example.com", "b.example.com", "b.example.com"])
+        .map(|(user, host)| (user.to_string(), host.to_string(), "127.0.0.1".to_string()))
+        .collect();
+    assert_eq!(told, expected, "{answers}");
+}
+
 macro_rules! gate_test {
     ($scenario:ident) => {
         mod $scenario {
