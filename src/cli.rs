@@ -68,14 +68,14 @@ pub async fn run() -> Result<(), Error> {
         Some(Command::Keygen { out }) => return keygen(&out),
         Some(Command::HashPassword) => return hash_password(),
         Some(Command::Sim(command)) => {
-            telemetry::init("pretty");
+            let _log = telemetry::init("pretty");
             return crate::sim::run(command).await;
         }
         other => cli.command = other,
     }
     let sources = Sources { file: cli.config.clone(), read_env: true, overrides: Vec::new() };
     let (settings, unknown) = Settings::load(&sources)?;
-    telemetry::init(&settings.log.format);
+    let _log = telemetry::init(&settings.log.format);
     for name in unknown {
         tracing::warn!(variable = %name, "unknown KOOGATE__ setting ignored");
     }

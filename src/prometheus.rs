@@ -57,6 +57,10 @@ fn describe() {
     );
     describe_counter!("koogate_unknown_scene_total", "refreshInstance calls with a scene koogate does not know (answered 000002; the marketplace retries them).");
     describe_counter!("koogate_logins_total", "Sign-ins finished, by outcome.");
+    describe_counter!(
+        "koogate_log_lines_dropped_total",
+        "Log lines dropped because standard output was not being read."
+    );
     describe_histogram!(
         "koogate_proxy_duration_seconds",
         "Time the vendor's app took to answer a proxied request, in seconds."
@@ -174,6 +178,7 @@ pub async fn render(state: web::Data<AppState>, req: actix_web::HttpRequest) -> 
         }
         Err(err) => tracing::warn!(error = ?err, "cannot count drift findings"),
     }
+    counter!("koogate_log_lines_dropped_total").absolute(crate::telemetry::dropped_lines());
     if let Some(process) = PROCESS.get() {
         process.collect();
     }

@@ -65,6 +65,7 @@ impl Application {
         let identity = crate::gate::identity::Keys::load_or_create(&db, &vault).await?;
         crate::prometheus::install();
         crate::prometheus::spawn_upkeep();
+        crate::telemetry::spawn_drop_report();
         let revocations = crate::access::revoke::Revocations::new(settings.sso.session_ttl_secs);
         revocations.refresh(&db.conn).await?;
         let state = web::Data::new(AppState {

@@ -7,27 +7,95 @@
 //!
 //! Request spans and lines carry the method and path only: query strings
 //! hold signatures, tokens and (V1) encrypted personal fields.
+//!
+//! Lines are written to standard output by a thread of their own, never by
+//! the thread answering a request: a log collector that stops reading
+//! would otherwise stop every answer once the pipe is full. While it does
+//! not read, up to [`LINES_HELD`] lines wait in memory; past that, lines
+//! are dropped, counted (`koogate_log_lines_dropped_total`) and reported
+//! in the log once it is read again ([`spawn_drop_report`]).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
-use std::time::Instant;
+use std::sync::{LazyLock, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use tracing::field::Empty;
 use tracing::Instrument;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
+/// Lines kept in memory while standard output is not read: a few seconds
+/// of a busy koogate's `info` lines, about 2 MB.
+const LINES_HELD: usize = 8_192;
+
+/// How often lines dropped since the last report are reported.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// The count of lines dropped so far, once the subscriber is installed.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Keeps the log's writer thread; dropped at exit, it writes out what is
+/// still held (waiting at most a second for a reader).
+#[must_use = "lines still held are lost when this is dropped"]
+pub struct LogWriter {
+    _guard: Option<WorkerGuard>,
+}
+
 /// Installs the global subscriber; a second call (tests) is a no-op.
-pub fn init(format: &str) {
+pub fn init(format: &str) -> LogWriter {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LINES_HELD)
+        .thread_name("koogate-log")
+        .finish(std::io::stdout());
+    let dropped = writer.error_counter();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(writer);
+    let installed = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    if installed.is_err() {
+        return LogWriter { _guard: None };
+    }
+    let _ = DROPPED.set(dropped);
+    LogWriter { _guard: Some(guard) }
+}
+
+/// Log lines dropped so far because standard output was not read.
+pub fn dropped_lines() -> u64 {
+    DROPPED.get().map_or(0, |counter| counter.dropped_lines() as u64)
+}
+
+/// Says in the log, every [`DROP_REPORT_EVERY`], how many lines were
+/// dropped since it last got through: the first line an operator reads
+/// after the gap says what is missing.
+pub fn spawn_drop_report() {
+    tokio::spawn(async move {
+        let mut reported = dropped_lines();
+        let mut tick = tokio::time::interval(DROP_REPORT_EVERY);
+        loop {
+            tick.tick().await;
+            let dropped = dropped_lines();
+            if dropped > reported {
+                tracing::warn!(
+                    lines = dropped - reported,
+                    since_start = dropped,
+                    "log lines could not be written: standard output was not being read"
+                );
+                // While nobody reads, this line is dropped as well: the
+                // lines stay unreported until a report gets through.
+                if dropped_lines() == dropped {
+                    reported = dropped;
+                }
+            }
+        }
+    });
 }
 
 /// Runs each request in its `request` span and, at `debug`, logs one

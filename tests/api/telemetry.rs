@@ -1,6 +1,7 @@
 //! One marketplace call can be followed in the JSON log: every line logged
 //! while it is answered carries the request's span, and the span carries
-//! the call's channel, activity, tenant and instance ids.
+//! the call's channel, activity, tenant and instance ids. A log nobody
+//! reads costs lines, never answers.
 
 use std::time::Duration;
 
@@ -79,6 +80,46 @@ async fn a_marketplace_calls_json_log_line_carries_its_request_span_and_ids() {
     // The span names the path only: the query's signature never shows.
     let log = koogate.output();
     assert!(!log.contains(&sig) && !log.contains(&nonce), "the query string was logged:\n{log}");
+}
+
+#[tokio::test]
+async fn koogate_goes_on_answering_while_nobody_reads_its_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("koogate.db").display());
+    // A log collector that hangs (a stuck sidecar, journald on a full
+    // disk) stops reading koogate's standard output. At `debug` every
+    // request logs a line: a few hundred fill the pipe, and 12,000 are
+    // more than koogate holds for it.
+    let koogate = Serve::on(&db_url).clear_env().log("debug").stdout_unread().start().await;
+    let address = koogate.address.clone();
+    let http = reqwest::Client::new();
+    let asked = async {
+        for _ in 0..12_000 {
+            let answer = http.get(format!("{address}/healthz")).send().await.expect("sent");
+            assert_eq!(answer.status().as_u16(), 200);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), asked)
+        .await
+        .expect("every request answered while the log is not read");
+    // What could not be written is counted, for the operator's alert...
+    let metrics = http.get(format!("{address}/metrics")).send().await.expect("sent");
+    let metrics = metrics.text().await.expect("the metrics");
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("koogate_log_lines_dropped_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of dropped lines:\n{metrics}"));
+    assert!(dropped > 0.0, "{metrics}");
+    // ...and said in the log once it is read again.
+    koogate.read_stdout();
+    for _ in 0..300 {
+        if koogate.output().contains("log lines could not be written") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the lost lines were never reported:\n{}", koogate.output());
 }
 
 async fn answer(request: reqwest::RequestBuilder) -> Value {

@@ -30,6 +30,7 @@ pub struct Serve {
     clear_env: bool,
     dir: Option<PathBuf>,
     ready_path: &'static str,
+    stdout_unread: bool,
 }
 
 impl Serve {
@@ -58,6 +59,7 @@ impl Serve {
             clear_env: false,
             dir: None,
             ready_path: "/healthz",
+            stdout_unread: false,
         }
     }
 
@@ -97,6 +99,13 @@ impl Serve {
         self
     }
 
+    /// Its standard output is a pipe nobody reads (a log collector that
+    /// hangs) until [`Running::read_stdout`].
+    pub fn stdout_unread(mut self) -> Serve {
+        self.stdout_unread = true;
+        self
+    }
+
     /// Ready once this path answers 2xx (`/healthz` unless told).
     pub fn ready_at(mut self, path: &'static str) -> Serve {
         self.ready_path = path;
@@ -133,13 +142,20 @@ impl Serve {
             .expect("koogate starts");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        drain(child.stdout.take().expect("stdout"), stdout.clone());
+        let unread = child.stdout.take().expect("stdout");
+        let unread = if self.stdout_unread {
+            Some(unread)
+        } else {
+            drain(unread, stdout.clone());
+            None
+        };
         drain(child.stderr.take().expect("stderr"), stderr.clone());
         let running = Running {
             child,
             address: format!("http://127.0.0.1:{port}"),
             stdout,
             stderr,
+            unread: Mutex::new(unread),
             _dir: own_dir,
         };
         running.wait_until_ready(self.ready_path).await;
@@ -164,6 +180,8 @@ pub struct Running {
     pub address: String,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// Standard output while nobody reads it ([`Serve::stdout_unread`]).
+    unread: Mutex<Option<tokio::process::ChildStdout>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -197,6 +215,13 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("{marker:?} never printed:\n{}", self.output());
+    }
+
+    /// Starts reading a standard output nobody read so far.
+    pub fn read_stdout(&self) {
+        if let Some(unread) = self.unread.lock().expect("stdout").take() {
+            drain(unread, self.stdout.clone());
+        }
     }
 
     /// `SIGTERM`, as an orchestrator stops it.
