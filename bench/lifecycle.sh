@@ -22,12 +22,15 @@ trap 'kill $(jobs -p) 2>/dev/null || true; psql "$pg/postgres" -qc "DROP DATABAS
 
 cargo build --release --bin koogate --example loadgen >/dev/null
 bin="${CARGO_TARGET_DIR:-target}/release"
+# KOOGATE_BIN=path measures that binary instead (an earlier build kept for
+# a before/after comparison); the load generator is still this checkout's.
+koogate="${KOOGATE_BIN:-$bin/koogate}"
 
 run_koogate() { # $1 = label, $2 = database url, $3 = port, $4 = local accounts
   KOOGATE__PROVISIONING__LOCAL_ACCOUNTS="${4:-false}" KOOGATE__SERVER__BIND="127.0.0.1:$3" KOOGATE__DATABASE__URL="$2" \
   KOOGATE__MARKETPLACE__ACCESS_KEY="$key" KOOGATE__DATABASE__MAX_CONNECTIONS=32 \
   KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG="${RUST_LOG:-info}" \
-    "$bin/koogate" serve >"$work/$1.log" 2>&1 &
+    "$koogate" serve >"$work/$1.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && break; sleep 0.1; done
   printf '%-32s ' "koogate $1:"

@@ -24,12 +24,15 @@ trap 'kill $(jobs -p) 2>/dev/null || true; psql "$pg/postgres" -qc "DROP DATABAS
 command -v valgrind >/dev/null || { echo "install valgrind first" >&2; exit 2; }
 cargo build --release --bin koogate --example loadgen >/dev/null 2>&1
 bin="${CARGO_TARGET_DIR:-target}/release"
+# KOOGATE_BIN=path measures that binary instead (an earlier build kept for
+# a before/after comparison); the load generator is still this checkout's.
+koogate="${KOOGATE_BIN:-$bin/koogate}"
 
 run() { # $1 = seconds of load (0: start-up and idle only)
   psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS kg_callgrind WITH (FORCE)" -c "CREATE DATABASE kg_callgrind" >/dev/null 2>&1
   KOOGATE__SERVER__BIND=127.0.0.1:18099 KOOGATE__DATABASE__URL="$pg/kg_callgrind" KOOGATE__MARKETPLACE__ACCESS_KEY=k \
   KOOGATE__DATABASE__MAX_CONNECTIONS=32 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" RUST_LOG="${RUST_LOG:-info}" \
-    valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$bin/koogate" serve >"$work/log.$1" 2>&1 &
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.$1" "$koogate" serve >"$work/log.$1" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do curl -sf http://127.0.0.1:18099/readyz >/dev/null && break; sleep 0.2; done
   if [ "$1" != 0 ]; then

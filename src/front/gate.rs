@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use hyper::body::Incoming;
+use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Response};
 use tracing::Instrument;
 
@@ -57,12 +58,13 @@ pub async fn forward(
     let headers = outgoing::for_app(
         request.headers(),
         peer.map(|p| p.ip()),
-        request.uri().authority().map(|a| a.as_str()),
+        glance.host.or(request.uri().authority().map(|a| a.as_str())),
         &state.settings.server.trusted_proxies,
         &seen.told,
         Some(last),
     );
-    let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let root = PathAndQuery::from_static("/");
+    let path_and_query = request.uri().path_and_query().unwrap_or(&root);
     let answer =
         match client.request(request.method().clone(), path_and_query, headers, Upload::empty()) {
             Some(outbound) => {

@@ -113,11 +113,13 @@ pub struct Glance<'h> {
     /// Whether a body follows (`Content-Length` above zero, or any
     /// `Transfer-Encoding`, which for a request means chunked).
     pub body: bool,
+    /// The `Host` asked for (the last one, when it is visible ASCII).
+    pub host: Option<&'h str>,
 }
 
 /// The request's [`Glance`], its session cookie named `cookie_name`.
 pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'h> {
-    let mut glance = Glance { session: None, body: false };
+    let mut glance = Glance { session: None, body: false, host: None };
     for header in client.each() {
         match header.name {
             "cookie" if glance.session.is_none() => {
@@ -128,6 +130,7 @@ pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'
                 glance.body |= length.is_some_and(|n| n > 0);
             }
             "transfer-encoding" => glance.body = true,
+            "host" => glance.host = visible(header.value),
             _ => {}
         }
     }
@@ -135,19 +138,19 @@ pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'
 }
 
 /// The headers the app receives for a request with `client` headers from
-/// `peer` (see the module), telling it who is calling (`told`). `last`, a
-/// client connection's, lets the request start from the previous one's
-/// identity and forwarding headers when they are the same (see
-/// [`LastStart`]).
+/// `peer` for `host` (the `Host` asked for, or the request target's
+/// authority; see the module), telling it who is calling (`told`).
+/// `last`, a client connection's, lets the request start from the
+/// previous one's identity and forwarding headers when they are the same
+/// (see [`LastStart`]).
 pub fn for_app(
     client: &impl ClientHeaders,
     peer: Option<IpAddr>,
-    authority: Option<&str>,
+    host: Option<&str>,
     trusted: &TrustedProxies,
     told: &Told,
     last: Option<&LastStart>,
 ) -> HeaderMap {
-    let host = client.all("host").last().and_then(visible).or(authority);
     // Reserved names are all left out below: nothing replaces these.
     let start = || {
         let mut out = told.headers();
@@ -314,7 +317,9 @@ mod tests {
             HeaderName::from_static("x-koogate-user"),
             HeaderValue::from_static("alice"),
         )]);
-        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
+        let host = glance(&client, "koogate_session").host;
+        assert_eq!(host, Some("gate.example.com"));
+        let out = for_app(&client, None, host, &TrustedProxies::default(), &told, None);
         assert_eq!(out.get("accept").map(|v| v.as_bytes()), Some(&b"text/html"[..]));
         assert_eq!(out.get_all("x-koogate-user").iter().count(), 1);
         assert_eq!(out.get("x-koogate-user").map(|v| v.as_bytes()), Some(&b"alice"[..]));

@@ -58,14 +58,16 @@ pub async fn forward(
     let headers = outgoing::for_app(
         req.headers(),
         req.peer_addr().map(|a| a.ip()),
-        req.uri().authority().map(|a| a.as_str()),
+        glance.host.or(req.uri().authority().map(|a| a.as_str())),
         &state.settings.server.trusted_proxies,
         &seen.told,
         None,
     );
     let body = if glance.body { Upload::streamed(payload) } else { Upload::empty() };
     let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Some(outbound) = client.request(method, path_and_query, headers, body) else {
+    let path_and_query = hyper::http::uri::PathAndQuery::try_from(path_and_query).ok();
+    let outbound = path_and_query.and_then(|target| client.request(method, &target, headers, body));
+    let Some(outbound) = outbound else {
         crate::prometheus::proxy_upstream_error();
         return Error::UpstreamFailed.error_response();
     };

@@ -76,7 +76,7 @@ impl WorkerClient {
     pub fn request(
         &self,
         method: Method,
-        path_and_query: &str,
+        path_and_query: &PathAndQuery,
         mut headers: HeaderMap,
         body: Upload,
     ) -> Option<Request<Upload>> {
@@ -190,14 +190,14 @@ impl Target {
     }
 
     /// The request target for `path_and_query` on the app, in origin form
-    /// (`/path?query`, as HTTP/1.1 sends it to a server).
-    fn uri(&self, path_and_query: &str) -> Option<Uri> {
-        let path_and_query = if self.prefix.is_empty() {
-            PathAndQuery::try_from(path_and_query)
-        } else {
-            PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix))
-        };
-        Some(Uri::from(path_and_query.ok()?))
+    /// (`/path?query`, as HTTP/1.1 sends it to a server). An app at the
+    /// root gets the client's own, which shares the bytes read.
+    fn uri(&self, path_and_query: &PathAndQuery) -> Option<Uri> {
+        if self.prefix.is_empty() {
+            return Some(Uri::from(path_and_query.clone()));
+        }
+        let below = PathAndQuery::try_from(format!("{}{path_and_query}", self.prefix));
+        Some(Uri::from(below.ok()?))
     }
 }
 
@@ -259,14 +259,15 @@ mod tests {
 
     #[test]
     fn the_app_s_address_is_built_from_its_parts() {
+        let sent = |text: &'static str| PathAndQuery::from_static(text);
         let app = target("http://127.0.0.1:8081");
         assert_eq!(app.address.to_string(), "http://127.0.0.1:8081/");
-        assert_eq!(app.uri("/a/b?c=d").map(|u| u.to_string()).as_deref(), Some("/a/b?c=d"));
+        assert_eq!(app.uri(&sent("/a/b?c=d")).map(|u| u.to_string()).as_deref(), Some("/a/b?c=d"));
         assert_eq!(app.host, "127.0.0.1:8081");
         let mounted = target("https://app.example.com:443/saas/");
         assert_eq!(mounted.address.to_string(), "https://app.example.com:443/");
         assert_eq!(mounted.host, "app.example.com", "the default port is not named");
-        assert_eq!(mounted.uri("/x?y").map(|u| u.to_string()).as_deref(), Some("/saas/x?y"));
+        assert_eq!(mounted.uri(&sent("/x?y")).map(|u| u.to_string()).as_deref(), Some("/saas/x?y"));
         let named = target("http://user:secret@[::1]:9000");
         assert_eq!(named.address.to_string(), "http://[::1]:9000/", "no user information");
         assert_eq!(named.host, "[::1]:9000", "no user information travels");
