@@ -195,7 +195,12 @@ pub fn for_app(
     if connection {
         // Headers the client named as its connection's own.
         for named in client.all("connection").filter_map(visible).flat_map(|v| v.split(',')) {
-            let named = named.trim().to_ascii_lowercase();
+            let named = named.trim();
+            // What browsers send (`keep-alive`) names nothing passed on.
+            if named.eq_ignore_ascii_case("keep-alive") || named.eq_ignore_ascii_case("close") {
+                continue;
+            }
+            let named = named.to_ascii_lowercase();
             if !forwarded::is_reserved(&named) {
                 out.remove(named.as_str());
             }
@@ -216,9 +221,13 @@ fn without_koogate_cookies(cookie: &[u8]) -> Cow<'_, [u8]> {
     if !cookie_pairs(cookie).any(koogate_s) {
         return Cow::Borrowed(cookie);
     }
-    let mut kept = Vec::with_capacity(cookie.len());
+    // Allocated only when something is kept: often only koogate's
+    // session cookie was sent.
+    let mut kept = Vec::new();
     for pair in cookie_pairs(cookie).filter(|pair| !koogate_s(pair)).map(<[u8]>::trim_ascii) {
-        if !kept.is_empty() {
+        if kept.is_empty() {
+            kept.reserve_exact(cookie.len());
+        } else {
             kept.extend_from_slice(b"; ");
         }
         kept.extend_from_slice(pair);
