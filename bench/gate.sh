@@ -20,6 +20,10 @@
 # request while it serves (perf stat on its processes; needs perf): the app
 # for direct, the proxy nginx's workers, koogate, the bare proxy.
 #
+# BROWSER=1 sends, on every line, what a browser sends with a page
+# request (Chrome's fifteen headers, the app's own cookies beside
+# koogate's) instead of the session cookie alone.
+#
 # ROUNDS=n (3 unless set) runs direct, nginx and koogate (and the lines
 # asked for below) one after another n times, each round starting one line
 # further on, and ends with each one's median and the shares of direct: a
@@ -110,6 +114,7 @@ fi
 # A signed-in session, written straight into the database: this measures
 # the gate, not the sign-in.
 token="bench-session-token"
+source bench/request_headers.sh
 python3 - "$work/koogate.db" "$token" <<'PY'
 import hashlib, sqlite3, sys, time
 db, token = sys.argv[1], sys.argv[2]
@@ -157,7 +162,7 @@ run() { # $1 label, $2 url; prints one line and keeps it in $work/runs
       -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -H "Cookie: koogate_session=$token" "$2" |
+  line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "${headers[@]}" "$2" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s", rps, p50, p99}')"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true

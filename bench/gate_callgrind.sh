@@ -14,6 +14,8 @@
 # send keep-alive GETs with wrk for SECONDS (4 connections), dump. Reported:
 #   (Ir of the load window - idle Ir/s x load seconds) / requests answered
 # and the functions with the most instructions of their own in that window.
+# BROWSER=1 sends what a browser sends with a page request (see
+# bench/request_headers.sh) instead of the session cookie alone.
 # Needs valgrind, wrk and nginx (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +60,7 @@ nginx -p "$work/up" -c "$work/up/nginx.conf"
 
 token="bench-session-token"
 cookie="Cookie: koogate_session=$token"
+source bench/request_headers.sh
 
 wait_for() { # $1 url
   for _ in $(seq 1 600); do curl -sf -H "$cookie" "$1" >/dev/null && return 0; sleep 0.2; done
@@ -82,7 +85,7 @@ measure() {
   local started ended
   started="$(date +%s.%N)"
   # wrk counts the answers; the few in flight at the end are noise.
-  wrk -t2 -c4 -d"${seconds}s" -H "$cookie" "$url" >"$out"
+  wrk -t2 -c4 -d"${seconds}s" "${headers[@]}" "$url" >"$out"
   ended="$(date +%s.%N)"
   callgrind_control -d load "$pid" >/dev/null 2>&1
   local dump answered load_ir
