@@ -57,13 +57,35 @@ impl Sent<'_> {
     /// The header as hyper's types, to pass on.
     fn to_pass_on(&self) -> Option<(HeaderName, HeaderValue)> {
         match self.parsed {
-            Some((name, value)) => Some((name.clone(), value.clone())),
+            Some((name, value)) => Some((browser_s(name), value.clone())),
             // What the other server already checked; a failure cannot happen.
             None => Some((
                 HeaderName::from_bytes(self.name.as_bytes()).ok()?,
                 HeaderValue::from_bytes(self.value).ok()?,
             )),
         }
+    }
+}
+
+/// `name` to pass on. A name hyper does not know is held in bytes of its
+/// own, and a copy of it costs an allocation; the names every browser
+/// sends that hyper does not know are kept here, written into the
+/// program, and cost nothing to copy.
+fn browser_s(name: &HeaderName) -> HeaderName {
+    const fn named(name: &'static str) -> HeaderName {
+        HeaderName::from_static(name)
+    }
+    match name.as_str() {
+        "sec-ch-ua" => named("sec-ch-ua"),
+        "sec-ch-ua-mobile" => named("sec-ch-ua-mobile"),
+        "sec-ch-ua-platform" => named("sec-ch-ua-platform"),
+        "sec-fetch-site" => named("sec-fetch-site"),
+        "sec-fetch-mode" => named("sec-fetch-mode"),
+        "sec-fetch-user" => named("sec-fetch-user"),
+        "sec-fetch-dest" => named("sec-fetch-dest"),
+        "priority" => named("priority"),
+        "x-requested-with" => named("x-requested-with"),
+        _ => name.clone(),
     }
 }
 
@@ -98,7 +120,11 @@ impl ClientHeaders for HeaderMap {
 /// A header value as text when it is visible ASCII (or tabs), as both
 /// servers' `to_str` read it; `None` otherwise.
 pub fn visible(value: &[u8]) -> Option<&str> {
-    if value.iter().all(|b| (0x20..0x7f).contains(b) || *b == b'\t') {
+    // Every byte is looked at, with no way out early, so that the compiler
+    // checks many at once: the session cookie's value is read on every
+    // request.
+    let fits = value.iter().fold(true, |fits, b| fits & matches!(b, 0x20..=0x7e | b'\t'));
+    if fits {
         std::str::from_utf8(value).ok()
     } else {
         None
@@ -224,7 +250,9 @@ fn without_koogate_cookies(cookie: &[u8]) -> Cow<'_, [u8]> {
     // Allocated only when something is kept: often only koogate's
     // session cookie was sent.
     let mut kept = Vec::new();
-    for pair in cookie_pairs(cookie).filter(|pair| !koogate_s(pair)).map(<[u8]>::trim_ascii) {
+    // Empty pairs (a stray `;`) carry nothing and are left out too.
+    let others = cookie_pairs(cookie).filter(|pair| !koogate_s(pair)).map(<[u8]>::trim_ascii);
+    for pair in others.filter(|pair| !pair.is_empty()) {
         if kept.is_empty() {
             kept.reserve_exact(cookie.len());
         } else {
@@ -245,9 +273,25 @@ fn cookie_value<'h>(cookie: &'h [u8], name: &str) -> Option<&'h str> {
     visible(value)
 }
 
-/// The `name=value` pairs of a `Cookie` header, untrimmed.
+/// The `name=value` pairs of a `Cookie` header, untrimmed. Each is found
+/// by `memchr` (many bytes compared at once): the header is read up to
+/// three times on every proxied request, and a browser's is long.
 fn cookie_pairs(cookie: &[u8]) -> impl Iterator<Item = &[u8]> {
-    cookie.split(|b| *b == b';')
+    let mut rest = Some(cookie);
+    std::iter::from_fn(move || {
+        let now = rest?;
+        match memchr::memchr(b';', now) {
+            Some(at) => {
+                let (pair, after) = now.split_at(at);
+                rest = after.get(1..);
+                Some(pair)
+            }
+            None => {
+                rest = None;
+                Some(now)
+            }
+        }
+    })
 }
 
 /// Whether a header of the app's answer goes on to the client: not one
@@ -277,6 +321,10 @@ mod tests {
             b"a=1; b=2"
         );
         assert!(matches!(without_koogate_cookies(b"a=1;b=2"), Cow::Borrowed(b"a=1;b=2")));
+        let pairs: Vec<&[u8]> = cookie_pairs(b"a=1; b=2;").collect();
+        assert_eq!(pairs, [&b"a=1"[..], b" b=2", b""]);
+        assert_eq!(cookie_pairs(b"").collect::<Vec<_>>(), [&b""[..]]);
+        assert_eq!(&*without_koogate_cookies(b";koogate_session=s;a=1;"), b"a=1");
         assert_eq!(&*without_koogate_cookies(b"koogate_session=s"), b"");
         // A cookie named like it, or the name with a space, is not it.
         assert_eq!(
@@ -293,6 +341,44 @@ mod tests {
         client.append("cookie", HeaderValue::from_static("a=1; koogate_session=abc"));
         assert_eq!(glance(&client, "koogate_session").session, Some("abc"));
         assert_eq!(glance(&client, "b").session, None);
+    }
+
+    #[test]
+    fn visible_text_is_printable_ascii_and_tabs() {
+        for byte in 0..=u8::MAX {
+            let printable = (b' '..=b'~').contains(&byte) || byte == b'\t';
+            assert_eq!(visible(&[b'a', byte, b'z']).is_some(), printable, "{byte:#x}");
+        }
+        assert_eq!(visible(b"gate.example.com:8080"), Some("gate.example.com:8080"));
+        assert_eq!(visible("北京".as_bytes()), None);
+        assert_eq!(visible(b""), Some(""));
+    }
+
+    #[test]
+    fn a_browser_s_own_headers_go_on_under_their_own_names() {
+        let names = [
+            "sec-ch-ua",
+            "sec-ch-ua-mobile",
+            "sec-ch-ua-platform",
+            "sec-fetch-site",
+            "sec-fetch-mode",
+            "sec-fetch-user",
+            "sec-fetch-dest",
+            "priority",
+            "x-requested-with",
+            "x-app-trace",
+        ];
+        let mut client = HeaderMap::new();
+        for name in names {
+            let value = HeaderValue::try_from(format!("{name} value")).expect("a value");
+            client.append(HeaderName::from_bytes(name.as_bytes()).expect("a name"), value);
+        }
+        let told = Told::from_pairs(Vec::new());
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
+        for name in names {
+            let sent: Vec<&[u8]> = out.get_all(name).iter().map(|v| v.as_bytes()).collect();
+            assert_eq!(sent, [format!("{name} value").as_bytes()], "{name}");
+        }
     }
 
     #[test]
