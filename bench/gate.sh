@@ -18,7 +18,12 @@
 #
 # CPU=1 also measures each server's CPU time and context switches per
 # request while it serves (perf stat on its processes; needs perf): the app
-# for direct, the proxy nginx's workers, koogate, the bare proxy.
+# for direct, the proxy nginx's workers, koogate, the bare proxy; and, on
+# every line, the app's own CPU time per request. The app's work per
+# request hardly changes from line to line, so its figure shows how fast
+# the machine itself was during that line (see the end of this script).
+# Every line also reports the machine's steal time while it ran: the share
+# of CPU time the host of a virtual machine gave its other guests.
 #
 # BROWSER=1 sends, on every line, what a browser sends with a page
 # request (Chrome's fifteen headers, the app's own cookies beside
@@ -157,13 +162,14 @@ serving() {
   esac
 }
 
-# FRESH_APP=1 starts the app anew before each line. Left running, the app
-# keeps what the lines before did to it: after the direct line (the app
-# alone at 100,000 requests/s), and after a few alternating koogate and
-# nginx lines, koogate forwarded 29,000-36,000 requests/s instead of
-# 41,000-44,000, while nginx's figure stayed where it was. A restarted app
-# gives koogate its better figure for a line or two, so the default keeps
-# one app for the whole run, as a vendor's app runs.
+# FRESH_APP=1 starts the app anew before each line. One session read
+# koogate's better figures right after a restart of the app as the app's
+# history slowing koogate and not nginx; the next found the machine's own
+# speed drifting (every line slowed with it, whichever proxy ran) and a
+# restart bringing koogate nothing, but also koogate alone falling into a
+# slow state in some lines with a browser's headers (see the README). The
+# option stays for studying that; the default keeps one app for the whole
+# run, as a vendor's app runs.
 fresh_app() {
   [ -z "${FRESH_APP:-}" ] && return 0
   local old
@@ -174,24 +180,38 @@ fresh_app() {
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18300/ >/dev/null && break; sleep 0.05; done
 }
 
-run() { # $1 label, $2 url; prints one line and keeps it in $work/runs
-  local line perf_pid=
+# The machine's steal time and all its CPU time so far (/proc/stat, in
+# ticks): on a virtual machine the host takes CPU time from it when its
+# other guests are busy, and every line run meanwhile is slower.
+cpu_times() {
+  awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
+}
+run() { # $1 label, $2 url, $3 round; prints one line and keeps it in $work/runs
+  local line perf_pid= app_pid=
   fresh_app
   if [ -n "${CPU:-}" ]; then
     perf stat -e task-clock,context-switches -x, -o "$work/perf" -p "$(serving "$1")" \
       -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
+    perf stat -e task-clock -x, -o "$work/perf.app" -p "$(serving direct)" \
+      -- sleep "$seconds" >/dev/null 2>&1 &
+    app_pid=$!
   fi
+  local before
+  before="$(cpu_times)"
   line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "${headers[@]}" "$2" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s", rps, p50, p99}')"
+  line="$line $(echo "$before $(cpu_times)" | awk '{printf "steal=%.1f", ($4 > $2) ? 100 * ($3 - $1) / ($4 - $2) : 0}')"
   if [ -n "$perf_pid" ]; then
-    wait "$perf_pid" || true
+    wait "$perf_pid" "$app_pid" || true
     line="$line $(awk -F, -v rps="${line#requests/s=}" -v s="$seconds" '
       /task-clock/ {ms=$1} /context-switches/ {cs=$1}
       END {n=(rps+0)*s; printf "cpu_us=%.1f switches=%.2f", ms*1000/n, cs/n}' "$work/perf")"
+    line="$line $(awk -F, -v rps="${line#requests/s=}" -v s="$seconds" '
+      /task-clock/ {printf "app_us=%.1f", $1*1000/((rps+0)*s)}' "$work/perf.app")"
   fi
   printf '%-16s %s\n' "$1:" "$line"
-  echo "$1 $line" >>"$work/runs"
+  echo "$1 round=$3 $line" >>"$work/runs"
 }
 # Others' work on the machine moves these figures: say how busy it was.
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -206,7 +226,7 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
   # its figure by more than the differences measured here.
   for i in "${!labels[@]}"; do
     label="${labels[$(((i + round - 1) % ${#labels[@]}))]}"
-    run "$label" "http://127.0.0.1:${url[$label]}/"
+    run "$label" "http://127.0.0.1:${url[$label]}/" "$round"
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -219,25 +239,44 @@ def seconds(text):  # wrk prints 812.00us, 1.52ms, 2.00s
             return float(text[: -len(unit)]) * scale
     raise ValueError(text)
 runs = {}
+by_round = {}  # round -> label -> requests/s
 for line in open(sys.argv[1]):
     label, *fields = line.split()
     values = dict(f.split("=") for f in fields)
     runs.setdefault(label, []).append(
         (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"]),
-     float(values.get("cpu_us", "nan")), float(values.get("switches", "nan"))))
+     float(values.get("cpu_us", "nan")), float(values.get("switches", "nan")),
+     float(values.get("app_us", "nan")), float(values["steal"])))
+    by_round.setdefault(values["round"], {})[label] = float(values["requests/s"])
 median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
 for label in [label for label in ("direct", "nginx", "koogate", "hyper", "told") if label in median]:
-    rps, p50, p99, cpu_us, switches = median[label]
+    rps, p50, p99, cpu_us, switches, app_us, steal = median[label]
     line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
     if cpu_us == cpu_us:  # measured (CPU=1)
         line += f"  {cpu_us:.1f} us CPU and {switches:.2f} switches per request"
+        if label != "direct":
+            line += f" (the app {app_us:.1f})"
     if label != "direct":
         line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
-    print(line)
+    print(line + f"  steal {steal:.1f}%")
 for label in [label for label in ("koogate", "hyper", "told") if label in median]:
     print(f"  {label}'s share / nginx's share: {median[label][0] / median['nginx'][0]:.2f}")
 if "told" in median:
     print(f"  koogate's share / told nginx's share: {median['koogate'][0] / median['told'][0]:.2f}")
+# The machine's own speed drifts by a fifth or more within a run (other
+# programs on the host): every line of a slow stretch is slow, the app's
+# CPU per request rising with the proxy's. A share taken within each round
+# (lines seconds apart) is less moved by that than one of medians taken
+# across the whole run.
+print("shares within each round (median, lowest-highest):")
+for label in [label for label in ("koogate", "hyper", "told") if label in median]:
+    shares = sorted(r[label] / r["nginx"] for r in by_round.values() if label in r and "nginx" in r)
+    print(f"  {label} / nginx: {statistics.median(shares):.2f} ({shares[0]:.2f}-{shares[-1]:.2f})")
+measured = [row for label, rows in runs.items() if label != "direct" for row in rows if row[3] == row[3] and row[5] == row[5]]
+if len(measured) >= 3:
+    r = statistics.correlation([row[3] for row in measured], [row[5] for row in measured])
+    print(f"  the app's CPU per request against the server's, line by line: r = {r:.2f} "
+          "(near 1: the machine's speed, not the server, moved the lines)")
 PY

@@ -65,13 +65,20 @@ pub async fn forward(
     );
     let root = PathAndQuery::from_static("/");
     let path_and_query = request.uri().path_and_query().unwrap_or(&root);
-    let answer =
-        match client.request(request.method().clone(), path_and_query, headers, Upload::empty()) {
-            Some(outbound) => {
-                send(client, outbound, request.method(), path).instrument(span.clone()).await
-            }
-            None => Err(()),
-        };
+    let outbound =
+        client.request(request.method().clone(), path_and_query, headers, Upload::empty());
+    let answer = match outbound {
+        // Not instrumented when no span is open (at `info`): the wrapper
+        // would move the whole exchange's future once more on every
+        // request, to enter a span that records nothing.
+        Some(outbound) if span.is_disabled() => {
+            send(client, outbound, request.method(), path).await
+        }
+        Some(outbound) => {
+            send(client, outbound, request.method(), path).instrument(span.clone()).await
+        }
+        None => Err(()),
+    };
     let answer = answer.unwrap_or_else(|()| {
         crate::prometheus::proxy_upstream_error();
         answer::own(&Error::UpstreamFailed, path, state)
