@@ -187,7 +187,7 @@ cpu_times() {
   awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
 }
 run() { # $1 label, $2 url, $3 round; prints one line and keeps it in $work/runs
-  local line perf_pid= app_pid=
+  local line before perf_pid= app_pid=
   fresh_app
   if [ -n "${CPU:-}" ]; then
     perf stat -e task-clock,context-switches -x, -o "$work/perf" -p "$(serving "$1")" \
@@ -197,7 +197,6 @@ run() { # $1 label, $2 url, $3 round; prints one line and keeps it in $work/runs
       -- sleep "$seconds" >/dev/null 2>&1 &
     app_pid=$!
   fi
-  local before
   before="$(cpu_times)"
   line="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "${headers[@]}" "$2" |
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "requests/s=%s p50=%s p99=%s", rps, p50, p99}')"
