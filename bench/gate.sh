@@ -22,6 +22,13 @@
 # every line, the app's own CPU time per request. The app's work per
 # request hardly changes from line to line, so its figure shows how fast
 # the machine itself was during that line (see the end of this script).
+# The server's CPU time is also split into its own code's (user) and the
+# kernel's on its behalf (sockets, waking), from /proc, and its system
+# calls are counted per request (perf's raw_syscalls tracepoint, where
+# perf may read it): a gap in the kernel's part is the way the server
+# talks to sockets, a gap in its own part is its code. (/proc leaves out
+# the time the host stole, which the CPU figure counts: the two parts can
+# add up to less.)
 # Every line also reports the machine's steal time while it ran: the share
 # of CPU time the host of a virtual machine gave its other guests.
 #
@@ -102,18 +109,24 @@ proxy_conf "$work/proxy" 18301
 nginx -p "$work" -c "$work/nginx.conf"
 nginx -p "$work/proxy" -c "$work/proxy/nginx.conf"
 
+# Every server runs in its own session (setsid), as nginx puts itself
+# when it starts: with autogroup scheduling (Debian's default, see
+# /proc/sys/kernel/sched_autogroup_enabled) the kernel shares the CPU
+# between sessions first, and a server left in this script's session would
+# share one session's part with wrk, where nginx had a part of its own.
+#
 # koogate logs at its default level (info), as a vendor runs it; RUST_LOG
 # set outside measures another.
 KOOGATE__SERVER__BIND=127.0.0.1:18302 KOOGATE__DATABASE__URL="sqlite://$work/koogate.db?mode=rwc" \
 KOOGATE__UPSTREAM__URL=http://127.0.0.1:18300 KOOGATE__SECURITY__MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
-RUST_LOG="${RUST_LOG:-info}" "$koogate" serve >"$work/koogate.log" 2>&1 &
+RUST_LOG="${RUST_LOG:-info}" setsid "$koogate" serve >"$work/koogate.log" 2>&1 &
 koogate_pid=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18302/readyz >/dev/null && break; sleep 0.1; done
 
 if [ -n "${BARE:-}" ]; then
   cargo build --release --manifest-path bench/bare_proxy/Cargo.toml \
     --target-dir "${CARGO_TARGET_DIR:-target}/bare_proxy" >/dev/null 2>&1
-  "${CARGO_TARGET_DIR:-target}/bare_proxy/release/bare_proxy" 127.0.0.1:18303 127.0.0.1:18300 &
+  setsid "${CARGO_TARGET_DIR:-target}/bare_proxy/release/bare_proxy" 127.0.0.1:18303 127.0.0.1:18300 &
   bare_pid=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18303/ >/dev/null && break; sleep 0.1; done
 fi
@@ -186,11 +199,25 @@ fresh_app() {
 cpu_times() {
   awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
 }
+# The user and system CPU time of the processes PIDS (comma-separated)
+# so far, in ticks, from /proc/PID/stat.
+cpu_ticks() {
+  for pid in ${1//,/ }; do cat "/proc/$pid/stat"; done |
+    awk '{usr += $14; sys += $15} END {print usr + 0, sys + 0}'
+}
+# Counting system calls needs perf to read tracepoints (root, or
+# kernel.perf_event_paranoid at -1); without it the lines leave them out.
+events=task-clock,context-switches
+if [ -n "${CPU:-}" ] && perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true >/dev/null 2>&1; then
+  events="$events,raw_syscalls:sys_enter"
+fi
+ticks_per_second="$(getconf CLK_TCK)"
 run() { # $1 label, $2 url, $3 round; prints one line and keeps it in $work/runs
-  local line before perf_pid= app_pid=
+  local line before perf_pid= app_pid= ticks=
   fresh_app
   if [ -n "${CPU:-}" ]; then
-    perf stat -e task-clock,context-switches -x, -o "$work/perf" -p "$(serving "$1")" \
+    ticks="$(cpu_ticks "$(serving "$1")")"
+    perf stat -e "$events" -x, -o "$work/perf" -p "$(serving "$1")" \
       -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
     perf stat -e task-clock -x, -o "$work/perf.app" -p "$(serving direct)" \
@@ -204,8 +231,12 @@ run() { # $1 label, $2 url, $3 round; prints one line and keeps it in $work/runs
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" "$app_pid" || true
     line="$line $(awk -F, -v rps="${line#requests/s=}" -v s="$seconds" '
-      /task-clock/ {ms=$1} /context-switches/ {cs=$1}
-      END {n=(rps+0)*s; printf "cpu_us=%.1f switches=%.2f", ms*1000/n, cs/n}' "$work/perf")"
+      /task-clock/ {ms=$1} /context-switches/ {cs=$1} /raw_syscalls/ {calls=$1}
+      END {n=(rps+0)*s; printf "cpu_us=%.1f switches=%.2f", ms*1000/n, cs/n
+        if (calls != "") printf " syscalls=%.2f", calls/n}' "$work/perf")"
+    line="$line $(echo "$ticks $(cpu_ticks "$(serving "$1")")" | awk -v rps="${line#requests/s=}" \
+      -v s="$seconds" -v hz="$ticks_per_second" '{n=(rps+0)*s
+        printf "user_us=%.1f kernel_us=%.1f", ($3-$1)*1e6/hz/n, ($4-$2)*1e6/hz/n}')"
     line="$line $(awk -F, -v rps="${line#requests/s=}" -v s="$seconds" '
       /task-clock/ {printf "app_us=%.1f", $1*1000/((rps+0)*s)}' "$work/perf.app")"
   fi
@@ -245,16 +276,22 @@ for line in open(sys.argv[1]):
     runs.setdefault(label, []).append(
         (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"]),
      float(values.get("cpu_us", "nan")), float(values.get("switches", "nan")),
-     float(values.get("app_us", "nan")), float(values["steal"])))
+     float(values.get("app_us", "nan")), float(values["steal"]),
+     float(values.get("user_us", "nan")), float(values.get("kernel_us", "nan")),
+     float(values.get("syscalls", "nan"))))
     by_round.setdefault(values["round"], {})[label] = float(values["requests/s"])
 median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
 for label in [label for label in ("direct", "nginx", "koogate", "hyper", "told") if label in median]:
-    rps, p50, p99, cpu_us, switches, app_us, steal = median[label]
+    rps, p50, p99, cpu_us, switches, app_us, steal, user_us, kernel_us, syscalls = median[label]
     line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
     if cpu_us == cpu_us:  # measured (CPU=1)
-        line += f"  {cpu_us:.1f} us CPU and {switches:.2f} switches per request"
+        line += f"  {cpu_us:.1f} us CPU (its own code {user_us:.1f}, the kernel {kernel_us:.1f})"
+        line += f" and {switches:.2f} switches"
+        if syscalls == syscalls:  # counted
+            line += f" and {syscalls:.2f} system calls"
+        line += " per request"
         if label != "direct":
             line += f" (the app {app_us:.1f})"
     if label != "direct":

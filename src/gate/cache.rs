@@ -21,7 +21,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use entity::session;
-use sha2::{Digest, Sha256};
 
 use crate::access::revoke::Subjects;
 use crate::gate::told::Told;
@@ -31,12 +30,14 @@ const TOKEN_REUSE: Duration = Duration::from_secs(60);
 /// Past this many entries the memory is simply dropped and refilled.
 const MAX_ENTRIES: usize = 50_000;
 
-/// What a session is remembered by: the SHA-256 of its cookie's value
-/// (the memory keeps no session id).
+/// What a session is remembered by: the BLAKE3 hash of its cookie's value
+/// (the memory keeps no session id). Worked out on every proxied request:
+/// BLAKE3 costs a sixth of SHA-256 in software (no SHA extensions on this
+/// machine's processor, nor on many servers'), with the same strength.
 pub type Key = [u8; 32];
 
 pub fn key(session_id: &str) -> Key {
-    Sha256::digest(session_id.as_bytes()).into()
+    blake3::hash(session_id.as_bytes()).into()
 }
 
 /// A signed-in caller as the gate passes them on. Shared, not copied,
