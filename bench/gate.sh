@@ -268,39 +268,41 @@ def seconds(text):  # wrk prints 812.00us, 1.52ms, 2.00s
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     raise ValueError(text)
-runs = {}
+# Each line's figures by name; those a line did not measure are NaN.
+MEASURED = ("cpu_us", "switches", "app_us", "user_us", "kernel_us", "syscalls")
+runs = {}  # label -> [figures of each line]
 by_round = {}  # round -> label -> requests/s
 for line in open(sys.argv[1]):
     label, *fields = line.split()
     values = dict(f.split("=") for f in fields)
-    runs.setdefault(label, []).append(
-        (float(values["requests/s"]), seconds(values["p50"]), seconds(values["p99"]),
-     float(values.get("cpu_us", "nan")), float(values.get("switches", "nan")),
-     float(values.get("app_us", "nan")), float(values["steal"]),
-     float(values.get("user_us", "nan")), float(values.get("kernel_us", "nan")),
-     float(values.get("syscalls", "nan"))))
-    by_round.setdefault(values["round"], {})[label] = float(values["requests/s"])
-median = {label: [statistics.median(column) for column in zip(*rows)] for label, rows in runs.items()}
+    figures = {"rps": float(values["requests/s"]), "p50": seconds(values["p50"]),
+               "p99": seconds(values["p99"]), "steal": float(values["steal"])}
+    figures.update((name, float(values.get(name, "nan"))) for name in MEASURED)
+    runs.setdefault(label, []).append(figures)
+    by_round.setdefault(values["round"], {})[label] = figures["rps"]
+median = {label: {name: statistics.median(row[name] for row in rows) for name in rows[0]}
+          for label, rows in runs.items()}
 direct = median["direct"]
 print(f"medians of {len(runs['direct'])} rounds:")
 for label in [label for label in ("direct", "nginx", "koogate", "hyper", "told") if label in median]:
-    rps, p50, p99, cpu_us, switches, app_us, steal, user_us, kernel_us, syscalls = median[label]
-    line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct[0]:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
-    if cpu_us == cpu_us:  # measured (CPU=1)
-        line += f"  {cpu_us:.1f} us CPU (its own code {user_us:.1f}, the kernel {kernel_us:.1f})"
-        line += f" and {switches:.2f} switches"
-        if syscalls == syscalls:  # counted
-            line += f" and {syscalls:.2f} system calls"
+    m = median[label]
+    rps, p50, p99 = m["rps"], m["p50"], m["p99"]
+    line = f"  {label + ':':9s}{rps:9.0f} requests/s ({rps / direct['rps']:.2f} of direct)  p50 {p50 * 1e3:.2f} ms  p99 {p99 * 1e3:.2f} ms"
+    if m["cpu_us"] == m["cpu_us"]:  # measured (CPU=1)
+        line += f"  {m['cpu_us']:.1f} us CPU (its own code {m['user_us']:.1f}, the kernel {m['kernel_us']:.1f})"
+        line += f" and {m['switches']:.2f} switches"
+        if m["syscalls"] == m["syscalls"]:  # counted
+            line += f" and {m['syscalls']:.2f} system calls"
         line += " per request"
         if label != "direct":
-            line += f" (the app {app_us:.1f})"
+            line += f" (the app {m['app_us']:.1f})"
     if label != "direct":
-        line += f"  p50 added {(p50 - direct[1]) * 1e3:.2f} ms"
-    print(line + f"  steal {steal:.1f}%")
+        line += f"  p50 added {(p50 - direct['p50']) * 1e3:.2f} ms"
+    print(line + f"  steal {m['steal']:.1f}%")
 for label in [label for label in ("koogate", "hyper", "told") if label in median]:
-    print(f"  {label}'s share / nginx's share: {median[label][0] / median['nginx'][0]:.2f}")
+    print(f"  {label}'s share / nginx's share: {median[label]['rps'] / median['nginx']['rps']:.2f}")
 if "told" in median:
-    print(f"  koogate's share / told nginx's share: {median['koogate'][0] / median['told'][0]:.2f}")
+    print(f"  koogate's share / told nginx's share: {median['koogate']['rps'] / median['told']['rps']:.2f}")
 # The machine's own speed drifts by a fifth or more within a run (other
 # programs on the host): every line of a slow stretch is slow, the app's
 # CPU per request rising with the proxy's. A share taken within each round
@@ -310,9 +312,10 @@ print("shares within each round (median, lowest-highest):")
 for label in [label for label in ("koogate", "hyper", "told") if label in median]:
     shares = sorted(r[label] / r["nginx"] for r in by_round.values() if label in r and "nginx" in r)
     print(f"  {label} / nginx: {statistics.median(shares):.2f} ({shares[0]:.2f}-{shares[-1]:.2f})")
-measured = [row for label, rows in runs.items() if label != "direct" for row in rows if row[3] == row[3] and row[5] == row[5]]
+measured = [row for label, rows in runs.items() if label != "direct" for row in rows
+            if row["cpu_us"] == row["cpu_us"] and row["app_us"] == row["app_us"]]  # not NaN
 if len(measured) >= 3:
-    r = statistics.correlation([row[3] for row in measured], [row[5] for row in measured])
+    r = statistics.correlation([row["cpu_us"] for row in measured], [row["app_us"] for row in measured])
     print(f"  the app's CPU per request against the server's, line by line: r = {r:.2f} "
           "(near 1: the machine's speed, not the server, moved the lines)")
 PY
