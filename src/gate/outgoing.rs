@@ -382,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn the_app_s_own_cookies_go_on_in_every_cookie_header_without_koogate_s() {
+        let mut client = HeaderMap::new();
+        client.append("cookie", HeaderValue::from_static("a=1; koogate_session=s"));
+        client.append("cookie", HeaderValue::from_static("__Host-koogate_csrf=t"));
+        client.append("cookie", HeaderValue::from_static("b=2"));
+        let told = Told::from_pairs(Vec::new());
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
+        let sent: Vec<&[u8]> = out.get_all("cookie").iter().map(|v| v.as_bytes()).collect();
+        assert_eq!(sent, [&b"a=1"[..], b"b=2"]);
+    }
+
+    #[test]
     fn a_body_is_announced_by_its_length_or_chunking() {
         let body = |client: &HeaderMap| glance(client, "koogate_session").body;
         let mut client = HeaderMap::new();
