@@ -61,6 +61,7 @@ pub async fn forward(
         glance.host.or(request.uri().authority().map(|a| a.as_str())),
         &state.settings.server.trusted_proxies,
         &seen.told,
+        client.app_host(),
         Some(last),
     );
     let root = PathAndQuery::from_static("/");

@@ -165,21 +165,26 @@ pub fn glance<'h>(client: &'h impl ClientHeaders, cookie_name: &str) -> Glance<'
 
 /// The headers the app receives for a request with `client` headers from
 /// `peer` for `host` (the `Host` asked for, or the request target's
-/// authority; see the module), telling it who is calling (`told`).
-/// `last`, a client connection's, lets the request start from the
-/// previous one's identity and forwarding headers when they are the same
-/// (see [`LastStart`]).
+/// authority; see the module), telling it who is calling (`told`), with
+/// the app's own `Host` (`app_host`). `last`, a client connection's, lets
+/// the request start from the previous one's identity, forwarding and
+/// `Host` headers when they are the same (see [`LastStart`]).
 pub fn for_app(
     client: &impl ClientHeaders,
     peer: Option<IpAddr>,
     host: Option<&str>,
     trusted: &TrustedProxies,
     told: &Told,
+    app_host: &HeaderValue,
     last: Option<&LastStart>,
 ) -> HeaderMap {
-    // Reserved names are all left out below: nothing replaces these.
+    // Reserved names are all left out below: nothing replaces these. The
+    // app's `Host` is part of the start, so that a copy of the start
+    // already holds it: inserted into every request, it made the copy's
+    // list of entries grow on requests that add nothing else.
     let start = || {
         let mut out = told.headers();
+        out.insert(hyper::header::HOST, app_host.clone());
         forwarded::forwarding(client, peer, host, trusted, &mut out);
         out
     };
@@ -227,7 +232,9 @@ pub fn for_app(
                 continue;
             }
             let named = named.to_ascii_lowercase();
-            if !forwarded::is_reserved(&named) {
+            // Never koogate's own: its identity, forwarding or the app's
+            // `Host` (`Connection: host` would send the app none).
+            if !forwarded::is_reserved(&named) && !hop_by_hop(&named) {
                 out.remove(named.as_str());
             }
         }
@@ -314,6 +321,11 @@ pub fn keep_relayed(answer: &mut HeaderMap) {
 mod tests {
     use super::*;
 
+    /// The `Host` of the app the tests forward to.
+    fn app() -> HeaderValue {
+        HeaderValue::from_static("app.internal:8080")
+    }
+
     #[test]
     fn koogate_cookies_stay_behind_and_the_others_go_on() {
         assert_eq!(
@@ -374,7 +386,7 @@ mod tests {
             client.append(HeaderName::from_bytes(name.as_bytes()).expect("a name"), value);
         }
         let told = Told::from_pairs(Vec::new());
-        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, &app(), None);
         for name in names {
             let sent: Vec<&[u8]> = out.get_all(name).iter().map(|v| v.as_bytes()).collect();
             assert_eq!(sent, [format!("{name} value").as_bytes()], "{name}");
@@ -388,7 +400,7 @@ mod tests {
         client.append("cookie", HeaderValue::from_static("__Host-koogate_csrf=t"));
         client.append("cookie", HeaderValue::from_static("b=2"));
         let told = Told::from_pairs(Vec::new());
-        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, None);
+        let out = for_app(&client, None, None, &TrustedProxies::default(), &told, &app(), None);
         let sent: Vec<&[u8]> = out.get_all("cookie").iter().map(|v| v.as_bytes()).collect();
         assert_eq!(sent, [&b"a=1"[..], b"b=2"]);
     }
@@ -412,7 +424,7 @@ mod tests {
         let mut client = HeaderMap::new();
         for (name, value) in [
             ("host", "gate.example.com"),
-            ("connection", "keep-alive, x-trace"),
+            ("connection", "keep-alive, x-trace, host, x-koogate-user"),
             ("x-trace", "1"),
             ("accept", "text/html"),
             ("x-koogate-user", "mallory"),
@@ -426,7 +438,7 @@ mod tests {
         )]);
         let host = glance(&client, "koogate_session").host;
         assert_eq!(host, Some("gate.example.com"));
-        let out = for_app(&client, None, host, &TrustedProxies::default(), &told, None);
+        let out = for_app(&client, None, host, &TrustedProxies::default(), &told, &app(), None);
         assert_eq!(out.get("accept").map(|v| v.as_bytes()), Some(&b"text/html"[..]));
         assert_eq!(out.get_all("x-koogate-user").iter().count(), 1);
         assert_eq!(out.get("x-koogate-user").map(|v| v.as_bytes()), Some(&b"alice"[..]));
@@ -434,7 +446,9 @@ mod tests {
             out.get("x-forwarded-host").map(|v| v.as_bytes()),
             Some(&b"gate.example.com"[..])
         );
-        for gone in ["host", "connection", "x-trace", "cookie"] {
+        let hosts: Vec<&[u8]> = out.get_all("host").iter().map(|v| v.as_bytes()).collect();
+        assert_eq!(hosts, [&b"app.internal:8080"[..]], "the app's own Host, once");
+        for gone in ["connection", "x-trace", "cookie"] {
             assert!(!out.contains_key(gone), "{gone}");
         }
     }

@@ -61,6 +61,7 @@ pub async fn forward(
         glance.host.or(req.uri().authority().map(|a| a.as_str())),
         &state.settings.server.trusted_proxies,
         &seen.told,
+        client.app_host(),
         None,
     );
     let body = if glance.body { Upload::streamed(payload) } else { Upload::empty() };

@@ -70,19 +70,30 @@ impl WorkerClient {
         !matches!(self.upstream, Upstream::Unset)
     }
 
+    /// The `Host` the app is asked for: its host, and its port unless it
+    /// is the scheme's default. Empty when `upstream.url` is not usable
+    /// (nothing is sent then, see [`WorkerClient::request`]).
+    pub fn app_host(&self) -> &HeaderValue {
+        static NONE: HeaderValue = HeaderValue::from_static("");
+        match &self.upstream {
+            Upstream::At(target) => &target.host,
+            _ => &NONE,
+        }
+    }
+
     /// A request to the app for `path_and_query` (as the client sent it,
-    /// below the app's own path) with `headers` and the app's `Host`;
+    /// below the app's own path) with `headers`, which carry the app's
+    /// `Host` ([`WorkerClient::app_host`], see `outgoing::for_app`);
     /// `None` when `upstream.url` is not usable.
     pub fn request(
         &self,
         method: Method,
         path_and_query: &PathAndQuery,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Upload,
     ) -> Option<Request<Upload>> {
         let Upstream::At(target) = &self.upstream else { return None };
         let uri = target.uri(path_and_query)?;
-        headers.insert(hyper::header::HOST, target.host.clone());
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
