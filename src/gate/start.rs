@@ -1,6 +1,6 @@
 //! The start of the headers of a request for the app, kept per client
-//! connection: the caller's identity headers ([`Told`]) and the
-//! forwarding ones (`X-Forwarded-*`, see [`super::forwarded`]).
+//! connection: the caller's identity headers ([`Told`]), the app's `Host`
+//! and the forwarding ones (`X-Forwarded-*`, see [`super::forwarded`]).
 //!
 //! From one request to the next on a connection these seldom change: the
 //! same browser, from the same peer, asking for the same `Host`. So a
